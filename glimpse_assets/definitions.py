@@ -1,0 +1,124 @@
+"""The glimpse_assets code location. Every choice of implementation is made here, from the
+environment, and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+from dagster_openai import OpenAIResource
+
+from glimpse_assets.news.assets import news_assets
+from glimpse_assets.news.checks import news_checks
+from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, SampleNewsSource
+from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.providers.offline_image import OfflineImageProvider
+from glimpse_assets.providers.offline_text import OfflineTextProvider
+from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
+from glimpse_assets.storage import DEFAULT_STORAGE_URI, GlimpseIOManager
+
+NEWS_SOURCES = ("sample", "currents", "rss")
+PROVIDERS = ("auto", "offline", "openai")
+
+
+class ConfigurationError(ValueError):
+    """An environment variable has a value Glimpse cannot use; the message names it."""
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigurationError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def news_source_from_env(env: Mapping[str, str]):
+    kind = _choice(env, "GLIMPSE_NEWS_SOURCE", NEWS_SOURCES, "sample")
+    if kind == "currents":
+        if not env.get("CURRENTS_API_KEY"):
+            raise ConfigurationError("GLIMPSE_NEWS_SOURCE=currents needs CURRENTS_API_KEY")
+        return CurrentsNewsSource(
+            api_key=dg.EnvVar("CURRENTS_API_KEY"),
+            base_url=env.get("CURRENTS_API_URL") or "https://api.currentsapi.services",
+            language=env.get("GLIMPSE_NEWS_LANGUAGE") or "en",
+            category=env.get("GLIMPSE_NEWS_CATEGORY") or None,
+        )
+    if kind == "rss":
+        feeds = [url.strip() for url in env.get("GLIMPSE_RSS_FEEDS", "").split(",") if url.strip()]
+        if not feeds:
+            raise ConfigurationError(
+                "GLIMPSE_NEWS_SOURCE=rss needs GLIMPSE_RSS_FEEDS (comma-separated URLs)"
+            )
+        return RssNewsSource(feed_urls=feeds)
+    return SampleNewsSource()
+
+
+def provider_kind_from_env(env: Mapping[str, str]) -> str:
+    kind = _choice(env, "GLIMPSE_PROVIDER", PROVIDERS, "auto")
+    if kind == "auto":
+        return "openai" if env.get("OPENAI_API_KEY") else "offline"
+    if kind == "openai" and not env.get("OPENAI_API_KEY"):
+        raise ConfigurationError(
+            "GLIMPSE_PROVIDER=openai needs OPENAI_API_KEY (any non-empty value for a local "
+            "server that takes no key)"
+        )
+    return kind
+
+
+def providers_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    if provider_kind_from_env(env) == "offline":
+        return {"text_provider": OfflineTextProvider(), "image_provider": OfflineImageProvider()}
+    client = OpenAIResource(
+        api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None
+    )
+    return {
+        "text_provider": OpenAITextProvider(
+            openai=client, model=env.get("GLIMPSE_TEXT_MODEL") or "gpt-4o-mini"
+        ),
+        "image_provider": OpenAIImageProvider(
+            openai=client, model=env.get("GLIMPSE_IMAGE_MODEL") or "gpt-image-1"
+        ),
+    }
+
+
+def resources_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "io_manager": GlimpseIOManager(
+            storage_uri=env.get("GLIMPSE_STORAGE_URI") or DEFAULT_STORAGE_URI, s3=S3Resource()
+        ),
+        "news_source": news_source_from_env(env),
+        **providers_from_env(env),
+    }
+
+
+news_job = dg.define_asset_job(
+    "news_job",
+    selection=dg.AssetSelection.groups("news"),
+    partitions_def=daily_partitions,
+    description="The news lineage for one day, with its checks.",
+)
+
+news_daily_schedule = dg.build_schedule_from_partitioned_job(
+    news_job,
+    name="news_daily_schedule",
+    hour_of_day=8,
+    minute_of_hour=0,
+    description="08:00 UTC every day: the previous day's news partition.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
+def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=news_assets,
+        asset_checks=news_checks,
+        jobs=[news_job],
+        schedules=[news_daily_schedule],
+        resources=resources_from_env(os.environ if env is None else env),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,91 @@
+"""How a value becomes bytes in storage, chosen by its type, readable without Dagster or pickle.
+
+DataFrames -> Parquet, Pillow images -> PNG, text / dicts / lists -> JSON.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Format:
+    extension: str
+    content_type: str
+
+
+PARQUET = Format("parquet", "application/vnd.apache.parquet")
+PNG = Format("png", "image/png")
+JSON = Format("json", "application/json")
+ALL_FORMATS = (PARQUET, PNG, JSON)
+
+_JSON_TYPES = (dict, list, tuple, str, int, float, bool)
+
+
+def format_for_value(value: Any) -> Format:
+    if isinstance(value, pd.DataFrame):
+        return PARQUET
+    if isinstance(value, Image.Image):
+        return PNG
+    if isinstance(value, (_JSON_TYPES, Mapping)):
+        return JSON
+    raise TypeError(
+        f"cannot store a {type(value).__name__}: return a pandas DataFrame, a PIL image, "
+        "or JSON-serialisable text, dict or list"
+    )
+
+
+def format_for_type(typing_type: Any) -> Format | None:
+    """The format for a type annotation, or None when the annotation does not tell."""
+    if not isinstance(typing_type, type):
+        origin = getattr(typing_type, "__origin__", None)
+        typing_type = origin if isinstance(origin, type) else None
+    if typing_type is None:
+        return None
+    if issubclass(typing_type, pd.DataFrame):
+        return PARQUET
+    if issubclass(typing_type, Image.Image):
+        return PNG
+    if issubclass(typing_type, (dict, list, str, Mapping)):
+        return JSON
+    return None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable: {value!r}")
+
+
+def encode(value: Any, fmt: Format) -> bytes:
+    if fmt is PARQUET:
+        buffer = io.BytesIO()
+        value.to_parquet(buffer, engine="pyarrow")
+        return buffer.getvalue()
+    if fmt is PNG:
+        buffer = io.BytesIO()
+        value.save(buffer, format="PNG")
+        return buffer.getvalue()
+    text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default)
+    return (text + "\n").encode("utf-8")
+
+
+def decode(data: bytes, fmt: Format) -> Any:
+    if fmt is PARQUET:
+        return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+    if fmt is PNG:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return image
+    return json.loads(data.decode("utf-8"))

@@ -1,0 +1,124 @@
+"""Turn a source's articles into the `raw_news` table: typed columns, UTC times, no duplicates.
+
+Titles and descriptions are kept as the source sent them; `news_digest` cleans them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from glimpse_assets.news.sources import day_bounds
+from glimpse_assets.news.text import clean_text, is_missing
+
+RAW_NEWS_COLUMNS = [
+    "id",
+    "title",
+    "description",
+    "url",
+    "author",
+    "image",
+    "language",
+    "category",
+    "published",
+    "source",
+]
+
+_MISSING_MARKERS = {"", "none", "null", "nan"}  # Currents sends the string "None" for no image
+
+
+def _optional_text(value: Any) -> str | None:
+    if is_missing(value):
+        return None
+    text = str(value).strip()
+    return None if text.lower() in _MISSING_MARKERS else text
+
+
+def _raw_text(value: Any) -> str:
+    """Text as the source sent it (cleaned later, in the digest), made safe to encode as UTF-8."""
+    if is_missing(value):
+        return ""
+    return str(value).encode("utf-8", "replace").decode("utf-8").strip()
+
+
+def _categories(value: Any) -> list[str]:
+    if is_missing(value):
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return sorted({clean_text(item).lower() for item in items if clean_text(item)})
+
+
+def _article_id(raw: dict[str, Any]) -> str | None:
+    article_id = _optional_text(raw.get("id"))
+    if article_id:
+        return article_id
+    url = _optional_text(raw.get("url"))
+    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:16] if url else None
+
+
+def _published(value: Any) -> pd.Timestamp | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def articles_to_frame(
+    articles: list[dict[str, Any]], source: str, day: date
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The day's articles as a typed table, with counts of what was dropped and why.
+
+    Dropped: articles with neither title nor description, with no id or url, published outside
+    the day (or with no readable time), and duplicates by id or by url (first one wins, in
+    publication order).
+    """
+    start, end = day_bounds(day)
+    rows, dropped = [], {"no_text": 0, "no_id": 0, "outside_day": 0, "duplicate": 0}
+    for raw in articles:
+        if not isinstance(raw, dict):
+            dropped["no_id"] += 1
+            continue
+        title, description = _raw_text(raw.get("title")), _raw_text(raw.get("description"))
+        if not clean_text(title) and not clean_text(description):
+            dropped["no_text"] += 1
+            continue
+        article_id = _article_id(raw)
+        if article_id is None:
+            dropped["no_id"] += 1
+            continue
+        published = _published(raw.get("published"))
+        if published is None or not (start <= published < end):
+            dropped["outside_day"] += 1
+            continue
+        rows.append(
+            {
+                "id": article_id,
+                "title": title,
+                "description": description,
+                "url": _optional_text(raw.get("url")),
+                "author": _optional_text(raw.get("author")),
+                "image": _optional_text(raw.get("image")),
+                "language": (_optional_text(raw.get("language")) or "und").lower(),
+                "category": _categories(raw.get("category")),
+                "published": published,
+                "source": source,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=RAW_NEWS_COLUMNS)
+    frame["published"] = pd.to_datetime(frame["published"], utc=True)
+    frame = frame.sort_values(["published", "id"], kind="stable").reset_index(drop=True)
+    before = len(frame)
+    frame = frame.drop_duplicates(subset="id", keep="first")
+    has_url = frame["url"].notna()
+    frame = frame[~(has_url & frame["url"].duplicated(keep="first"))].reset_index(drop=True)
+    dropped["duplicate"] = before - len(frame)
+    for column in ("id", "title", "description", "url", "author", "image", "language", "source"):
+        frame[column] = frame[column].astype("string")
+    return frame, dropped

@@ -1,0 +1,78 @@
+"""Asset checks for the news lineage. The raw_news check blocks: an empty day stops the chain."""
+
+import dagster as dg
+import pandas as pd
+from PIL import Image
+
+from glimpse_assets.news.articles import RAW_NEWS_COLUMNS
+from glimpse_assets.news.assets import image_prompt, news_image, raw_news
+from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.providers.base import ImageProvider
+from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
+
+MIN_IMAGE_SIDE = 512
+
+
+@dg.asset_check(asset=raw_news, blocking=True, partitions_def=daily_partitions)
+def raw_news_has_articles(
+    context: dg.AssetCheckExecutionContext, raw_news: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """At least one article, with every expected column. Blocking: nothing downstream runs on an
+    empty or malformed day."""
+    day = context.partition_key
+    missing = [column for column in RAW_NEWS_COLUMNS if column not in raw_news.columns]
+    if missing:
+        return dg.AssetCheckResult(
+            passed=False,
+            description=f"raw_news for {day} lacks the columns {', '.join(missing)}",
+            metadata={"missing_columns": ", ".join(missing)},
+        )
+    if raw_news.empty:
+        return dg.AssetCheckResult(
+            passed=False,
+            description=f"no news articles for {day}: the news chain stops here for that day",
+            metadata={"articles": 0, "day": day},
+        )
+    return dg.AssetCheckResult(passed=True, metadata={"articles": len(raw_news), "day": day})
+
+
+@dg.asset_check(asset=image_prompt, partitions_def=daily_partitions)
+def image_prompt_is_one_paragraph(image_prompt: dict) -> dg.AssetCheckResult:
+    """One paragraph, no line breaks, within the word bounds."""
+    text = image_prompt.get("text", "")
+    words = len(text.split())
+    problems = []
+    if "\n" in text or "\r" in text:
+        problems.append("contains line breaks")
+    if not PROMPT_MIN_WORDS <= words <= PROMPT_MAX_WORDS:
+        problems.append(f"has {words} words, outside {PROMPT_MIN_WORDS}-{PROMPT_MAX_WORDS}")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems) or "one paragraph within bounds",
+        metadata={"words": words},
+    )
+
+
+@dg.asset_check(asset=news_image, partitions_def=daily_partitions)
+def news_image_is_valid_png(
+    news_image: Image.Image, image_provider: ImageProvider
+) -> dg.AssetCheckResult:
+    """The stored object decodes as a PNG of the provider's size, at least 512 pixels a side."""
+    expected = (image_provider.size, image_provider.size)
+    problems = []
+    if news_image.format != "PNG":
+        problems.append(f"stored as {news_image.format}, not PNG")
+    if news_image.size != expected:
+        problems.append(
+            f"is {news_image.size[0]}x{news_image.size[1]}, expected {expected[0]}x{expected[1]}"
+        )
+    if min(news_image.size) < MIN_IMAGE_SIDE:
+        problems.append(f"is smaller than {MIN_IMAGE_SIDE}px a side")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems) or "valid PNG of the expected size",
+        metadata={"width": news_image.width, "height": news_image.height},
+    )
+
+
+news_checks = [raw_news_has_articles, image_prompt_is_one_paragraph, news_image_is_valid_png]

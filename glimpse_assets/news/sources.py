@@ -1,0 +1,252 @@
+"""Where the day's news comes from: one resource interface, three implementations.
+
+Each source returns articles in the Currents API article shape (id, title, description, url,
+author, image, language, category, published); `articles.articles_to_frame` normalises them.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlparse
+
+import dagster as dg
+import feedparser
+import requests
+from pydantic import Field
+
+from glimpse_assets.http import error_message, retrying_session
+
+
+class NewsSourceError(RuntimeError):
+    """A news source could not deliver the day's articles; the message says why."""
+
+
+@dataclass
+class NewsBatch:
+    articles: list[dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class NewsSource(dg.ConfigurableResource, ABC):
+    @property
+    @abstractmethod
+    def kind(self) -> str:
+        """Short name stored in the `source` column."""
+
+    @abstractmethod
+    def fetch_day(self, day: date) -> NewsBatch:
+        """The articles published on `day` (UTC)."""
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+# -- sample: offline, deterministic --------------------------------------------------------
+
+
+@cache
+def sample_pool() -> tuple[dict[str, Any], ...]:
+    text = resources.files("glimpse_assets.data").joinpath("sample_news.json").read_text("utf-8")
+    return tuple(json.loads(text)["articles"])
+
+
+def day_seed(day: date, salt: str = "") -> int:
+    digest = hashlib.sha256(f"{salt}{day.isoformat()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def sample_articles_for_day(
+    day: date, pool: tuple[dict[str, Any], ...], min_articles: int = 8, max_articles: int = 14
+) -> list[dict[str, Any]]:
+    """A deterministic draw from the pool: the same day always gives the same articles."""
+    rng = random.Random(day_seed(day, "news"))
+    count = min(len(pool), rng.randint(min_articles, max_articles))
+    picks = rng.sample(range(len(pool)), count)
+    start, _ = day_bounds(day)
+    seconds = sorted(rng.randrange(86_400) for _ in picks)
+    articles = []
+    for index, offset in zip(picks, seconds, strict=True):
+        article = dict(pool[index])
+        article["id"] = f"{article['id']}-{day:%Y%m%d}"
+        article["published"] = (start + timedelta(seconds=offset)).strftime("%Y-%m-%d %H:%M:%S %z")
+        articles.append(article)
+    return articles
+
+
+class SampleNewsSource(NewsSource):
+    """Offline: a shipped pool of invented articles, drawn per day by a seed from the date."""
+
+    min_articles: int = Field(default=8, ge=1)
+    max_articles: int = Field(default=14, ge=1)
+
+    @property
+    def kind(self) -> str:
+        return "sample"
+
+    def fetch_day(self, day: date) -> NewsBatch:
+        articles = sample_articles_for_day(day, sample_pool(), self.min_articles, self.max_articles)
+        return NewsBatch(articles, {"pool_size": len(sample_pool()), "fictional": True})
+
+
+# -- currents: the Currents API -------------------------------------------------------------
+
+
+class CurrentsNewsSource(NewsSource):
+    """The Currents API `/v1/search`, paged, for the partition's UTC day."""
+
+    api_key: str = Field(description="Currents API key; pass dg.EnvVar('CURRENTS_API_KEY').")
+    base_url: str = "https://api.currentsapi.services"
+    language: str = "en"
+    category: str | None = None
+    page_size: int = Field(default=100, ge=1, le=200)
+    max_pages: int = Field(default=10, ge=1)
+    timeout_seconds: float = 30.0
+    max_retries: int = Field(default=4, ge=0)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+
+    @property
+    def kind(self) -> str:
+        return "currents"
+
+    def fetch_day(self, day: date) -> NewsBatch:
+        start, end = day_bounds(day)
+        params: dict[str, Any] = {
+            "language": self.language,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "page_size": self.page_size,
+        }
+        if self.category:
+            params["category"] = self.category
+        articles: list[dict[str, Any]] = []
+        pages = 0
+        with retrying_session(self.max_retries, self.backoff_seconds) as session:
+            # The key travels in a header, so it never shows in a URL, a log line or an error.
+            session.headers["Authorization"] = self.api_key
+            for page in range(1, self.max_pages + 1):
+                news = self._fetch_page(session, {**params, "page_number": page})
+                pages += 1
+                articles.extend(news)
+                if len(news) < self.page_size:
+                    break
+        truncated = pages == self.max_pages and len(articles) == pages * self.page_size
+        return NewsBatch(articles, {"pages": pages, "possibly_truncated": truncated})
+
+    def _fetch_page(self, session: requests.Session, params: dict[str, Any]) -> list[dict]:
+        url = f"{self.base_url.rstrip('/')}/v1/search"
+        page = params["page_number"]
+        try:
+            response = session.get(url, params=params, timeout=self.timeout_seconds)
+        except requests.RequestException as error:
+            raise NewsSourceError(f"Currents API unreachable at {url}: {error}") from error
+        if response.status_code != 200:
+            hint = " Check CURRENTS_API_KEY." if response.status_code in (401, 403) else ""
+            raise NewsSourceError(
+                f"Currents API returned HTTP {response.status_code} for page {page}: "
+                f"{error_message(response)}.{hint}"
+            )
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise NewsSourceError(
+                f"Currents API returned malformed JSON for page {page}: {response.text[:200]!r}"
+            ) from error
+        if not isinstance(body, dict) or body.get("status") != "ok":
+            message = body.get("message") or body.get("msg") if isinstance(body, dict) else body
+            raise NewsSourceError(f"Currents API answered with an error for page {page}: {message}")
+        news = body.get("news")
+        if not isinstance(news, list):
+            raise NewsSourceError(f"Currents API response for page {page} has no 'news' list")
+        return news
+
+
+# -- rss: RSS and Atom feeds ----------------------------------------------------------------
+
+
+def entry_published(entry: Any) -> datetime | None:
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    if not parsed:
+        return None
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+
+
+def entry_image(entry: Any) -> str | None:
+    for media in entry.get("media_thumbnail", []) + entry.get("media_content", []):
+        if media.get("url"):
+            return media["url"]
+    for link in entry.get("links", []):
+        if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
+            return link.get("href")
+    return None
+
+
+def feed_entry_to_article(entry: Any, language: str) -> dict[str, Any]:
+    published = entry_published(entry)
+    return {
+        "id": entry.get("id") or entry.get("link"),
+        "title": entry.get("title"),
+        "description": entry.get("summary") or entry.get("description"),
+        "url": entry.get("link"),
+        "author": entry.get("author"),
+        "image": entry_image(entry),
+        "language": language,
+        "category": [tag.get("term") for tag in entry.get("tags", []) if tag.get("term")],
+        "published": published.isoformat() if published else None,
+    }
+
+
+class RssNewsSource(NewsSource):
+    """RSS or Atom feeds; entries published on the partition's UTC day are kept."""
+
+    feed_urls: list[str] = Field(description="Feed URLs (GLIMPSE_RSS_FEEDS, comma-separated).")
+    timeout_seconds: float = 30.0
+    max_retries: int = Field(default=3, ge=0)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+
+    @property
+    def kind(self) -> str:
+        return "rss"
+
+    def fetch_day(self, day: date) -> NewsBatch:
+        if not self.feed_urls:
+            raise NewsSourceError("the rss news source needs at least one feed URL")
+        start, end = day_bounds(day)
+        articles: list[dict[str, Any]] = []
+        undated = 0
+        with retrying_session(self.max_retries, self.backoff_seconds) as session:
+            for url in self.feed_urls:
+                feed = self._fetch_feed(session, url)
+                language = (feed.feed.get("language") or "en").split("-")[0].lower()
+                for entry in feed.entries:
+                    published = entry_published(entry)
+                    if published is None:
+                        undated += 1
+                    elif start <= published < end:
+                        articles.append(feed_entry_to_article(entry, language))
+        return NewsBatch(articles, {"feeds": len(self.feed_urls), "undated_entries": undated})
+
+    def _fetch_feed(self, session: requests.Session, url: str) -> Any:
+        host = urlparse(url).netloc or url
+        try:
+            response = session.get(url, timeout=self.timeout_seconds)
+        except requests.RequestException as error:
+            raise NewsSourceError(f"feed {host} unreachable: {error}") from error
+        if response.status_code != 200:
+            raise NewsSourceError(
+                f"feed {url} returned HTTP {response.status_code}: {error_message(response)}"
+            )
+        feed = feedparser.parse(response.content)
+        if feed.bozo and not feed.entries:
+            raise NewsSourceError(f"feed {url} is not valid RSS or Atom: {feed.bozo_exception}")
+        return feed

@@ -1,0 +1,88 @@
+"""Text cleaning for outside news: HTML out, control characters out, whitespace normalised.
+
+UTF-8 (accents, emoji, CJK) is kept as it is. Work on a huge body is bounded by cutting the raw
+text before parsing it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from html.parser import HTMLParser
+
+RAW_TEXT_LIMIT = 20_000  # characters of raw input looked at; more never reaches a prompt anyway
+
+_SKIPPED_TAGS = {"script", "style", "head", "noscript", "template"}
+_INVISIBLE = {
+    "\u200b",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+}  # zero-width space, word joiner, BOM, soft hyphen
+_WHITESPACE = re.compile(r"\s+")
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skipping += 1
+        self.parts.append(" ")  # tags separate words: "<p>a</p><p>b</p>" is "a b"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS and self._skipping:
+            self._skipping -= 1
+        self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def strip_html(text: str) -> str:
+    if "<" not in text and "&" not in text:
+        return text
+    parser = _TextExtractor()
+    parser.feed(text)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def _drop_control(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cc":
+        return " "  # tabs, newlines, NULs, escape codes: word boundaries at most
+    if category == "Cs" or char in _INVISIBLE:
+        return ""  # lone surrogates cannot be encoded as UTF-8; invisible marks carry nothing
+    return char
+
+
+def is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def clean_text(value: object, raw_limit: int = RAW_TEXT_LIMIT) -> str:
+    """Plain, single-spaced text from whatever an API sent (None, HTML, entities, controls)."""
+    if is_missing(value):
+        return ""
+    text = str(value)[:raw_limit]
+    text = strip_html(text)
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(_drop_control(char) for char in text)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """At most `max_chars` characters, cut at a word boundary with an ellipsis when cut."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[: max(max_chars - 1, 0)]
+    space = cut.rfind(" ")
+    if space > max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"

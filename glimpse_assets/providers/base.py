@@ -1,0 +1,49 @@
+"""The provider interfaces every asset talks to; which implementation runs is chosen in
+`definitions.py` from the environment, never inside an asset."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import dagster as dg
+
+
+class ProviderOutputError(ValueError):
+    """A provider answered, but with output that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class TextResult:
+    text: str
+    provider: str
+    model: str
+    method: str  # what produced it, in words a reader of the metadata understands
+    usage: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    png: bytes
+    provider: str
+    model: str
+    method: str
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+class TextProvider(dg.ConfigurableResource, ABC):
+    @abstractmethod
+    def write_image_prompt(self, context: dg.AssetExecutionContext, digest: dict) -> TextResult:
+        """A one-paragraph image prompt (see `prompts.shape_paragraph`) for the day's digest."""
+
+
+class ImageProvider(dg.ConfigurableResource, ABC):
+    size: int = 1024
+
+    @abstractmethod
+    def draw(self, context: dg.AssetExecutionContext, prompt: str) -> ImageResult:
+        """A square PNG of `size` pixels for the prompt."""

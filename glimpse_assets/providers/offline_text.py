@@ -1,0 +1,86 @@
+"""Offline text: extractive, not an LLM. Keywords and a key sentence picked with TF-IDF,
+composed into a fixed template; the same digest always gives the same prompt."""
+
+from __future__ import annotations
+
+import re
+
+import dagster as dg
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from glimpse_assets.providers.base import TextProvider, TextResult
+from glimpse_assets.providers.prompts import shape_paragraph
+
+OFFLINE_METHOD = "extractive, not an LLM: TF-IDF keywords and key sentence in a fixed template"
+STYLE_SENTENCE = (
+    "Style: warm painterly light, rich colour, clear composition, no text or lettering."
+)
+
+_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCES.split(text) if len(s.split()) >= 3]
+
+
+def _fit(documents: list[str]):
+    vectorizer = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
+    try:
+        return vectorizer, vectorizer.fit_transform(documents)
+    except ValueError:  # nothing but stop words, numbers or symbols
+        return None, None
+
+
+def top_keywords(documents: list[str], count: int) -> list[str]:
+    """The highest-weighted terms of the first document, weighed against all of them."""
+    vectorizer, matrix = _fit(documents)
+    if vectorizer is None:
+        return []
+    weights = matrix[0].toarray().ravel()
+    terms = vectorizer.get_feature_names_out()
+    order = sorted((i for i in np.flatnonzero(weights)), key=lambda i: (-weights[i], terms[i]))
+    return [str(terms[i]) for i in order[:count]]
+
+
+def key_sentence(sentences: list[str], context: list[str]) -> str | None:
+    """The sentence closest to the whole day's text (by TF-IDF cosine); the first on a tie."""
+    if not sentences:
+        return None
+    vectorizer, matrix = _fit([*sentences, " ".join(context)])
+    if vectorizer is None:
+        return sentences[0]
+    scores = (matrix[: len(sentences)] @ matrix[len(sentences)].T).toarray().ravel()
+    return sentences[int(np.argmax(np.round(scores, 9)))]
+
+
+def _words(text: str, limit: int) -> str:
+    words = text.split()
+    return " ".join(words[:limit]).rstrip(".,;:!?") if words else ""
+
+
+def compose_image_prompt(digest: dict) -> str:
+    main = digest["main"]
+    documents = [f"{main['title']}. {main['description']}"]
+    documents += [f"{s['title']}. {s['description']}" for s in digest["related"]]
+    keywords = top_keywords(documents, 6)
+    scene = key_sentence(split_sentences(main["description"]), documents)
+    parts = [f"An editorial illustration of the day's news: {_words(main['title'], 20)}."]
+    if scene:
+        parts.append(_words(scene, 30) + ".")
+    if keywords:
+        parts.append("Visual motifs: " + ", ".join(keywords) + ".")
+    parts.append(STYLE_SENTENCE)
+    return shape_paragraph(" ".join(parts))
+
+
+class OfflineTextProvider(TextProvider):
+    """Deterministic and network-free; its results say they are extractive, not an LLM."""
+
+    def write_image_prompt(self, context: dg.AssetExecutionContext, digest: dict) -> TextResult:
+        return TextResult(
+            text=compose_image_prompt(digest),
+            provider="offline",
+            model="tfidf-extractive",
+            method=OFFLINE_METHOD,
+        )

@@ -1,0 +1,136 @@
+"""The one IO manager behind every Glimpse asset: a local folder or `s3://bucket/prefix`.
+
+Objects live at `<root>/<asset key path>/<partition key>.<ext>` (unpartitioned assets at
+`<root>/<asset key path>.<ext>`), in an open format chosen by the value's type (see `formats`).
+A run that covers several partitions returns a mapping from partition key to value and gets one
+object per partition, exactly as day-by-day runs would write them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from dagster_aws.s3 import S3Resource
+from pydantic import Field, PrivateAttr
+
+from glimpse_assets import formats
+from glimpse_assets.object_store import (
+    LocalObjectStore,
+    ObjectStore,
+    S3ObjectStore,
+    StorageError,
+    is_s3_uri,
+    parse_s3_uri,
+)
+
+DEFAULT_STORAGE_URI = ".glimpse/storage"
+
+
+def build_object_store(storage_uri: str, s3: S3Resource | None = None) -> ObjectStore:
+    if is_s3_uri(storage_uri):
+        bucket, prefix = parse_s3_uri(storage_uri)
+        return S3ObjectStore(bucket, prefix, (s3 or S3Resource()).get_client())
+    if "://" in storage_uri:
+        raise ValueError(
+            f"GLIMPSE_STORAGE_URI must be a local folder or s3://bucket/prefix, got {storage_uri!r}"
+        )
+    return LocalObjectStore(storage_uri)
+
+
+def object_stem(asset_key: dg.AssetKey, partition_key: str | None) -> str:
+    path = "/".join(asset_key.path)
+    return f"{path}/{partition_key}" if partition_key is not None else path
+
+
+class GlimpseIOManager(dg.ConfigurableIOManager):
+    """Stores asset values as Parquet, PNG or JSON, atomically, on local disk or S3."""
+
+    storage_uri: str = Field(
+        default=DEFAULT_STORAGE_URI,
+        description="A local folder or s3://bucket/prefix (endpoint from AWS_ENDPOINT_URL).",
+    )
+    s3: S3Resource = Field(
+        default_factory=S3Resource,
+        description="The boto3 S3 client settings, used when storage_uri is s3://.",
+    )
+
+    _store: ObjectStore | None = PrivateAttr(default=None)
+
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            self._store = build_object_store(self.storage_uri, self.s3)
+        return self._store
+
+    # -- writing -------------------------------------------------------------------------
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        values = self._values_by_partition(context, obj)
+        metadata: dict[str, Any] = {}
+        # Encode everything first: a value that cannot be stored fails before any write.
+        encoded = []
+        for partition_key, value in values.items():
+            fmt = formats.format_for_value(value)
+            key = f"{object_stem(context.asset_key, partition_key)}.{fmt.extension}"
+            encoded.append((key, formats.encode(value, fmt), fmt))
+        for key, data, fmt in encoded:
+            self.store.write_bytes(key, data, fmt.content_type)
+            context.log.debug(f"stored {len(data)} bytes at {self.store.uri(key)}")
+        if len(encoded) == 1:
+            key, data, _ = encoded[0]
+            metadata["uri"] = dg.MetadataValue.path(self.store.uri(key))
+            metadata["size_bytes"] = len(data)
+        else:
+            metadata["objects"] = len(encoded)
+            metadata["size_bytes"] = sum(len(data) for _, data, _ in encoded)
+            metadata["uri_first"] = dg.MetadataValue.path(self.store.uri(encoded[0][0]))
+        frames = [value for value in values.values() if isinstance(value, pd.DataFrame)]
+        if frames:
+            metadata["dagster/row_count"] = sum(len(frame) for frame in frames)
+        context.add_output_metadata(metadata)
+
+    def _values_by_partition(self, context: dg.OutputContext, obj: Any) -> dict[str | None, Any]:
+        if not context.has_asset_partitions:
+            return {None: obj}
+        keys = list(context.asset_partition_keys)
+        if len(keys) == 1:
+            return {keys[0]: obj}
+        if not isinstance(obj, Mapping) or set(obj) != set(keys):
+            raise StorageError(
+                f"{context.asset_key.to_user_string()} ran over {len(keys)} partitions "
+                f"({keys[0]}..{keys[-1]}) and must return a mapping from each partition key to "
+                "its value"
+            )
+        return {key: obj[key] for key in keys}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        asset_key = context.asset_key
+        declared = formats.format_for_type(context.dagster_type.typing_type)
+        if not context.has_asset_partitions:
+            return self._load_one(asset_key, None, declared)
+        keys = list(context.asset_partition_keys)
+        if len(keys) == 1:
+            return self._load_one(asset_key, keys[0], declared)
+        return {key: self._load_one(asset_key, key, None) for key in keys}
+
+    def _load_one(
+        self, asset_key: dg.AssetKey, partition_key: str | None, declared: formats.Format | None
+    ) -> Any:
+        stem = object_stem(asset_key, partition_key)
+        candidates = [declared] if declared else list(formats.ALL_FORMATS)
+        for fmt in candidates:
+            key = f"{stem}.{fmt.extension}"
+            if declared or self.store.exists(key):
+                return formats.decode(self.store.read_bytes(key), fmt)
+        where = f"partition {partition_key} of " if partition_key else ""
+        raise StorageError(
+            f"nothing stored for {where}{asset_key.to_user_string()} under "
+            f"{self.store.uri(stem)}.*: materialise it first"
+        )
