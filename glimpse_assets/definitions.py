@@ -14,7 +14,6 @@ from dagster_openai import OpenAIResource
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.checks import news_checks
 from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, SampleNewsSource
-from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
@@ -97,7 +96,6 @@ def resources_from_env(env: Mapping[str, str]) -> dict[str, Any]:
 news_job = dg.define_asset_job(
     "news_job",
     selection=dg.AssetSelection.groups("news"),
-    partitions_def=daily_partitions,
     description="The news lineage for one day, with its checks.",
 )
 

@@ -1,0 +1,64 @@
+"""Shared fixtures: an S3 server on 127.0.0.1 (moto's server mode) and the offline resources."""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+import pytest
+from dagster_aws.s3 import S3Resource
+from moto.server import ThreadedMotoServer
+
+from glimpse_assets.news.sources import SampleNewsSource
+from glimpse_assets.providers.offline_image import OfflineImageProvider
+from glimpse_assets.providers.offline_text import OfflineTextProvider
+from glimpse_assets.storage import GlimpseIOManager
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch):
+    """Tests never use a developer's AWS credentials or reach a real endpoint."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_client(moto_server, monkeypatch):
+    """AWS_ENDPOINT_URL pointed at the local moto server, and a client for it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return boto3.client("s3", endpoint_url=moto_server)
+
+
+@pytest.fixture
+def s3_bucket(s3_client):
+    """A fresh, empty bucket on the local S3 server, for one test."""
+    name = f"glimpse-test-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def local_io_manager(tmp_path):
+    return GlimpseIOManager(storage_uri=str(tmp_path / "storage"), s3=S3Resource())
+
+
+@pytest.fixture
+def offline_resources(local_io_manager):
+    return {
+        "io_manager": local_io_manager,
+        "news_source": SampleNewsSource(),
+        "text_provider": OfflineTextProvider(),
+        "image_provider": OfflineImageProvider(),
+    }
