@@ -81,17 +81,22 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
         for key, data, fmt in encoded:
             self.store.write_bytes(key, data, fmt.content_type)
             context.log.debug(f"stored {len(data)} bytes at {self.store.uri(key)}")
+        frames = [value for value in values.values() if isinstance(value, pd.DataFrame)]
         if len(encoded) == 1:
             key, data, _ = encoded[0]
             metadata["uri"] = dg.MetadataValue.path(self.store.uri(key))
             metadata["size_bytes"] = len(data)
+            if frames:
+                metadata["dagster/row_count"] = len(frames[0])
         else:
-            metadata["objects"] = len(encoded)
-            metadata["size_bytes"] = sum(len(data) for _, data, _ in encoded)
-            metadata["uri_first"] = dg.MetadataValue.path(self.store.uri(encoded[0][0]))
-        frames = [value for value in values.values() if isinstance(value, pd.DataFrame)]
-        if frames:
-            metadata["dagster/row_count"] = sum(len(frame) for frame in frames)
+            # Dagster attaches one metadata dict to every partition of a range run, so the
+            # figures here are named as what they are: totals over the whole range.
+            metadata["range_objects"] = len(encoded)
+            metadata["range_size_bytes_total"] = sum(len(data) for _, data, _ in encoded)
+            metadata["range_uri_first"] = dg.MetadataValue.path(self.store.uri(encoded[0][0]))
+            metadata["range_uri_last"] = dg.MetadataValue.path(self.store.uri(encoded[-1][0]))
+            if frames:
+                metadata["range_rows_total"] = sum(len(frame) for frame in frames)
         context.add_output_metadata(metadata)
 
     def _values_by_partition(self, context: dg.OutputContext, obj: Any) -> dict[str | None, Any]:

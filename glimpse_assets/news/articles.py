@@ -33,7 +33,7 @@ _MISSING_MARKERS = {"", "none", "null", "nan"}  # Currents sends the string "Non
 def _optional_text(value: Any) -> str | None:
     if is_missing(value):
         return None
-    text = str(value).strip()
+    text = _raw_text(value)
     return None if text.lower() in _MISSING_MARKERS else text
 
 

@@ -247,6 +247,9 @@ class RssNewsSource(NewsSource):
                 f"feed {url} returned HTTP {response.status_code}: {error_message(response)}"
             )
         feed = feedparser.parse(response.content)
-        if feed.bozo and not feed.entries:
-            raise NewsSourceError(f"feed {url} is not valid RSS or Atom: {feed.bozo_exception}")
+        if not feed.get("version") or (feed.bozo and not feed.entries):
+            # feedparser leaves `version` empty for anything it does not recognise as a feed
+            # (an HTML page, an empty body); a real feed with no entries still has one.
+            reason = feed.get("bozo_exception") or "not recognised as a feed"
+            raise NewsSourceError(f"feed {url} is not valid RSS or Atom: {reason}")
         return feed

@@ -67,14 +67,19 @@ def is_missing(value: object) -> bool:
 
 
 def clean_text(value: object, raw_limit: int = RAW_TEXT_LIMIT) -> str:
-    """Plain, single-spaced text from whatever an API sent (None, HTML, entities, controls)."""
+    """Plain, single-spaced NFC text from whatever an API sent (None, HTML, entities, controls).
+
+    Markup escaped twice (`&lt;p&gt;`, common in feeds) is stripped until nothing changes, so the
+    result is a fixed point: cleaning it again gives the same text.
+    """
     if is_missing(value):
         return ""
     text = str(value)[:raw_limit]
-    text = strip_html(text)
-    text = unicodedata.normalize("NFC", text)
+    while (stripped := strip_html(text)) != text:  # each changing pass makes the text shorter
+        text = stripped
     text = "".join(_drop_control(char) for char in text)
-    return _WHITESPACE.sub(" ", text).strip()
+    text = unicodedata.normalize("NFC", text)  # after removing invisibles, so accents combine
+    return _WHITESPACE.sub(" ", text).strip()[:raw_limit].rstrip()
 
 
 def truncate(text: str, max_chars: int) -> str:
@@ -83,6 +88,6 @@ def truncate(text: str, max_chars: int) -> str:
         return text
     cut = text[: max(max_chars - 1, 0)]
     space = cut.rfind(" ")
-    if space > max_chars // 2:
+    if text[len(cut)] != " " and space > max_chars // 2:  # not already at a word boundary
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"

@@ -1,0 +1,363 @@
+"""The code location: which implementations the environment selects, what the Definitions hold,
+and that Dagster's own tools (the CLI and the webserver) load it.
+
+The `test_code_location_*` tests start real Dagster processes and are the slow ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import requests
+
+from glimpse_assets import partitions
+from glimpse_assets.definitions import (
+    ConfigurationError,
+    build_definitions,
+    resources_from_env,
+)
+from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, SampleNewsSource
+from glimpse_assets.providers.offline_image import OfflineImageProvider
+from glimpse_assets.providers.offline_text import OfflineTextProvider
+from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
+from glimpse_assets.storage import GlimpseIOManager
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+NEWS_ASSETS = {"raw_news", "news_digest", "image_prompt", "news_image"}
+
+# -- resources chosen from the environment -------------------------------------------------
+
+
+def test_default_environment_is_fully_offline():
+    resources = resources_from_env({})
+
+    assert isinstance(resources["news_source"], SampleNewsSource)
+    assert isinstance(resources["text_provider"], OfflineTextProvider)
+    assert isinstance(resources["image_provider"], OfflineImageProvider)
+    assert isinstance(resources["io_manager"], GlimpseIOManager)
+    assert resources["io_manager"].storage_uri == ".glimpse/storage"
+
+
+def test_auto_with_an_api_key_selects_openai_with_models_and_base_url():
+    env = {
+        "GLIMPSE_PROVIDER": "auto",
+        "OPENAI_API_KEY": "sk-test-secret",
+        "GLIMPSE_TEXT_MODEL": "llama3.2",
+        "GLIMPSE_IMAGE_MODEL": "dall-e-3",
+        "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
+    }
+    resources = resources_from_env(env)
+
+    text, image = resources["text_provider"], resources["image_provider"]
+    assert isinstance(text, OpenAITextProvider)
+    assert isinstance(image, OpenAIImageProvider)
+    assert text.model == "llama3.2"
+    assert image.model == "dall-e-3"
+    assert text.openai.base_url == image.openai.base_url == "http://127.0.0.1:11434/v1"
+    # The key is read from the environment when a run starts, never copied into the definitions.
+    assert text.openai.api_key == dg.EnvVar("OPENAI_API_KEY")
+    assert "sk-test-secret" not in repr(resources)
+
+
+def test_an_api_key_alone_selects_openai_with_default_models():
+    resources = resources_from_env({"OPENAI_API_KEY": "sk-test-secret"})
+
+    assert resources["text_provider"].model == "gpt-4o-mini"
+    assert resources["image_provider"].model == "gpt-image-1"
+    assert resources["text_provider"].openai.base_url is None
+
+
+def test_offline_provider_wins_over_an_api_key():
+    resources = resources_from_env({"GLIMPSE_PROVIDER": "offline", "OPENAI_API_KEY": "sk-x"})
+
+    assert isinstance(resources["text_provider"], OfflineTextProvider)
+    assert isinstance(resources["image_provider"], OfflineImageProvider)
+
+
+def test_choices_ignore_case_and_surrounding_spaces():
+    resources = resources_from_env({"GLIMPSE_PROVIDER": " OpenAI ", "OPENAI_API_KEY": "sk-x"})
+
+    assert isinstance(resources["text_provider"], OpenAITextProvider)
+
+
+def test_openai_provider_without_a_key_names_the_missing_variable():
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        resources_from_env({"GLIMPSE_PROVIDER": "openai"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "allowed"),
+    [
+        ("GLIMPSE_PROVIDER", ["auto", "offline", "openai"]),
+        ("GLIMPSE_NEWS_SOURCE", ["sample", "currents", "rss"]),
+    ],
+)
+def test_an_unknown_choice_names_the_variable_and_the_allowed_values(variable, allowed):
+    with pytest.raises(ConfigurationError) as raised:
+        resources_from_env({variable: "carrier-pigeon"})
+
+    message = str(raised.value)
+    assert variable in message
+    assert "carrier-pigeon" in message
+    for value in allowed:
+        assert value in message
+
+
+def test_configuration_errors_are_value_errors():
+    assert issubclass(ConfigurationError, ValueError)
+
+
+def test_currents_without_a_key_is_an_error():
+    with pytest.raises(ConfigurationError, match="CURRENTS_API_KEY"):
+        resources_from_env({"GLIMPSE_NEWS_SOURCE": "currents"})
+
+
+def test_currents_with_a_key_reads_its_settings():
+    env = {
+        "GLIMPSE_NEWS_SOURCE": "currents",
+        "CURRENTS_API_KEY": "currents-secret",
+        "CURRENTS_API_URL": "http://127.0.0.1:9/currents",
+        "GLIMPSE_NEWS_LANGUAGE": "de",
+        "GLIMPSE_NEWS_CATEGORY": "science",
+    }
+    source = resources_from_env(env)["news_source"]
+
+    assert isinstance(source, CurrentsNewsSource)
+    assert source.api_key == dg.EnvVar("CURRENTS_API_KEY")
+    assert (source.base_url, source.language, source.category) == (
+        "http://127.0.0.1:9/currents",
+        "de",
+        "science",
+    )
+
+
+def test_rss_without_feeds_is_an_error():
+    with pytest.raises(ConfigurationError, match="GLIMPSE_RSS_FEEDS"):
+        resources_from_env({"GLIMPSE_NEWS_SOURCE": "rss"})
+
+
+def test_rss_with_only_separators_is_an_error():
+    with pytest.raises(ConfigurationError, match="GLIMPSE_RSS_FEEDS"):
+        resources_from_env({"GLIMPSE_NEWS_SOURCE": "rss", "GLIMPSE_RSS_FEEDS": " , ,"})
+
+
+def test_rss_feeds_are_split_on_commas_and_trimmed():
+    env = {"GLIMPSE_NEWS_SOURCE": "rss", "GLIMPSE_RSS_FEEDS": "u1, u2"}
+    source = resources_from_env(env)["news_source"]
+
+    assert isinstance(source, RssNewsSource)
+    assert source.feed_urls == ["u1", "u2"]
+
+
+@pytest.mark.parametrize("uri", ["s3://glimpse-bucket/daily", "/srv/glimpse/storage"])
+def test_storage_uri_passes_through(uri):
+    io_manager = resources_from_env({"GLIMPSE_STORAGE_URI": uri})["io_manager"]
+
+    assert io_manager.storage_uri == uri
+
+
+def test_build_definitions_uses_the_given_environment():
+    defs = build_definitions({"GLIMPSE_PROVIDER": "openai", "OPENAI_API_KEY": "sk-x"})
+
+    assert isinstance(defs.resources["text_provider"], OpenAITextProvider)
+    with pytest.raises(ConfigurationError, match="GLIMPSE_NEWS_SOURCE"):
+        build_definitions({"GLIMPSE_NEWS_SOURCE": "fax"})
+
+
+# -- what the definitions hold -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return build_definitions({})
+
+
+def test_news_assets_are_in_the_news_group(defs):
+    graph = defs.resolve_asset_graph()
+
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == NEWS_ASSETS
+    assert {graph.get(key).group_name for key in graph.get_all_asset_keys()} == {"news"}
+
+
+def test_the_three_checks_and_only_raw_news_blocks(defs):
+    graph = defs.resolve_asset_graph()
+
+    blocking = {
+        (key.asset_key.to_user_string(), key.name): graph.get(key).blocking
+        for key in graph.asset_check_keys
+    }
+    assert blocking == {
+        ("raw_news", "raw_news_has_articles"): True,
+        ("image_prompt", "image_prompt_is_one_paragraph"): False,
+        ("news_image", "news_image_is_valid_png"): False,
+    }
+
+
+def test_news_job_covers_the_news_assets_by_day(defs):
+    job = defs.resolve_job_def("news_job")
+
+    assert job.partitions_def == partitions.daily_partitions
+    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == NEWS_ASSETS
+
+
+def test_daily_schedule_runs_at_eight_utc_for_the_previous_day(defs):
+    schedule = defs.resolve_schedule_def("news_daily_schedule")
+
+    assert schedule.cron_schedule == "0 8 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.job_name == "news_job"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+    tick = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        result = schedule.evaluate_tick(context)
+
+    (run_request,) = result.run_requests
+    assert run_request.partition_key == "2026-03-04"
+    assert run_request.job_name == "news_job"
+
+
+# -- the partitions' start date ------------------------------------------------------------
+
+
+def test_start_date_defaults_and_accepts_an_iso_date(monkeypatch):
+    monkeypatch.delenv("GLIMPSE_START_DATE", raising=False)
+    assert partitions.start_date_from_env() == "2026-01-01"
+
+    monkeypatch.setenv("GLIMPSE_START_DATE", " 2025-06-01 ")
+    assert partitions.start_date_from_env() == "2025-06-01"
+
+
+@pytest.mark.parametrize("value", ["2026-13-01", "yesterday", "01/03/2026"])
+def test_invalid_start_date_is_a_clear_error_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("GLIMPSE_START_DATE", value)
+
+    with pytest.raises(ValueError, match="GLIMPSE_START_DATE") as raised:
+        partitions.start_date_from_env()
+    assert repr(value) in str(raised.value)
+
+
+# -- the code location, loaded by Dagster's own processes (slow) ---------------------------
+
+
+@pytest.fixture
+def dagster_env(tmp_path) -> dict[str, str]:
+    """A process environment with a fresh DAGSTER_HOME holding the repo's dagster.yaml and no
+    Glimpse, OpenAI or Currents settings, so the code location loads its offline defaults."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("GLIMPSE_", "OPENAI_", "CURRENTS_", "DAGSTER_"))
+    }
+    env["DAGSTER_HOME"] = str(home)
+    return env
+
+
+def run_dagster(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / "dagster"), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_code_location_validates_with_the_dagster_cli(dagster_env):
+    completed = run_dagster(["definitions", "validate", "-m", "glimpse_assets"], dagster_env)
+
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_code_location_with_a_bad_setting_fails_validation_naming_it(dagster_env):
+    dagster_env["GLIMPSE_PROVIDER"] = "carrier-pigeon"
+    completed = run_dagster(["definitions", "validate", "-m", "glimpse_assets"], dagster_env)
+
+    assert completed.returncode != 0
+    assert "GLIMPSE_PROVIDER" in completed.stdout + completed.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+WEBSERVER_START_LIMIT_SECONDS = 90
+
+
+@pytest.fixture
+def webserver(dagster_env, tmp_path):
+    """A dagster-webserver serving the code location on 127.0.0.1; always stopped afterwards."""
+    port = free_port()
+    log_path = tmp_path / "webserver.log"
+    command = [str(VENV_BIN / "dagster-webserver"), "-m", "glimpse_assets"]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*command, "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO_ROOT,
+            env=dagster_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(process, base_url, log_path)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def wait_until_serving(process: subprocess.Popen, base_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + WEBSERVER_START_LIMIT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"dagster-webserver exited with {process.returncode} before serving:\n"
+                + log_path.read_text()
+            )
+        try:
+            if requests.get(f"{base_url}/server_info", timeout=5).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(
+        f"dagster-webserver did not answer /server_info within {WEBSERVER_START_LIMIT_SECONDS}s:\n"
+        + log_path.read_text()
+    )
+
+
+def test_code_location_serves_the_news_assets_in_the_webserver(webserver):
+    query = "{ assetNodes { assetKey { path } groupName } }"
+    response = requests.post(f"{webserver}/graphql", json={"query": query}, timeout=60)
+
+    assert response.status_code == 200, response.text
+    payload = response.json()
+    assert "errors" not in payload, payload
+    groups = {
+        "/".join(node["assetKey"]["path"]): node["groupName"]
+        for node in payload["data"]["assetNodes"]
+    }
+    assert groups == dict.fromkeys(NEWS_ASSETS, "news")

@@ -1,0 +1,210 @@
+"""The offline defaults: sample news source, extractive text provider and Pillow images."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from glimpse_assets.news.articles import articles_to_frame
+from glimpse_assets.news.digest import build_digest
+from glimpse_assets.news.sources import SampleNewsSource, sample_articles_for_day, sample_pool
+from glimpse_assets.providers.offline_image import (
+    OfflineImageProvider,
+    png_bytes,
+    render_prompt_image,
+)
+from glimpse_assets.providers.offline_text import OfflineTextProvider, compose_image_prompt
+from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
+
+CURRENTS_KEYS = {"id", "title", "description", "url", "author", "image", "language", "category"}
+DAYS = [date(2024, 1, 1), date(2024, 2, 29), date(2024, 7, 14), date(2025, 12, 31)]
+DATES = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
+
+
+def sample_digest(day: date) -> dict:
+    frame, _ = articles_to_frame(sample_articles_for_day(day, sample_pool()), "sample", day)
+    return build_digest(frame, day)
+
+
+def assert_valid_prompt(prompt: str) -> None:
+    assert "\n" not in prompt
+    assert PROMPT_MIN_WORDS <= len(prompt.split()) <= PROMPT_MAX_WORDS
+
+
+# -- offline text ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_sample_day_prompt_is_one_paragraph_of_twenty_to_eighty_words(day):
+    prompt = compose_image_prompt(sample_digest(day))
+    assert_valid_prompt(prompt)
+    assert prompt.startswith("An editorial illustration of the day's news:")
+
+
+@pytest.mark.parametrize("day", DAYS)
+def test_prompt_is_deterministic(day):
+    assert compose_image_prompt(sample_digest(day)) == compose_image_prompt(sample_digest(day))
+
+
+def test_prompt_differs_between_two_days():
+    first, second = (compose_image_prompt(sample_digest(day)) for day in DAYS[:2])
+    assert first != second
+
+
+def test_prompt_names_the_main_story():
+    digest = sample_digest(DAYS[0])
+    prompt = compose_image_prompt(digest)
+    assert " ".join(digest["main"]["title"].split()[:3]) in prompt
+
+
+def wordless_digest(title: str, description: str) -> dict:
+    return {
+        "day": "2024-05-01",
+        "main": {"title": title, "description": description},
+        "related": [{"title": "And the of 2024", "description": "🎉 🎉 42 is it"}],
+        "text": f"Main story: {title}\n{description}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("title", "description"),
+    [
+        ("The and of", "It is what it is. And so on and so forth."),
+        ("2024 100 7", "12 34 56. 78 90 12."),
+        ("🎉🎉🎉", "☄️ 🎆 🎉"),
+        ("", ""),
+    ],
+)
+def test_stop_words_numbers_and_emoji_still_give_a_valid_prompt(title, description):
+    assert_valid_prompt(compose_image_prompt(wordless_digest(title, description)))
+
+
+TEXT = st.text(max_size=400)
+
+
+@settings(max_examples=50, deadline=None)
+@given(TEXT, TEXT, st.lists(st.tuples(TEXT, TEXT), max_size=4))
+def test_any_digest_gives_a_valid_prompt(title, description, related):
+    digest = {
+        "main": {"title": title, "description": description},
+        "related": [{"title": t, "description": d} for t, d in related],
+    }
+    assert_valid_prompt(compose_image_prompt(digest))
+
+
+def test_offline_text_provider_says_it_is_not_an_llm():
+    digest = sample_digest(DAYS[0])
+    result = OfflineTextProvider().write_image_prompt(None, digest)
+    assert result.provider == "offline"
+    assert "not an LLM" in result.method
+    assert result.text == compose_image_prompt(digest)
+
+
+# -- offline image --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lantern_png() -> bytes:
+    return png_bytes(render_prompt_image("Paper lanterns over a quiet harbour at dusk"))
+
+
+def test_rendered_image_is_a_1024_square_rgb():
+    image = render_prompt_image("Paper lanterns over a quiet harbour at dusk")
+    assert image.size == (1024, 1024)
+    assert image.mode == "RGB"
+
+
+def test_same_prompt_gives_identical_png_bytes(lantern_png):
+    again = png_bytes(render_prompt_image("Paper lanterns over a quiet harbour at dusk"))
+    assert again == lantern_png
+
+
+def test_different_prompt_gives_different_png_bytes(lantern_png):
+    other = png_bytes(render_prompt_image("Paper lanterns over a quiet harbour at dawn"))
+    assert other != lantern_png
+
+
+def test_png_bytes_are_a_readable_png(lantern_png):
+    with Image.open(io.BytesIO(lantern_png)) as image:
+        assert image.format == "PNG"
+        assert image.size == (1024, 1024)
+
+
+def test_offline_image_provider_says_it_is_not_an_image_model(lantern_png):
+    result = OfflineImageProvider().draw(None, "Paper lanterns over a quiet harbour at dusk")
+    assert result.provider == "offline"
+    assert "not an image model" in result.method
+    assert result.png == lantern_png
+
+
+# -- sample source --------------------------------------------------------------------------
+
+
+def test_sample_pool_has_at_least_sixty_currents_shaped_articles():
+    pool = sample_pool()
+    assert len(pool) >= 60
+    for item in pool:
+        assert set(item) >= CURRENTS_KEYS
+    assert len({item["id"] for item in pool}) == len(pool)
+
+
+def test_a_days_draw_is_deterministic():
+    day = DAYS[2]
+    assert sample_articles_for_day(day, sample_pool()) == sample_articles_for_day(
+        day, sample_pool()
+    )
+
+
+def test_draws_differ_across_days():
+    draws = [
+        [item["id"].rsplit("-", 1)[0] for item in sample_articles_for_day(day, sample_pool())]
+        for day in DAYS
+    ]
+    assert len({tuple(draw) for draw in draws}) == len(DAYS)
+
+
+def test_the_draw_does_not_change_the_pool():
+    before = [dict(item) for item in sample_pool()]
+    sample_articles_for_day(DAYS[0], sample_pool())
+    assert [dict(item) for item in sample_pool()] == before
+
+
+@settings(max_examples=100, deadline=None)
+@given(DATES)
+def test_every_article_is_published_inside_its_utc_day_with_a_unique_id(day):
+    articles = sample_articles_for_day(day, sample_pool())
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    assert 8 <= len(articles) <= 14
+    for item in articles:
+        published = datetime.strptime(item["published"], "%Y-%m-%d %H:%M:%S %z")
+        assert start <= published < start + timedelta(days=1)
+        assert set(item) >= CURRENTS_KEYS
+    assert len({item["id"] for item in articles}) == len(articles)
+
+
+@settings(max_examples=20, deadline=None)
+@given(DATES)
+def test_no_sample_article_is_dropped_by_articles_to_frame(day):
+    articles = sample_articles_for_day(day, sample_pool())
+    frame, dropped = articles_to_frame(articles, "sample", day)
+    assert len(frame) == len(articles)
+    assert sum(dropped.values()) == 0
+
+
+def test_sample_news_source_fetches_the_days_draw():
+    source = SampleNewsSource()
+    batch = source.fetch_day(DAYS[1])
+    assert source.kind == "sample"
+    assert batch.articles == sample_articles_for_day(DAYS[1], sample_pool())
+    assert batch.details["fictional"] is True
+    assert batch.details["pool_size"] == len(sample_pool())
+
+
+def test_sample_news_source_honours_its_article_bounds():
+    batch = SampleNewsSource(min_articles=3, max_articles=3).fetch_day(DAYS[0])
+    assert len(batch.articles) == 3
