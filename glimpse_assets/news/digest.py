@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from glimpse_assets.news.text import clean_text, truncate
 
@@ -54,6 +53,10 @@ def centrality_scores(texts: list[str]) -> np.ndarray:
     """Summed cosine similarity of each text to the others (0 for a lone or wordless day)."""
     if len(texts) < 2:
         return np.zeros(len(texts))
+    # Imported here, not at the top: scikit-learn costs ~0.8 s, and the code location (loaded by
+    # the UI, the daemon and every run) should not pay it until a step needs it.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     try:
         matrix = TfidfVectorizer(stop_words="english").fit_transform(texts)
     except ValueError:  # empty vocabulary: nothing but stop words, numbers or symbols

@@ -7,7 +7,6 @@ import re
 
 import dagster as dg
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from glimpse_assets.providers.base import TextProvider, TextResult
 from glimpse_assets.providers.prompts import shape_paragraph
@@ -25,6 +24,9 @@ def split_sentences(text: str) -> list[str]:
 
 
 def _fit(documents: list[str]):
+    # Imported on first use: see news/digest.py, which does the same to keep the load fast.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
     try:
         return vectorizer, vectorizer.fit_transform(documents)
