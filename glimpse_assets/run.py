@@ -24,6 +24,13 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def root_cause(error) -> str:
+    """The first error below Dagster's wrappers: a StorageError or an API's message."""
+    while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def report(result: dg.ExecuteInProcessResult) -> list[str]:
     lines = []
     for event in result.get_asset_materialization_events():
@@ -39,7 +46,7 @@ def report(result: dg.ExecuteInProcessResult) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, definitions: dg.Definitions | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--day",
@@ -51,20 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for job_name in JOBS_FOR_A_DAY:
         print(f"{job_name} for {args.day}:")
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=args.day,
-            instance=instance,
-            raise_on_error=False,
-            # The full event log is in the UI; the terminal gets warnings and the summary below.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        result = (
+            (definitions or defs)
+            .resolve_job_def(job_name)
+            .execute_in_process(
+                partition_key=args.day,
+                instance=instance,
+                raise_on_error=False,
+                # The full event log is in the UI; the terminal gets warnings and the summary below.
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
         )
         print("\n".join(report(result)))
         if not result.success:
             failed = True
             for event in result.all_events:
                 if event.is_failure and event.step_key:
-                    message = event.event_specific_data.error.message.strip().splitlines()[-1]
-                    print(f"  step {event.step_key} failed: {message}")
+                    cause = root_cause(event.step_failure_data.error)
+                    print(f"  step {event.step_key} failed: {cause}")
     print("\nSee the lineage and every run in the Dagster UI: make ui")
     return 1 if failed else 0
 
