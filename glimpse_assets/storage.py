@@ -45,6 +45,15 @@ def object_stem(asset_key: dg.AssetKey, partition_key: str | None) -> str:
     return f"{path}/{partition_key}" if partition_key is not None else path
 
 
+def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
+    """The stored columns and their pandas types, shown on the asset page."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in frame.dtypes.items()
+        ]
+    )
+
+
 class GlimpseIOManager(dg.ConfigurableIOManager):
     """Stores asset values as Parquet, PNG or JSON, atomically, on local disk or S3."""
 
@@ -88,6 +97,7 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
             metadata["size_bytes"] = len(data)
             if frames:
                 metadata["dagster/row_count"] = len(frames[0])
+                metadata["dagster/column_schema"] = column_schema(frames[0])
         else:
             # Dagster attaches one metadata dict to every partition of a range run, so the
             # figures here are named as what they are: totals over the whole range.

@@ -666,3 +666,15 @@ def test_json_encoding_writes_dates_and_numpy_scalars_as_plain_json():
     decoded = formats.decode(formats.encode(value, formats.JSON), formats.JSON)
 
     assert decoded == {"when": "2026-03-02T08:00:00+00:00", "count": 3, "ratio": 0.5}
+
+
+def test_a_dataframe_output_carries_its_column_schema(tmp_path):
+    result = dg.materialize(
+        [daily_frame], partition_key="2026-03-01", resources=io_manager(tmp_path)
+    )
+
+    (event,) = result.asset_materializations_for_node("daily_frame")
+    schema = event.metadata["dagster/column_schema"].value
+    stored = pd.read_parquet(tmp_path / "daily_frame" / "2026-03-01.parquet")
+    assert [column.name for column in schema.columns] == list(stored.columns)
+    assert [column.type for column in schema.columns] == [str(t) for t in stored.dtypes]

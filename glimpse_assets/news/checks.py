@@ -41,7 +41,11 @@ def raw_news_has_articles(
             description=f"no news articles for {day}: the news chain stops here for that day",
             metadata={"articles": 0, "day": day},
         )
-    return dg.AssetCheckResult(passed=True, metadata={"articles": len(raw_news), "day": day})
+    return dg.AssetCheckResult(
+        passed=True,
+        description=f"{len(raw_news)} articles for {day}",
+        metadata={"articles": len(raw_news), "day": day},
+    )
 
 
 @dg.asset_check(asset=image_prompt, partitions_def=daily_partitions)
