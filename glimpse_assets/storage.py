@@ -54,6 +54,26 @@ def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
     )
 
 
+def output_metadata(uris: list[str], sizes: list[int], frames: list[pd.DataFrame]) -> dict:
+    if len(uris) == 1:
+        metadata: dict[str, Any] = {"uri": dg.MetadataValue.path(uris[0]), "size_bytes": sizes[0]}
+        if frames:
+            metadata["dagster/row_count"] = len(frames[0])
+            metadata["dagster/column_schema"] = column_schema(frames[0])
+        return metadata
+    # Dagster attaches one metadata dict to every partition of a range run, so the figures
+    # here are named as what they are: totals over the whole range.
+    metadata = {
+        "range_objects": len(uris),
+        "range_size_bytes_total": sum(sizes),
+        "range_uri_first": dg.MetadataValue.path(uris[0]),
+        "range_uri_last": dg.MetadataValue.path(uris[-1]),
+    }
+    if frames:
+        metadata["range_rows_total"] = sum(len(frame) for frame in frames)
+    return metadata
+
+
 class GlimpseIOManager(dg.ConfigurableIOManager):
     """Stores asset values as Parquet, PNG or JSON, atomically, on local disk or S3."""
 
@@ -80,7 +100,6 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
         if obj is None:
             return
         values = self._values_by_partition(context, obj)
-        metadata: dict[str, Any] = {}
         # Encode everything first: a value that cannot be stored fails before any write.
         encoded = []
         for partition_key, value in values.items():
@@ -91,23 +110,9 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
             self.store.write_bytes(key, data, fmt.content_type)
             context.log.debug(f"stored {len(data)} bytes at {self.store.uri(key)}")
         frames = [value for value in values.values() if isinstance(value, pd.DataFrame)]
-        if len(encoded) == 1:
-            key, data, _ = encoded[0]
-            metadata["uri"] = dg.MetadataValue.path(self.store.uri(key))
-            metadata["size_bytes"] = len(data)
-            if frames:
-                metadata["dagster/row_count"] = len(frames[0])
-                metadata["dagster/column_schema"] = column_schema(frames[0])
-        else:
-            # Dagster attaches one metadata dict to every partition of a range run, so the
-            # figures here are named as what they are: totals over the whole range.
-            metadata["range_objects"] = len(encoded)
-            metadata["range_size_bytes_total"] = sum(len(data) for _, data, _ in encoded)
-            metadata["range_uri_first"] = dg.MetadataValue.path(self.store.uri(encoded[0][0]))
-            metadata["range_uri_last"] = dg.MetadataValue.path(self.store.uri(encoded[-1][0]))
-            if frames:
-                metadata["range_rows_total"] = sum(len(frame) for frame in frames)
-        context.add_output_metadata(metadata)
+        uris = [self.store.uri(key) for key, _, _ in encoded]
+        sizes = [len(data) for _, data, _ in encoded]
+        context.add_output_metadata(output_metadata(uris, sizes, frames))
 
     def _values_by_partition(self, context: dg.OutputContext, obj: Any) -> dict[str | None, Any]:
         if not context.has_asset_partitions:
