@@ -17,6 +17,10 @@ from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, Sampl
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
+from glimpse_assets.rides.assets import rides_assets
+from glimpse_assets.rides.checks import rides_checks
+from glimpse_assets.rides.sources import SimulatedRidesSource, TlcRidesSource
+from glimpse_assets.rides.tlc import RidesSourceError, validate_template
 from glimpse_assets.storage import DEFAULT_STORAGE_URI, GlimpseIOManager
 
 NEWS_SOURCES = ("sample", "currents", "rss")
@@ -55,6 +59,25 @@ def news_source_from_env(env: Mapping[str, str]):
     return SampleNewsSource()
 
 
+def rides_source_from_env(env: Mapping[str, str]):
+    source = (env.get("GLIMPSE_RIDES_SOURCE") or "simulated").strip()
+    city = {"city": env["GLIMPSE_RIDES_CITY"]} if env.get("GLIMPSE_RIDES_CITY") else {}
+    if source.lower() == "simulated":
+        raw_count = (env.get("GLIMPSE_RIDES_PER_DAY") or "10000").replace("_", "").strip()
+        if not raw_count.isdigit():
+            raise ConfigurationError(
+                f"GLIMPSE_RIDES_PER_DAY must be a whole number of rides, got {raw_count!r}"
+            )
+        return SimulatedRidesSource(rides_per_day=int(raw_count), **city)
+    try:
+        validate_template(source)
+    except RidesSourceError as error:
+        raise ConfigurationError(
+            f"GLIMPSE_RIDES_SOURCE must be 'simulated' or a TLC file path/URI template: {error}"
+        ) from error
+    return TlcRidesSource(template=source, **({"city": "New York City"} | city))
+
+
 def provider_kind_from_env(env: Mapping[str, str]) -> str:
     kind = _choice(env, "GLIMPSE_PROVIDER", PROVIDERS, "auto")
     if kind == "auto":
@@ -89,6 +112,7 @@ def resources_from_env(env: Mapping[str, str]) -> dict[str, Any]:
             storage_uri=env.get("GLIMPSE_STORAGE_URI") or DEFAULT_STORAGE_URI, s3=S3Resource()
         ),
         "news_source": news_source_from_env(env),
+        "rides_source": rides_source_from_env(env),
         **providers_from_env(env),
     }
 
@@ -97,6 +121,15 @@ news_job = dg.define_asset_job(
     "news_job",
     selection=dg.AssetSelection.groups("news"),
     description="The news lineage for one day, with its checks.",
+)
+
+rides_job = dg.define_asset_job(
+    "rides_job",
+    # raw_rides reads the day's headlines, so the job refreshes raw_news too, but without its
+    # blocking check: a day without news still gets its rides report.
+    selection=dg.AssetSelection.groups("rides")
+    | dg.AssetSelection.assets("raw_news").without_checks(),
+    description="The rides lineage for one day, with its checks.",
 )
 
 news_daily_schedule = dg.build_schedule_from_partitioned_job(
@@ -109,12 +142,22 @@ news_daily_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 
+rides_morning_schedule = dg.build_schedule_from_partitioned_job(
+    rides_job,
+    name="rides_morning_schedule",
+    hour_of_day=6,
+    minute_of_hour=0,
+    description="06:00 UTC every day: the previous day's rides partition.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+
 def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
     return dg.Definitions(
-        assets=news_assets,
-        asset_checks=news_checks,
-        jobs=[news_job],
-        schedules=[news_daily_schedule],
+        assets=[*news_assets, *rides_assets],
+        asset_checks=[*news_checks, *rides_checks],
+        jobs=[news_job, rides_job],
+        schedules=[news_daily_schedule, rides_morning_schedule],
         resources=resources_from_env(os.environ if env is None else env),
     )
 

@@ -1,6 +1,6 @@
 """How a value becomes bytes in storage, chosen by its type, readable without Dagster or pickle.
 
-DataFrames -> Parquet, Pillow images -> PNG, text / dicts / lists -> JSON.
+DataFrames -> Parquet, Pillow images -> PNG, `HtmlDocument` -> HTML, text / dicts / lists -> JSON.
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ class Format:
     content_type: str
 
 
+class HtmlDocument(str):
+    """A page meant for people: stored as .html, opened in any browser."""
+
+
 PARQUET = Format("parquet", "application/vnd.apache.parquet")
 PNG = Format("png", "image/png")
+HTML = Format("html", "text/html; charset=utf-8")
 JSON = Format("json", "application/json")
-ALL_FORMATS = (PARQUET, PNG, JSON)
+ALL_FORMATS = (PARQUET, PNG, HTML, JSON)
 
 _JSON_TYPES = (dict, list, tuple, str, int, float, bool)
 
@@ -36,6 +41,8 @@ def format_for_value(value: Any) -> Format:
         return PARQUET
     if isinstance(value, Image.Image):
         return PNG
+    if isinstance(value, HtmlDocument):
+        return HTML
     if isinstance(value, (_JSON_TYPES, Mapping)):
         return JSON
     raise TypeError(
@@ -55,6 +62,8 @@ def format_for_type(typing_type: Any) -> Format | None:
         return PARQUET
     if issubclass(typing_type, Image.Image):
         return PNG
+    if issubclass(typing_type, HtmlDocument):
+        return HTML
     if issubclass(typing_type, (dict, list, str, Mapping)):
         return JSON
     return None
@@ -77,6 +86,8 @@ def encode(value: Any, fmt: Format) -> bytes:
         buffer = io.BytesIO()
         value.save(buffer, format="PNG")
         return buffer.getvalue()
+    if fmt is HTML:
+        return value.encode("utf-8")
     text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default)
     return (text + "\n").encode("utf-8")
 
@@ -88,4 +99,6 @@ def decode(data: bytes, fmt: Format) -> Any:
         image = Image.open(io.BytesIO(data))
         image.load()
         return image
+    if fmt is HTML:
+        return HtmlDocument(data.decode("utf-8"))
     return json.loads(data.decode("utf-8"))

@@ -32,11 +32,17 @@ def markdown_table(
     return "\n".join(lines)
 
 
+def png_preview(png: bytes) -> dg.MetadataValue:
+    """PNG bytes inlined as a data URI, so the asset page shows them with no file server."""
+    return dg.MetadataValue.md(
+        f"![preview](data:image/png;base64,{base64.b64encode(png).decode()})"
+    )
+
+
 def image_preview(image: Image.Image, max_side: int = 256) -> dg.MetadataValue:
-    """A thumbnail inlined as a data URI, so the asset page shows it with no file server."""
+    """A thumbnail of `image` (see `png_preview`)."""
     thumbnail = image.copy()
     thumbnail.thumbnail((max_side, max_side))
     buffer = io.BytesIO()
     thumbnail.save(buffer, format="PNG")
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return dg.MetadataValue.md(f"![preview](data:image/png;base64,{encoded})")
+    return png_preview(buffer.getvalue())

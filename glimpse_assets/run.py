@@ -14,7 +14,7 @@ import dagster as dg
 from glimpse_assets.definitions import defs
 from glimpse_assets.partitions import daily_partitions
 
-JOBS_FOR_A_DAY = ("news_job",)
+JOBS_FOR_A_DAY = ("news_job", "rides_job")
 
 
 def _instance() -> dg.DagsterInstance:
@@ -36,7 +36,7 @@ def report(result: dg.ExecuteInProcessResult) -> list[str]:
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
         uri = metadata.get("uri")
-        lines.append(f"  {event.asset_key.to_user_string():<14} {uri.value if uri else '-'}")
+        lines.append(f"  {event.asset_key.to_user_string():<18} {uri.value if uri else '-'}")
         if "prompt" in metadata:
             lines.append(f"\n  prompt: {metadata['prompt'].value}\n")
     for evaluation in result.get_asset_check_evaluations():
@@ -56,19 +56,21 @@ def main(argv: list[str] | None = None, definitions: dg.Definitions | None = Non
     args = parser.parse_args(argv)
     instance = _instance()
     failed = False
+    done: set[dg.AssetKey] = set()
     for job_name in JOBS_FOR_A_DAY:
+        job = (definitions or defs).resolve_job_def(job_name)
+        # Jobs share assets (rides_job refreshes raw_news for its headlines): each asset runs once.
+        todo = sorted(set(job.asset_layer.executable_asset_keys) - done)
         print(f"{job_name} for {args.day}:")
-        result = (
-            (definitions or defs)
-            .resolve_job_def(job_name)
-            .execute_in_process(
-                partition_key=args.day,
-                instance=instance,
-                raise_on_error=False,
-                # The full event log is in the UI; the terminal gets warnings and the summary below.
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
+        result = job.execute_in_process(
+            partition_key=args.day,
+            instance=instance,
+            asset_selection=todo,
+            raise_on_error=False,
+            # The full event log is in the UI; the terminal gets warnings and the summary below.
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
+        done.update(e.asset_key for e in result.get_asset_materialization_events())
         print("\n".join(report(result)))
         if not result.success:
             failed = True

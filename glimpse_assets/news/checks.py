@@ -1,7 +1,5 @@
 """Asset checks for the news lineage. The raw_news check blocks: an empty day stops the chain."""
 
-import warnings
-
 import dagster as dg
 import pandas as pd
 from PIL import Image
@@ -13,12 +11,6 @@ from glimpse_assets.providers.base import ImageProvider
 from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 
 MIN_IMAGE_SIDE = 512
-
-# Partitioned checks (one result per day, shown per partition in the UI) are a Dagster preview
-# feature in 1.13; we rely on it knowingly, so its warning is silenced for these definitions.
-warnings.filterwarnings(
-    "ignore", message=".*partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
-)
 
 
 @dg.asset_check(asset=raw_news, blocking=True, partitions_def=daily_partitions)

@@ -35,10 +35,26 @@ class ImageResult:
     usage: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RideConditions:
+    """What a block of rides went through: one provider call summarises one of these."""
+
+    city: str
+    news: str
+    weather: str
+    traffic: str
+
+
 class TextProvider(dg.ConfigurableResource, ABC):
     @abstractmethod
     def write_image_prompt(self, context: dg.AssetExecutionContext, digest: dict) -> TextResult:
         """A one-paragraph image prompt (see `prompts.shape_paragraph`) for the day's digest."""
+
+    @abstractmethod
+    def summarise_conditions(
+        self, context: dg.AssetExecutionContext, conditions: list[RideConditions]
+    ) -> list[TextResult]:
+        """One summary of at most three sentences per item, in the same order."""
 
 
 class ImageProvider(dg.ConfigurableResource, ABC):

@@ -8,10 +8,16 @@ import re
 import dagster as dg
 import numpy as np
 
-from glimpse_assets.providers.base import TextProvider, TextResult
-from glimpse_assets.providers.prompts import shape_paragraph
+from glimpse_assets.providers.base import RideConditions, TextProvider, TextResult
+from glimpse_assets.providers.prompts import (
+    SUMMARY_MAX_SENTENCES,
+    shape_paragraph,
+    shape_summary,
+)
+from glimpse_assets.providers.prompts import split_sentences as split_all_sentences
 
 OFFLINE_METHOD = "extractive, not an LLM: TF-IDF keywords and key sentence in a fixed template"
+OFFLINE_SUMMARY_METHOD = "extractive, not an LLM: the most informative condition sentences"
 STYLE_SENTENCE = (
     "Style: warm painterly light, rich colour, clear composition, no text or lettering."
 )
@@ -76,6 +82,28 @@ def compose_image_prompt(digest: dict) -> str:
     return shape_paragraph(" ".join(parts))
 
 
+def extractive_summary(conditions: RideConditions, max_sentences: int) -> str:
+    """The `max_sentences` condition sentences with the most TF-IDF weight, in their order."""
+    sentences = [
+        f"{label}: {sentence}" if index == 0 else sentence
+        for label, text in (
+            ("News", conditions.news),
+            ("Weather", conditions.weather),
+            ("Traffic", conditions.traffic),
+        )
+        for index, sentence in enumerate(split_all_sentences(text))
+    ]
+    sentences = [s if s.endswith((".", "!", "?", "…")) else s + "." for s in sentences]
+    if len(sentences) > max_sentences:
+        vectorizer, matrix = _fit(sentences)
+        weights = np.asarray(matrix.sum(axis=1)).ravel() if vectorizer else np.zeros(len(sentences))
+        keep = sorted(
+            sorted(range(len(sentences)), key=lambda i: (-round(weights[i], 9), i))[:max_sentences]
+        )
+        sentences = [sentences[i] for i in keep]
+    return shape_summary(" ".join(sentences), max_sentences)
+
+
 class OfflineTextProvider(TextProvider):
     """Deterministic and network-free; its results say they are extractive, not an LLM."""
 
@@ -86,3 +114,16 @@ class OfflineTextProvider(TextProvider):
             model="tfidf-extractive",
             method=OFFLINE_METHOD,
         )
+
+    def summarise_conditions(
+        self, context: dg.AssetExecutionContext, conditions: list[RideConditions]
+    ) -> list[TextResult]:
+        return [
+            TextResult(
+                text=extractive_summary(item, SUMMARY_MAX_SENTENCES),
+                provider="offline",
+                model="tfidf-extractive",
+                method=OFFLINE_SUMMARY_METHOD,
+            )
+            for item in conditions
+        ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import openai
@@ -20,10 +21,16 @@ from glimpse_assets.providers.base import (
     ImageProvider,
     ImageResult,
     ProviderOutputError,
+    RideConditions,
     TextProvider,
     TextResult,
 )
-from glimpse_assets.providers.prompts import image_prompt_messages, shape_paragraph
+from glimpse_assets.providers.prompts import (
+    image_prompt_messages,
+    shape_paragraph,
+    shape_summary,
+    summary_messages,
+)
 
 LLM_METHOD = "LLM via an OpenAI-compatible Chat Completions API"
 IMAGE_MODEL_METHOD = "image model via an OpenAI-compatible Images API"
@@ -48,10 +55,43 @@ def _call_failed(what: str, error: openai.OpenAIError) -> ProviderCallError:
     return ProviderCallError(f"{what} failed: {prefix}{detail}")
 
 
+_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+
+
 class OpenAITextProvider(TextProvider):
     openai: OpenAIResource
     model: str = Field(default="gpt-4o-mini", description="GLIMPSE_TEXT_MODEL")
     max_tokens: int = Field(default=400, description="Upper bound on the answer's tokens.")
+    max_concurrency: int = Field(default=8, ge=1, description="Calls in flight at once per step.")
+
+    def summarise_conditions(
+        self, context: dg.AssetExecutionContext, conditions: list[RideConditions]
+    ) -> list[TextResult]:
+        # dagster-openai's usage wrapper updates asset metadata read-modify-write, which is not
+        # safe across threads; the op context gives the plain client and we sum usage ourselves.
+        with self.openai.get_client(context.op_execution_context) as client:
+
+            def summarise(item: RideConditions) -> TextResult:
+                messages = summary_messages(item.city, item.news, item.weather, item.traffic)
+                try:
+                    response = client.chat.completions.create(
+                        model=self.model, messages=messages, max_tokens=self.max_tokens
+                    )
+                except openai.OpenAIError as error:
+                    raise _call_failed(f"chat completion with {self.model}", error) from error
+                if not response.choices or not response.choices[0].message.content:
+                    raise ProviderOutputError(f"{self.model} returned no text for a summary")
+                return TextResult(
+                    text=shape_summary(response.choices[0].message.content),
+                    provider="openai",
+                    model=response.model or self.model,
+                    method=LLM_METHOD,
+                    usage=_usage_dict(response.usage, _USAGE_FIELDS),
+                )
+
+            workers = max(1, min(self.max_concurrency, len(conditions)))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                return list(pool.map(summarise, conditions))
 
     def write_image_prompt(self, context: dg.AssetExecutionContext, digest: dict) -> TextResult:
         with self.openai.get_client(context) as client:
@@ -70,9 +110,7 @@ class OpenAITextProvider(TextProvider):
             provider="openai",
             model=response.model or self.model,
             method=LLM_METHOD,
-            usage=_usage_dict(
-                response.usage, ("prompt_tokens", "completion_tokens", "total_tokens")
-            ),
+            usage=_usage_dict(response.usage, _USAGE_FIELDS),
         )
 
 

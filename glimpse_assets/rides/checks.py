@@ -1,0 +1,63 @@
+"""Asset checks for the rides lineage."""
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.rides.assets import clustered_rides, raw_rides
+
+
+class AnomalyBandConfig(dg.Config):
+    min_rate: float = Field(default=0.0005, ge=0, le=1, description="Lowest expected rate.")
+    max_rate: float = Field(default=0.10, ge=0, le=1, description="Highest expected rate.")
+
+
+@dg.asset_check(
+    asset=clustered_rides,
+    blocking=True,
+    partitions_def=daily_partitions,
+    additional_ins={"raw_rides": dg.AssetIn(key=raw_rides.key)},
+)
+def clustered_rides_are_all_labelled(
+    context: dg.AssetCheckExecutionContext, clustered_rides: pd.DataFrame, raw_rides: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """No null labels, and exactly as many labelled rows as valid raw rides. Blocking."""
+    problems = []
+    for column in ("cluster", "is_anomaly"):
+        if column not in clustered_rides.columns:
+            problems.append(f"no {column} column")
+        elif (nulls := int(clustered_rides[column].isna().sum())) > 0:
+            problems.append(f"{nulls} null {column} labels")
+    if len(clustered_rides) != len(raw_rides):
+        problems.append(f"{len(clustered_rides)} labelled rows for {len(raw_rides)} raw rides")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems) or f"{len(clustered_rides)} rides, all labelled",
+        metadata={"labelled": len(clustered_rides), "raw": len(raw_rides)},
+    )
+
+
+@dg.asset_check(asset=clustered_rides, partitions_def=daily_partitions)
+def anomaly_rate_is_within_band(
+    context: dg.AssetCheckExecutionContext, config: AnomalyBandConfig, clustered_rides: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """A warning, not a stop: a rate outside the band asks a person to look at the day."""
+    rides = len(clustered_rides)
+    rate = float(clustered_rides["is_anomaly"].mean()) if rides else 0.0
+    inside = rides > 0 and config.min_rate <= rate <= config.max_rate
+    description = (
+        f"no rides on {context.partition_key}"
+        if rides == 0
+        else f"anomaly rate {rate:.3%} is {'inside' if inside else 'outside'} "
+        f"{config.min_rate:.3%}..{config.max_rate:.3%}"
+    )
+    return dg.AssetCheckResult(
+        passed=inside,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={"anomaly_rate": rate, "rides": rides},
+    )
+
+
+rides_checks = [clustered_rides_are_all_labelled, anomaly_rate_is_within_band]
