@@ -6,6 +6,7 @@ test's assertion.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -28,6 +29,48 @@ def timed(command: list[str], env: dict[str, str], repeats: int) -> list[float]:
         subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
         seconds.append(time.perf_counter() - start)
     return seconds
+
+
+CLUSTERING_RUNS = [
+    ("glimpse", 10_000),
+    ("glimpse", 100_000),
+    ("glimpse", 1_000_000),
+    ("sklearn", 10_000),
+    ("sklearn", 30_000),  # ~100 s and ~19 GiB at 100,000: past what it can do here
+]
+
+
+def clustering_rows(env: dict[str, str]) -> list[str]:
+    lines = [
+        "",
+        "## Clustering (`clustered_rides`: DBSCAN, eps 0.3, min_samples 10, standardised "
+        "distance and time of simulated rides)",
+        "",
+        "| implementation | rides | seconds | peak RSS MiB | of which before clustering | "
+        "anomalies |",
+        "|---|---|---|---|---|---|",
+    ]
+    for implementation, rows in CLUSTERING_RUNS:
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "benchmarks" / "cluster_once.py"),
+                str(rows),
+                implementation,
+            ],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        m = json.loads(out.strip().splitlines()[-1])
+        name = "dbscan package (Glimpse)" if implementation == "glimpse" else "scikit-learn DBSCAN"
+        lines.append(
+            f"| {name} | {rows:,} | {m['seconds']:.2f} | {m['peak_rss_mib']:.0f} "
+            f"| {m['peak_rss_before_mib']:.0f} | {m['anomalies']} |"
+        )
+    return lines
 
 
 def cpu_model() -> str:
@@ -68,6 +111,7 @@ def main() -> None:
             timed([sys.executable, "-m", "glimpse_assets.run", "--day", DAY], env, 3),
         ),
     ]
+    clustering = clustering_rows(env)
     shutil.rmtree(workdir, ignore_errors=True)
 
     lines = [
@@ -77,6 +121,8 @@ def main() -> None:
         f"{platform.system()} {platform.release()}.",
         "Command: `make bench` (benchmarks/run.py). Each figure is a fresh process, wall clock.",
         "",
+        "## Start-up and one day",
+        "",
         "| what | median s | min s | max s | runs |",
         "|---|---|---|---|---|",
     ]
@@ -85,6 +131,7 @@ def main() -> None:
             f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} "
             f"| {max(seconds):.2f} | {len(seconds)} |"
         )
+    lines += clustering
     table = "\n".join(lines) + "\n"
     (REPO / "BENCHMARKS.md").write_text(table)
     print(table)

@@ -29,11 +29,20 @@ from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, Sampl
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
+from glimpse_assets.rides.sources import SimulatedRidesSource, TlcRidesSource
 from glimpse_assets.storage import GlimpseIOManager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 NEWS_ASSETS = {"raw_news", "news_digest", "image_prompt", "news_image"}
+RIDES_ASSETS = {
+    "raw_rides",
+    "clustered_rides",
+    "anomaly_summaries",
+    "rides_report",
+    "rides_report_page",
+}
+GROUPS = dict.fromkeys(NEWS_ASSETS, "news") | dict.fromkeys(RIDES_ASSETS, "rides")
 
 # -- resources chosen from the environment -------------------------------------------------
 
@@ -166,6 +175,42 @@ def test_storage_uri_passes_through(uri):
     assert io_manager.storage_uri == uri
 
 
+def test_rides_default_to_ten_thousand_simulated_rides_a_day():
+    source = resources_from_env({})["rides_source"]
+
+    assert isinstance(source, SimulatedRidesSource)
+    assert (source.rides_per_day, source.city) == (10_000, "Port Aldermere")
+
+
+def test_rides_per_day_and_city_come_from_the_environment():
+    env = {"GLIMPSE_RIDES_PER_DAY": "250_000", "GLIMPSE_RIDES_CITY": "Tellmouth"}
+    source = resources_from_env(env)["rides_source"]
+
+    assert (source.rides_per_day, source.city) == (250_000, "Tellmouth")
+
+
+def test_a_tlc_template_selects_the_tlc_source():
+    env = {"GLIMPSE_RIDES_SOURCE": "s3://tlc/yellow_tripdata_{month}.parquet"}
+    source = resources_from_env(env)["rides_source"]
+
+    assert isinstance(source, TlcRidesSource)
+    assert (source.template, source.city) == (env["GLIMPSE_RIDES_SOURCE"], "New York City")
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"GLIMPSE_RIDES_SOURCE": "taxis"}, "GLIMPSE_RIDES_SOURCE"),
+        ({"GLIMPSE_RIDES_SOURCE": "/data/rides_{date}.json"}, "GLIMPSE_RIDES_SOURCE"),
+        ({"GLIMPSE_RIDES_PER_DAY": "lots"}, "GLIMPSE_RIDES_PER_DAY"),
+        ({"GLIMPSE_RIDES_PER_DAY": "-5"}, "GLIMPSE_RIDES_PER_DAY"),
+    ],
+)
+def test_bad_rides_settings_name_the_variable(env, named):
+    with pytest.raises(ConfigurationError, match=named):
+        resources_from_env(env)
+
+
 def test_build_definitions_uses_the_given_environment():
     defs = build_definitions({"GLIMPSE_PROVIDER": "openai", "OPENAI_API_KEY": "sk-x"})
 
@@ -182,15 +227,21 @@ def defs() -> dg.Definitions:
     return build_definitions({})
 
 
-def test_news_assets_are_in_the_news_group(defs):
+def test_assets_are_in_their_domain_groups(defs):
     graph = defs.resolve_asset_graph()
 
-    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == NEWS_ASSETS
-    assert {graph.get(key).group_name for key in graph.get_all_asset_keys()} == {"news"}
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert groups == GROUPS
 
 
-def test_the_three_checks_and_only_raw_news_blocks(defs):
+def test_raw_rides_reads_the_days_raw_news(defs):
+    graph = defs.resolve_asset_graph()
+
+    parents = graph.get(dg.AssetKey("raw_rides")).parent_keys
+    assert parents == {dg.AssetKey("raw_news")}
+
+
+def test_the_checks_and_which_ones_block(defs):
     graph = defs.resolve_asset_graph()
 
     blocking = {
@@ -201,6 +252,8 @@ def test_the_three_checks_and_only_raw_news_blocks(defs):
         ("raw_news", "raw_news_has_articles"): True,
         ("image_prompt", "image_prompt_is_one_paragraph"): False,
         ("news_image", "news_image_is_valid_png"): False,
+        ("clustered_rides", "clustered_rides_are_all_labelled"): True,
+        ("clustered_rides", "anomaly_rate_is_within_band"): False,
     }
 
 
@@ -227,6 +280,28 @@ def test_daily_schedule_runs_at_eight_utc_for_the_previous_day(defs):
     (run_request,) = result.run_requests
     assert run_request.partition_key == "2026-03-04"
     assert run_request.job_name == "news_job"
+
+
+def test_rides_schedule_runs_at_six_utc_for_the_previous_day(defs):
+    schedule = defs.resolve_schedule_def("rides_morning_schedule")
+
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "UTC")
+    tick = datetime(2026, 3, 5, 6, 0, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        (run_request,) = schedule.evaluate_tick(context).run_requests
+    assert (run_request.partition_key, run_request.job_name) == ("2026-03-04", "rides_job")
+
+
+def test_rides_job_refreshes_raw_news_without_its_blocking_check(defs):
+    job = defs.resolve_job_def("rides_job")
+
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == RIDES_ASSETS | {
+        "raw_news"
+    }
+    check_names = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+    assert "raw_news_has_articles" not in check_names
+    assert "clustered_rides_are_all_labelled" in check_names
 
 
 # -- the partitions' start date ------------------------------------------------------------
@@ -349,7 +424,7 @@ def wait_until_serving(process: subprocess.Popen, base_url: str, log_path: Path)
     )
 
 
-def test_code_location_serves_the_news_assets_in_the_webserver(webserver):
+def test_code_location_serves_every_asset_in_the_webserver(webserver):
     query = "{ assetNodes { assetKey { path } groupName } }"
     response = requests.post(f"{webserver}/graphql", json={"query": query}, timeout=60)
 
@@ -360,4 +435,4 @@ def test_code_location_serves_the_news_assets_in_the_webserver(webserver):
         "/".join(node["assetKey"]["path"]): node["groupName"]
         for node in payload["data"]["assetNodes"]
     }
-    assert groups == dict.fromkeys(NEWS_ASSETS, "news")
+    assert groups == GROUPS

@@ -6,12 +6,14 @@ from glimpse_assets.definitions import build_definitions
 from glimpse_assets.run import main
 
 
-def test_run_materialises_the_day_and_prints_every_uri_and_the_prompt(
+def test_run_materialises_every_asset_of_the_day_once_and_prints_where_they_are(
     tmp_path, monkeypatch, capsys
 ):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     storage = tmp_path / "storage"
-    definitions = build_definitions({"GLIMPSE_STORAGE_URI": str(storage)})
+    definitions = build_definitions(
+        {"GLIMPSE_STORAGE_URI": str(storage), "GLIMPSE_RIDES_PER_DAY": "1000"}
+    )
 
     assert main(["--day", "2026-03-01"], definitions) == 0
 
@@ -21,12 +23,17 @@ def test_run_materialises_the_day_and_prints_every_uri_and_the_prompt(
         "news_digest": storage / "news_digest" / "2026-03-01.json",
         "image_prompt": storage / "image_prompt" / "2026-03-01.json",
         "news_image": storage / "news_image" / "2026-03-01.png",
+        "raw_rides": storage / "raw_rides" / "2026-03-01.parquet",
+        "clustered_rides": storage / "clustered_rides" / "2026-03-01.parquet",
+        "anomaly_summaries": storage / "anomaly_summaries" / "2026-03-01.parquet",
+        "rides_report": storage / "rides_report" / "2026-03-01.parquet",
+        "rides_report_page": storage / "rides_report_page" / "2026-03-01.html",
     }
     for name, path in expected.items():
         assert path.is_file(), name
-        assert f"{name}" in out and str(path) in out
+        assert out.count(str(path)) == 1, f"{name} printed (so materialised) exactly once"
     assert "prompt: An editorial illustration" in out
-    assert out.count("passed") == 3
+    assert out.count("passed") == 5
 
 
 def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatch, capsys):
