@@ -8,7 +8,7 @@ half-way never leaves a half-written object under its final name.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 from urllib.parse import urlparse
@@ -49,7 +49,9 @@ class LocalObjectStore(ObjectStore):
     def write_bytes(self, key: str, data: bytes, content_type: str) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp_name = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        # Mode 0o666 less the umask, as for any new file (mkstemp would make it owner-only).
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(data)
