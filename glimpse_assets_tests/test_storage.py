@@ -678,3 +678,13 @@ def test_a_dataframe_output_carries_its_column_schema(tmp_path):
     stored = pd.read_parquet(tmp_path / "daily_frame" / "2026-03-01.parquet")
     assert [column.name for column in schema.columns] == list(stored.columns)
     assert [column.type for column in schema.columns] == [str(t) for t in stored.dtypes]
+
+
+def test_local_objects_get_the_umask_permissions_not_owner_only(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        LocalObjectStore(tmp_path).write_bytes("a/b.json", b"{}", "application/json")
+    finally:
+        os.umask(previous)
+
+    assert (tmp_path / "a" / "b.json").stat().st_mode & 0o777 == 0o644
