@@ -273,9 +273,7 @@ def test_daily_schedule_runs_at_eight_utc_for_the_previous_day(defs):
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
     tick = datetime(2026, 3, 5, 8, 0, tzinfo=UTC)
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        result = schedule.evaluate_tick(context)
+    result = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick))
 
     (run_request,) = result.run_requests
     assert run_request.partition_key == "2026-03-04"
@@ -287,9 +285,8 @@ def test_rides_schedule_runs_at_six_utc_for_the_previous_day(defs):
 
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "UTC")
     tick = datetime(2026, 3, 5, 6, 0, tzinfo=UTC)
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        (run_request,) = schedule.evaluate_tick(context).run_requests
+    context = dg.build_schedule_context(scheduled_execution_time=tick)
+    (run_request,) = schedule.evaluate_tick(context).run_requests
     assert (run_request.partition_key, run_request.job_name) == ("2026-03-04", "rides_job")
 
 

@@ -29,10 +29,14 @@ def summarise_anomalies(
     results = provider.summarise_conditions(
         context, [RideConditions(city, *row) for row in contexts.itertuples(index=False)]
     )
+    text_columns = {
+        "summary": [r.text for r in results],
+        "provider": [r.provider for r in results],
+        "model": [r.model for r in results],
+    }
+    # Typed as strings even on a day without anomalies, so every day's file has one schema.
     summaries = contexts.assign(
-        summary=[r.text for r in results],
-        provider=[r.provider for r in results],
-        model=[r.model for r in results],
+        **{name: pd.Series(values, dtype="string") for name, values in text_columns.items()}
     )
     keys = anomalies[CONTEXT_COLUMNS].astype(str)
     rows = pd.concat([anomalies[["ride_id", "cluster", "ride_dist", "ride_time"]], keys], axis=1)

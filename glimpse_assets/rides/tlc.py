@@ -82,16 +82,18 @@ def trips_to_rides(trips: pd.DataFrame, day: date) -> tuple[pd.DataFrame, dict[s
     if pickup.dt.tz is None:
         pickup, dropoff = pickup.dt.tz_localize("UTC"), dropoff.dt.tz_localize("UTC")
     start, end = day_bounds(day)
-    on_day = (pickup >= start) & (pickup < end)
+    bad_pickup = pickup.isna()
+    on_day = bad_pickup | ((pickup >= start) & (pickup < end))  # a row with no pickup is invalid
     miles = pd.to_numeric(trips["trip_distance"], errors="coerce")
     minutes = (dropoff - pickup).dt.total_seconds() / 60.0
 
-    bad_distance = on_day & ~(miles > 0)
-    bad_order = on_day & ~bad_distance & (dropoff < pickup)
-    bad_duration = on_day & ~bad_distance & ~bad_order & ~(minutes > 0)
-    keep = on_day & ~bad_distance & ~bad_order & ~bad_duration
+    bad_distance = on_day & ~bad_pickup & ~(miles > 0)
+    bad_order = on_day & ~bad_pickup & ~bad_distance & (dropoff < pickup)
+    bad_duration = on_day & ~bad_pickup & ~bad_distance & ~bad_order & ~(minutes > 0)
+    keep = on_day & ~bad_pickup & ~bad_distance & ~bad_order & ~bad_duration
     dropped = {
         "other_days": int((~on_day).sum()),
+        "missing_or_unreadable_pickup": int(bad_pickup.sum()),
         "missing_or_nonpositive_distance": int(bad_distance.sum()),
         "dropoff_before_pickup": int(bad_order.sum()),
         "missing_or_zero_duration": int(bad_duration.sum()),
