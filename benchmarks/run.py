@@ -67,7 +67,7 @@ def clustering_rows(env: dict[str, str]) -> list[str]:
         m = json.loads(out.strip().splitlines()[-1])
         name = "dbscan package (Glimpse)" if implementation == "glimpse" else "scikit-learn DBSCAN"
         lines.append(
-            f"| {name} | {rows:,} | {m['seconds']:.2f} | {m['peak_rss_mib']:.0f} "
+            f"| {name} | {rows:,} | {m['seconds']:.3f} | {m['peak_rss_mib']:.0f} "
             f"| {m['peak_rss_before_mib']:.0f} | {m['anomalies']} |"
         )
     return lines
@@ -107,7 +107,7 @@ def main() -> None:
             ),
         ),
         (
-            f"one day of the news chain, offline (`python -m glimpse_assets.run --day {DAY}`)",
+            f"one day of both chains, offline, 10,000 rides (`python -m glimpse_assets.run --day {DAY}`)",
             timed([sys.executable, "-m", "glimpse_assets.run", "--day", DAY], env, 3),
         ),
     ]
