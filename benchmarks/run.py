@@ -107,7 +107,8 @@ def main() -> None:
             ),
         ),
         (
-            f"one day of both chains, offline, 10,000 rides (`python -m glimpse_assets.run --day {DAY}`)",
+            "one day of both chains, offline, 10,000 rides "
+            f"(`python -m glimpse_assets.run --day {DAY}`)",
             timed([sys.executable, "-m", "glimpse_assets.run", "--day", DAY], env, 3),
         ),
     ]
