@@ -11,8 +11,9 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from dagster_openai import OpenAIResource
 
+from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import news_assets
-from glimpse_assets.news.checks import news_checks
+from glimpse_assets.news.checks import moderation_checks, news_checks
 from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, SampleNewsSource
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
@@ -90,18 +91,48 @@ def provider_kind_from_env(env: Mapping[str, str]) -> str:
     return kind
 
 
+LLM_ASSETS = ["image_prompt", "news_image", "anomaly_summaries"]
+
+
+def _number(env: Mapping[str, str], name: str, default: float | None, kind=float):
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def llm_calls_from_env(env: Mapping[str, str]) -> LLMCalls:
+    return LLMCalls(
+        storage_uri=env.get("GLIMPSE_STORAGE_URI") or DEFAULT_STORAGE_URI,
+        s3=S3Resource(),
+        daily_budget_usd=_number(env, "GLIMPSE_DAILY_BUDGET_USD", None),
+        budget_asset_keys=LLM_ASSETS,
+        prices_file=env.get("GLIMPSE_PRICES_FILE") or None,
+        max_concurrency=max(1, _number(env, "GLIMPSE_LLM_MAX_CONCURRENCY", 8, int)),
+        max_retries=_number(env, "GLIMPSE_LLM_MAX_RETRIES", 4, int),
+        timeout_seconds=_number(env, "GLIMPSE_LLM_TIMEOUT_SECONDS", 120.0) or 120.0,
+    )
+
+
 def providers_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     if provider_kind_from_env(env) == "offline":
         return {"text_provider": OfflineTextProvider(), "image_provider": OfflineImageProvider()}
     client = OpenAIResource(
         api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None
     )
+    calls = llm_calls_from_env(env)
     return {
         "text_provider": OpenAITextProvider(
-            openai=client, model=env.get("GLIMPSE_TEXT_MODEL") or "gpt-4o-mini"
+            openai=client, calls=calls, model=env.get("GLIMPSE_TEXT_MODEL") or "gpt-4o-mini"
         ),
         "image_provider": OpenAIImageProvider(
-            openai=client, model=env.get("GLIMPSE_IMAGE_MODEL") or "gpt-image-1"
+            openai=client, calls=calls, model=env.get("GLIMPSE_IMAGE_MODEL") or "gpt-image-1"
         ),
     }
 
@@ -153,12 +184,16 @@ rides_morning_schedule = dg.build_schedule_from_partitioned_job(
 
 
 def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
+    env = os.environ if env is None else env
+    resources = resources_from_env(env)
+    # Moderation needs a moderation model: it is checked with the openai provider only.
+    moderated = isinstance(resources["text_provider"], OpenAITextProvider)
     return dg.Definitions(
         assets=[*news_assets, *rides_assets],
-        asset_checks=[*news_checks, *rides_checks],
+        asset_checks=[*news_checks, *rides_checks, *(moderation_checks if moderated else [])],
         jobs=[news_job, rides_job],
         schedules=[news_daily_schedule, rides_morning_schedule],
-        resources=resources_from_env(os.environ if env is None else env),
+        resources=resources,
     )
 
 

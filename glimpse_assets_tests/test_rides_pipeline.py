@@ -20,6 +20,7 @@ import pytest
 from dagster_aws.s3 import S3Resource
 from dagster_openai import OpenAIResource
 
+from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import news_assets, raw_news
 from glimpse_assets.providers.openai_provider import OpenAITextProvider
 from glimpse_assets.rides.assets import (
@@ -395,8 +396,8 @@ def materialize_with_openai(
     provider pointed at the local server."""
     text_provider = OpenAITextProvider(
         openai=OpenAIResource(api_key="sk-test", base_url=server.url + "/v1"),
+        calls=LLMCalls(storage_uri=offline_resources["io_manager"].storage_uri, max_concurrency=3),
         model="m",
-        max_concurrency=3,
     )
     return dg.materialize(
         [raw_news, *rides_assets, *rides_checks],

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 from PIL import Image
 
+from glimpse_assets.llm.gateway import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.metadata import image_preview, markdown_table
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.digest import build_digest, digest_markdown
@@ -69,11 +70,16 @@ def news_digest(context: dg.AssetExecutionContext, raw_news: pd.DataFrame) -> di
     group_name=NEWS_GROUP,
     kinds={"python", "json"},
     description="A one-paragraph image prompt for the day, written by the text provider.",
+    pool=LLM_POOL,
+    retry_policy=llm_retry_policy(),
 )
 def image_prompt(
-    context: dg.AssetExecutionContext, news_digest: dict, text_provider: TextProvider
+    context: dg.AssetExecutionContext,
+    config: LLMStepConfig,
+    news_digest: dict,
+    text_provider: TextProvider,
 ) -> dict:
-    result = text_provider.write_image_prompt(context, news_digest)
+    result = text_provider.write_image_prompt(context, news_digest, force=config.force)
     context.add_output_metadata(
         {
             "prompt": dg.MetadataValue.text(result.text),
@@ -96,11 +102,16 @@ def image_prompt(
     group_name=NEWS_GROUP,
     kinds={"python", "png"},
     description="The day's picture, drawn by the image provider from the image prompt.",
+    pool=LLM_POOL,
+    retry_policy=llm_retry_policy(),
 )
 def news_image(
-    context: dg.AssetExecutionContext, image_prompt: dict, image_provider: ImageProvider
+    context: dg.AssetExecutionContext,
+    config: LLMStepConfig,
+    image_prompt: dict,
+    image_provider: ImageProvider,
 ) -> Image.Image:
-    result = image_provider.draw(context, image_prompt["text"])
+    result = image_provider.draw(context, image_prompt["text"], force=config.force)
     image = Image.open(io.BytesIO(result.png))
     image.load()
     context.add_output_metadata(
@@ -111,7 +122,6 @@ def news_image(
             "provider": result.provider,
             "model": result.model,
             "method": result.method,
-            **{f"usage_{name}": count for name, count in result.usage.items()},
         }
     )
     return image

@@ -47,12 +47,18 @@ class RideConditions:
 
 class TextProvider(dg.ConfigurableResource, ABC):
     @abstractmethod
-    def write_image_prompt(self, context: dg.AssetExecutionContext, digest: dict) -> TextResult:
-        """A one-paragraph image prompt (see `prompts.shape_paragraph`) for the day's digest."""
+    def write_image_prompt(
+        self, context: dg.AssetExecutionContext, digest: dict, force: bool = False
+    ) -> TextResult:
+        """A one-paragraph image prompt (see `prompts.shape_paragraph`) for the day's digest.
+        `force` asks a caching provider to call again rather than reuse a stored answer."""
 
     @abstractmethod
     def summarise_conditions(
-        self, context: dg.AssetExecutionContext, conditions: list[RideConditions]
+        self,
+        context: dg.AssetExecutionContext,
+        conditions: list[RideConditions],
+        force: bool = False,
     ) -> list[TextResult]:
         """One summary of at most three sentences per item, in the same order."""
 
@@ -61,5 +67,7 @@ class ImageProvider(dg.ConfigurableResource, ABC):
     size: int = 1024
 
     @abstractmethod
-    def draw(self, context: dg.AssetExecutionContext, prompt: str) -> ImageResult:
+    def draw(
+        self, context: dg.AssetExecutionContext, prompt: str, force: bool = False
+    ) -> ImageResult:
         """A square PNG of `size` pixels for the prompt."""

@@ -88,7 +88,9 @@ def png_bytes(image: Image.Image) -> bytes:
 class OfflineImageProvider(ImageProvider):
     """Deterministic, network-free pictures; their metadata says they are procedural."""
 
-    def draw(self, context: dg.AssetExecutionContext, prompt: str) -> ImageResult:
+    def draw(
+        self, context: dg.AssetExecutionContext, prompt: str, force: bool = False
+    ) -> ImageResult:
         return ImageResult(
             png=png_bytes(render_prompt_image(prompt, self.size)),
             provider="offline",

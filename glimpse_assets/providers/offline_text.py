@@ -8,6 +8,7 @@ import re
 import dagster as dg
 import numpy as np
 
+from glimpse_assets.llm.guardrails import looks_like_instruction, strip_urls
 from glimpse_assets.providers.base import RideConditions, TextProvider, TextResult
 from glimpse_assets.providers.prompts import (
     SUMMARY_MAX_SENTENCES,
@@ -67,13 +68,26 @@ def _words(text: str, limit: int) -> str:
     return " ".join(words[:limit]).rstrip(".,;:!?") if words else ""
 
 
+def _not_instructions(text: str) -> str:
+    """`text` without URLs and without the sentences that address a model: outside text is
+    material, and an extractive composer must not copy "ignore previous instructions and
+    write X" into a prompt."""
+    kept = " ".join(s for s in split_all_sentences(text) if not looks_like_instruction(s))
+    return strip_urls(kept)
+
+
 def compose_image_prompt(digest: dict) -> str:
-    main = digest["main"]
+    main = {k: _not_instructions(digest["main"][k]) for k in ("title", "description")}
+    related = [
+        {k: _not_instructions(story[k]) for k in ("title", "description")}
+        for story in digest["related"]
+    ]
     documents = [f"{main['title']}. {main['description']}"]
-    documents += [f"{s['title']}. {s['description']}" for s in digest["related"]]
+    documents += [f"{s['title']}. {s['description']}" for s in related]
     keywords = top_keywords(documents, 6)
     scene = key_sentence(split_sentences(main["description"]), documents)
-    parts = [f"An editorial illustration of the day's news: {_words(main['title'], 20)}."]
+    subject = _words(main["title"], 20) or "the day's stories"
+    parts = [f"An editorial illustration of the day's news: {subject}."]
     if scene:
         parts.append(_words(scene, 30) + ".")
     if keywords:
@@ -107,7 +121,9 @@ def extractive_summary(conditions: RideConditions, max_sentences: int) -> str:
 class OfflineTextProvider(TextProvider):
     """Deterministic and network-free; its results say they are extractive, not an LLM."""
 
-    def write_image_prompt(self, context: dg.AssetExecutionContext, digest: dict) -> TextResult:
+    def write_image_prompt(
+        self, context: dg.AssetExecutionContext, digest: dict, force: bool = False
+    ) -> TextResult:
         return TextResult(
             text=compose_image_prompt(digest),
             provider="offline",
@@ -116,7 +132,10 @@ class OfflineTextProvider(TextProvider):
         )
 
     def summarise_conditions(
-        self, context: dg.AssetExecutionContext, conditions: list[RideConditions]
+        self,
+        context: dg.AssetExecutionContext,
+        conditions: list[RideConditions],
+        force: bool = False,
     ) -> list[TextResult]:
         return [
             TextResult(

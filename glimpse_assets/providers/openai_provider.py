@@ -1,7 +1,8 @@
-"""OpenAI-compatible text and image providers, through dagster-openai's `OpenAIResource`.
+"""OpenAI-compatible text, image and moderation calls, made through `llm.gateway.LLMCalls`.
 
-`OPENAI_BASE_URL` (the resource's `base_url`) points them at any compatible server: Ollama, vLLM,
-a llama.cpp server or a gateway. The SDK itself retries 429s, 5xx and connection errors.
+dagster-openai's `OpenAIResource` holds the client settings (`OPENAI_API_KEY` via EnvVar,
+`OPENAI_BASE_URL` for any compatible server: Ollama, vLLM, a llama.cpp server, a gateway).
+Every request goes through the gateway: cached, budgeted, bounded, retried and accounted for.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-from concurrent.futures import ThreadPoolExecutor
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
-import openai
 from dagster_openai import OpenAIResource
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
+from glimpse_assets.llm.gateway import CallSpec, LLMCalls
 from glimpse_assets.providers.base import (
     ImageProvider,
     ImageResult,
@@ -34,84 +38,150 @@ from glimpse_assets.providers.prompts import (
 
 LLM_METHOD = "LLM via an OpenAI-compatible Chat Completions API"
 IMAGE_MODEL_METHOD = "image model via an OpenAI-compatible Images API"
+CHAT_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+IMAGE_USAGE_FIELDS = ("input_tokens", "output_tokens", "total_tokens")
 
 
-def _usage_dict(usage: object, fields: tuple[str, ...]) -> dict[str, int]:
-    if usage is None:
-        return {}
+def _counts(usage: dict[str, Any] | None, fields: tuple[str, ...]) -> dict[str, int]:
+    usage = usage or {}
+    return {name: int(usage[name]) for name in fields if isinstance(usage.get(name), int)}
+
+
+def chat_usage(response: dict[str, Any]) -> dict[str, int]:
+    return _counts(response.get("usage"), CHAT_USAGE_FIELDS)
+
+
+def image_usage(response: dict[str, Any]) -> dict[str, int]:
     return {
-        name: int(getattr(usage, name)) for name in fields if getattr(usage, name, None) is not None
+        "images": len(response.get("data") or []),
+        **_counts(response.get("usage"), IMAGE_USAGE_FIELDS),
     }
 
 
-class ProviderCallError(RuntimeError):
-    """The provider refused or failed a call; the message carries its answer."""
+def chat_text(response: dict[str, Any], model: str) -> str:
+    choices = response.get("choices") or []
+    text = (choices[0].get("message") or {}).get("content") if choices else None
+    if not text:
+        raise ProviderOutputError(f"{model} returned no text")
+    return text
 
 
-def _call_failed(what: str, error: openai.OpenAIError) -> ProviderCallError:
-    status = getattr(error, "status_code", None)
-    detail = getattr(error, "message", None) or str(error)
-    prefix = f"HTTP {status}: " if status else ""
-    return ProviderCallError(f"{what} failed: {prefix}{detail}")
+def estimated_prompt_tokens(messages: list[dict[str, str]]) -> int:
+    """About four characters a token, rounded up: a budget estimate, not a tokenizer."""
+    return math.ceil(sum(len(m["content"]) + 8 for m in messages) / 4)
 
 
-_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+@dataclass(frozen=True)
+class ModerationResult:
+    flagged: bool
+    categories: list[str]
+    model: str
+
+
+def _client(openai_resource: OpenAIResource, context: Any):
+    # The op context gives the plain client: dagster-openai's usage wrapper updates metadata
+    # read-modify-write, unsafe across our threads; the gateway accounts for usage itself.
+    return openai_resource.get_client(getattr(context, "op_execution_context", context))
 
 
 class OpenAITextProvider(TextProvider):
     openai: OpenAIResource
+    calls: LLMCalls
     model: str = Field(default="gpt-4o-mini", description="GLIMPSE_TEXT_MODEL")
-    max_tokens: int = Field(default=400, description="Upper bound on the answer's tokens.")
-    max_concurrency: int = Field(default=8, ge=1, description="Calls in flight at once per step.")
+    max_tokens: int = Field(default=400, description="Upper bound on an answer's tokens.")
+    moderation_model: str = Field(default="omni-moderation-latest")
+
+    def _chat(
+        self,
+        context: Any,
+        conversations: list[list[dict[str, str]]],
+        shape: Callable[[str], str],
+        force: bool,
+    ) -> list[TextResult]:
+        prices = self.calls.prices()
+
+        def estimate(messages):
+            return prices.chat_cost(self.model, estimated_prompt_tokens(messages), self.max_tokens)
+
+        specs = [
+            CallSpec(
+                "chat",
+                self.model,
+                {"model": self.model, "messages": messages, "max_tokens": self.max_tokens},
+                estimate(messages),
+            )
+            for messages in conversations
+        ]
+
+        def parse(spec: CallSpec, response: dict[str, Any]) -> TextResult:
+            return TextResult(
+                text=shape(chat_text(response, spec.model)),
+                provider="openai",
+                model=response.get("model") or spec.model,
+                method=LLM_METHOD,
+                usage=chat_usage(response),
+            )
+
+        def cost(spec: CallSpec, response: dict[str, Any]) -> float | None:
+            usage = chat_usage(response)
+            return prices.chat_cost(
+                spec.model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+            )
+
+        with _client(self.openai, context) as client:
+            results, stats = self.calls.run(
+                context, client, specs, parse, cost, chat_usage, [self.openai.api_key], force
+            )
+        if isinstance(context, dg.AssetExecutionContext):
+            context.add_output_metadata(stats.metadata())
+        return results
+
+    def write_image_prompt(
+        self, context: dg.AssetExecutionContext, digest: dict, force: bool = False
+    ) -> TextResult:
+        return self._chat(context, [image_prompt_messages(digest)], shape_paragraph, force)[0]
 
     def summarise_conditions(
-        self, context: dg.AssetExecutionContext, conditions: list[RideConditions]
+        self,
+        context: dg.AssetExecutionContext,
+        conditions: list[RideConditions],
+        force: bool = False,
     ) -> list[TextResult]:
-        # dagster-openai's usage wrapper updates asset metadata read-modify-write, which is not
-        # safe across threads; the op context gives the plain client and we sum usage ourselves.
-        with self.openai.get_client(context.op_execution_context) as client:
+        conversations = [summary_messages(c.city, c.news, c.weather, c.traffic) for c in conditions]
+        return self._chat(context, conversations, shape_summary, force) if conversations else []
 
-            def summarise(item: RideConditions) -> TextResult:
-                messages = summary_messages(item.city, item.news, item.weather, item.traffic)
-                try:
-                    response = client.chat.completions.create(
-                        model=self.model, messages=messages, max_tokens=self.max_tokens
-                    )
-                except openai.OpenAIError as error:
-                    raise _call_failed(f"chat completion with {self.model}", error) from error
-                if not response.choices or not response.choices[0].message.content:
-                    raise ProviderOutputError(f"{self.model} returned no text for a summary")
-                return TextResult(
-                    text=shape_summary(response.choices[0].message.content),
-                    provider="openai",
-                    model=response.model or self.model,
-                    method=LLM_METHOD,
-                    usage=_usage_dict(response.usage, _USAGE_FIELDS),
-                )
-
-            workers = max(1, min(self.max_concurrency, len(conditions)))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                return list(pool.map(summarise, conditions))
-
-    def write_image_prompt(self, context: dg.AssetExecutionContext, digest: dict) -> TextResult:
-        with self.openai.get_client(context) as client:
-            try:
-                response = client.chat.completions.create(
-                    model=self.model,
-                    messages=image_prompt_messages(digest),
-                    max_tokens=self.max_tokens,
-                )
-            except openai.OpenAIError as error:
-                raise _call_failed(f"chat completion with {self.model}", error) from error
-        if not response.choices or not response.choices[0].message.content:
-            raise ProviderOutputError(f"{self.model} returned no text for the image prompt")
-        return TextResult(
-            text=shape_paragraph(response.choices[0].message.content),
-            provider="openai",
-            model=response.model or self.model,
-            method=LLM_METHOD,
-            usage=_usage_dict(response.usage, _USAGE_FIELDS),
+    def moderate(self, context: Any, text: str) -> tuple[ModerationResult, dict[str, Any]]:
+        """The moderation endpoint's verdict on text meant for publication, and call metadata."""
+        prices = self.calls.prices()
+        spec = CallSpec(
+            "moderations",
+            self.moderation_model,
+            {"model": self.moderation_model, "input": text},
+            prices.moderation_cost(self.moderation_model),
         )
+
+        def parse(spec: CallSpec, response: dict[str, Any]) -> ModerationResult:
+            results = response.get("results") or []
+            if not results:
+                raise ProviderOutputError(f"{spec.model} returned no moderation result")
+            categories = results[0].get("categories") or {}
+            return ModerationResult(
+                flagged=bool(results[0].get("flagged")),
+                categories=sorted(name for name, hit in categories.items() if hit),
+                model=response.get("model") or spec.model,
+            )
+
+        with _client(self.openai, context) as client:
+            (result,), stats = self.calls.run(
+                context,
+                client,
+                [spec],
+                parse,
+                lambda spec, _: prices.moderation_cost(spec.model),
+                lambda _: {},
+                [self.openai.api_key],
+            )
+        return result, stats.metadata()
 
 
 def decode_png(b64_data: str | None, model: str) -> bytes:
@@ -135,31 +205,38 @@ def decode_png(b64_data: str | None, model: str) -> bytes:
 
 class OpenAIImageProvider(ImageProvider):
     openai: OpenAIResource
+    calls: LLMCalls
     model: str = Field(default="gpt-image-1", description="GLIMPSE_IMAGE_MODEL")
 
-    def draw(self, context: dg.AssetExecutionContext, prompt: str) -> ImageResult:
-        request: dict = {
-            "model": self.model,
-            "prompt": prompt,
-            "size": f"{self.size}x{self.size}",
-            "n": 1,
-        }
+    def draw(
+        self, context: dg.AssetExecutionContext, prompt: str, force: bool = False
+    ) -> ImageResult:
+        size = f"{self.size}x{self.size}"
+        request: dict[str, Any] = {"model": self.model, "prompt": prompt, "size": size, "n": 1}
         if self.model.startswith("dall-e"):
             request["response_format"] = "b64_json"  # gpt-image models always answer in base64
-        with self.openai.get_client(context) as client:
-            try:
-                response = client.images.generate(**request)
-            except openai.OpenAIError as error:
-                raise _call_failed(f"image generation with {self.model}", error) from error
-        if not response.data:
-            raise ProviderOutputError(f"{self.model} returned no image")
-        usage = _usage_dict(
-            getattr(response, "usage", None), ("input_tokens", "output_tokens", "total_tokens")
-        )
-        return ImageResult(
-            png=decode_png(response.data[0].b64_json, self.model),
-            provider="openai",
-            model=self.model,
-            method=IMAGE_MODEL_METHOD,
-            usage={"images": 1, **usage},
-        )
+        prices = self.calls.prices()
+        spec = CallSpec("images", self.model, request, prices.image_cost(self.model, size, 1))
+
+        def parse(spec: CallSpec, response: dict[str, Any]) -> ImageResult:
+            data = response.get("data") or []
+            if not data:
+                raise ProviderOutputError(f"{spec.model} returned no image")
+            return ImageResult(
+                png=decode_png(data[0].get("b64_json"), spec.model),
+                provider="openai",
+                model=spec.model,
+                method=IMAGE_MODEL_METHOD,
+                usage=image_usage(response),
+            )
+
+        def cost(spec: CallSpec, response: dict[str, Any]) -> float | None:
+            return prices.image_cost(spec.model, size, image_usage(response)["images"])
+
+        with _client(self.openai, context) as client:
+            (result,), stats = self.calls.run(
+                context, client, [spec], parse, cost, image_usage, [self.openai.api_key], force
+            )
+        if isinstance(context, dg.AssetExecutionContext):
+            context.add_output_metadata(stats.metadata())
+        return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from glimpse_assets.llm.guardrails import fence, reject_links_and_markup
 from glimpse_assets.providers.base import ProviderOutputError
 
 PROMPT_MIN_WORDS = 20
@@ -26,8 +27,7 @@ _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 
 def image_prompt_messages(digest: dict) -> list[dict[str, str]]:
     user = (
-        f"Write the image prompt for the news of {digest['day']}.\n"
-        f"<news>\n{digest['text']}\n</news>"
+        f"Write the image prompt for the news of {digest['day']}.\n{fence(digest['text'], 'news')}"
     )
     return [
         {"role": "system", "content": IMAGE_PROMPT_SYSTEM},
@@ -44,6 +44,7 @@ def shape_paragraph(
     answer that is too long is cut at the last sentence end that keeps it long enough, else at
     the word limit.
     """
+    reject_links_and_markup(text, "image prompt")  # HTML, links and URLs: before any clean-up
     flat = " ".join(_MARKDOWN.sub(" ", text).split())
     flat = _LABEL.sub("", flat).strip().strip(_QUOTES).strip()
     words = flat.split()
@@ -63,6 +64,7 @@ def shape_paragraph(
 # -- ride condition summaries ---------------------------------------------------------------
 
 SUMMARY_MAX_SENTENCES = 3
+SUMMARY_MAX_WORDS = 120
 
 SUMMARY_SYSTEM = (
     "You help logistics managers understand unusual taxi journeys. You summarise the conditions "
@@ -76,9 +78,9 @@ def conditions_prompt(city: str, news: str, weather: str, traffic: str) -> str:
     """The original ETML job's prompt, with the outside text fenced as data."""
     return (
         "The following information describes conditions relevant to taxi journeys through a "
-        f"single day in {city}.\n<conditions>\nNews: {news}\nWeather: {weather}\n"
-        f"Traffic: {traffic}\n</conditions>\n"
-        f"Summarise the above information in {SUMMARY_MAX_SENTENCES} sentences or less."
+        f"single day in {city}.\n"
+        + fence(f"News: {news}\nWeather: {weather}\nTraffic: {traffic}", "conditions")
+        + f"\nSummarise the above information in {SUMMARY_MAX_SENTENCES} sentences or less."
     )
 
 
@@ -98,8 +100,14 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?…])\s+")
 
 def shape_summary(text: str, max_sentences: int = SUMMARY_MAX_SENTENCES) -> str:
     """At most `max_sentences` sentences on one line, or a `ProviderOutputError` when empty."""
+    reject_links_and_markup(text, "summary")
     flat = " ".join(_MARKDOWN.sub(" ", text).split()).strip(_QUOTES).strip()
     sentences = split_sentences(flat)
     if not sentences:
         raise ProviderOutputError("the summary is empty")
-    return " ".join(sentences[:max_sentences])
+    summary = " ".join(sentences[:max_sentences])
+    if len(summary.split()) > SUMMARY_MAX_WORDS:
+        raise ProviderOutputError(
+            f"the summary has {len(summary.split())} words, more than {SUMMARY_MAX_WORDS}"
+        )
+    return summary

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from glimpse_assets.formats import HtmlDocument
+from glimpse_assets.llm.gateway import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.metadata import markdown_table, png_preview
 from glimpse_assets.news.assets import partition_day
 from glimpse_assets.news.text import clean_text
@@ -99,9 +100,12 @@ def clustered_rides(
     kinds={"python", "parquet"},
     description="For each anomalous ride, a summary of at most 3 sentences of its conditions; "
     "one provider call per distinct context.",
+    pool=LLM_POOL,
+    retry_policy=llm_retry_policy(),
 )
 def anomaly_summaries(
     context: dg.AssetExecutionContext,
+    config: LLMStepConfig,
     clustered_rides: pd.DataFrame,
     text_provider: TextProvider,
     rides_source: RidesSource,

@@ -22,12 +22,15 @@ def summarise_anomalies(
     clustered: pd.DataFrame,
     provider: TextProvider,
     city: str,
+    force: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """A summary row per anomalous ride, and what it took (contexts, calls, token usage)."""
     anomalies = clustered[clustered["is_anomaly"]]
     contexts = distinct_conditions(anomalies)
     results = provider.summarise_conditions(
-        context, [RideConditions(city, *row) for row in contexts.itertuples(index=False)]
+        context,
+        [RideConditions(city, *row) for row in contexts.itertuples(index=False)],
+        force=force,
     )
     text_columns = {
         "summary": [r.text for r in results],
@@ -42,7 +45,4 @@ def summarise_anomalies(
     rows = pd.concat([anomalies[["ride_id", "cluster", "ride_dist", "ride_time"]], keys], axis=1)
     merged = rows.merge(summaries, on=CONTEXT_COLUMNS, how="left", validate="many_to_one")
     usage: dict[str, int] = {"anomalies": len(anomalies), "contexts": len(contexts)}
-    for result in results:
-        for name, count in result.usage.items():
-            usage[f"usage_{name}"] = usage.get(f"usage_{name}", 0) + count
     return merged[SUMMARY_COLUMNS].reset_index(drop=True), usage
