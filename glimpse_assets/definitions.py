@@ -186,8 +186,10 @@ rides_morning_schedule = dg.build_schedule_from_partitioned_job(
 def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
     env = os.environ if env is None else env
     resources = resources_from_env(env)
-    # Moderation needs a moderation model: it is checked with the openai provider only.
-    moderated = isinstance(resources["text_provider"], OpenAITextProvider)
+    # Moderation needs a moderation model: it is checked with the openai provider only, unless
+    # GLIMPSE_MODERATION=off (for OpenAI-compatible servers without /v1/moderations).
+    moderation = _choice(env, "GLIMPSE_MODERATION", ("on", "off"), "on") == "on"
+    moderated = moderation and isinstance(resources["text_provider"], OpenAITextProvider)
     return dg.Definitions(
         assets=[*news_assets, *rides_assets],
         asset_checks=[*news_checks, *rides_checks, *(moderation_checks if moderated else [])],

@@ -433,3 +433,37 @@ def test_code_location_serves_every_asset_in_the_webserver(webserver):
         for node in payload["data"]["assetNodes"]
     }
     assert groups == GROUPS
+
+
+def test_moderation_is_checked_with_the_openai_provider_unless_turned_off():
+    def check_names(env):
+        graph = build_definitions(env).resolve_asset_graph()
+        return {key.name for key in graph.asset_check_keys}
+
+    openai_env = {"GLIMPSE_PROVIDER": "openai", "OPENAI_API_KEY": "sk-x"}
+    assert "image_prompt_passes_moderation" in check_names(openai_env)
+    assert "image_prompt_passes_moderation" not in check_names(
+        {**openai_env, "GLIMPSE_MODERATION": "off"}
+    )
+    assert "image_prompt_passes_moderation" not in check_names({"GLIMPSE_PROVIDER": "offline"})
+    with pytest.raises(ConfigurationError, match="GLIMPSE_MODERATION"):
+        build_definitions({**openai_env, "GLIMPSE_MODERATION": "maybe"})
+
+
+def test_llm_settings_come_from_the_environment():
+    env = {
+        "GLIMPSE_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-x",
+        "GLIMPSE_DAILY_BUDGET_USD": "2.5",
+        "GLIMPSE_LLM_MAX_CONCURRENCY": "3",
+        "GLIMPSE_LLM_MAX_RETRIES": "1",
+        "GLIMPSE_LLM_TIMEOUT_SECONDS": "30",
+        "GLIMPSE_STORAGE_URI": "s3://bucket/glimpse",
+    }
+    calls = resources_from_env(env)["text_provider"].calls
+
+    assert (calls.daily_budget_usd, calls.max_concurrency, calls.max_retries) == (2.5, 3, 1)
+    assert (calls.timeout_seconds, calls.storage_uri) == (30.0, "s3://bucket/glimpse")
+    assert set(calls.budget_asset_keys) == {"image_prompt", "news_image", "anomaly_summaries"}
+    with pytest.raises(ConfigurationError, match="GLIMPSE_DAILY_BUDGET_USD"):
+        resources_from_env({**env, "GLIMPSE_DAILY_BUDGET_USD": "lots"})
