@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 from dagster_openai import OpenAIResource
+from dagster_slack import SlackResource
 
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import news_assets
@@ -18,6 +19,15 @@ from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, Sampl
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
+from glimpse_assets.publish.assets import social_post
+from glimpse_assets.publish.notifiers import LogNotifier, SlackNotifier, SnsNotifier
+from glimpse_assets.publish.publishers import (
+    INSTAGRAM_GRAPH_API_URL,
+    EmailPublisher,
+    InstagramPublisher,
+    OutboxPublisher,
+)
+from glimpse_assets.publish.sensors import notify_on_run_failure
 from glimpse_assets.rides.assets import rides_assets
 from glimpse_assets.rides.checks import rides_checks
 from glimpse_assets.rides.sources import SimulatedRidesSource, TlcRidesSource
@@ -25,6 +35,8 @@ from glimpse_assets.rides.tlc import RidesSourceError, validate_template
 from glimpse_assets.storage import DEFAULT_STORAGE_URI, GlimpseIOManager
 
 NEWS_SOURCES = ("sample", "currents", "rss")
+PUBLISHERS = ("outbox", "instagram", "email")
+NOTIFIERS = ("log", "sns", "slack")
 PROVIDERS = ("auto", "offline", "openai")
 
 
@@ -137,6 +149,67 @@ def providers_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _required(env: Mapping[str, str], what: str, *names: str) -> None:
+    missing = [name for name in names if not (env.get(name) or "").strip()]
+    if missing:
+        raise ConfigurationError(f"{what} needs {', '.join(missing)}")
+
+
+def publisher_from_env(env: Mapping[str, str]):
+    kind = _choice(env, "GLIMPSE_PUBLISHER", PUBLISHERS, "outbox")
+    storage = {
+        "storage_uri": env.get("GLIMPSE_STORAGE_URI") or DEFAULT_STORAGE_URI,
+        "s3": S3Resource(),
+    }
+    if kind == "instagram":
+        _required(env, "GLIMPSE_PUBLISHER=instagram", "INSTAGRAM_ACCESS_TOKEN", "INSTAGRAM_USER_ID")
+        return InstagramPublisher(
+            **storage,
+            access_token=dg.EnvVar("INSTAGRAM_ACCESS_TOKEN"),
+            user_id=env["INSTAGRAM_USER_ID"].strip(),
+            graph_url=env.get("INSTAGRAM_GRAPH_API_URL") or INSTAGRAM_GRAPH_API_URL,
+            public_base_url=env.get("GLIMPSE_PUBLIC_BASE_URL") or None,
+        )
+    if kind == "email":
+        _required(
+            env,
+            "GLIMPSE_PUBLISHER=email",
+            "GLIMPSE_SMTP_HOST",
+            "GLIMPSE_EMAIL_FROM",
+            "GLIMPSE_EMAIL_TO",
+        )
+        starttls = _choice(env, "GLIMPSE_SMTP_STARTTLS", ("true", "false"), "true") == "true"
+        return EmailPublisher(
+            **storage,
+            host=env["GLIMPSE_SMTP_HOST"].strip(),
+            port=int(_number(env, "GLIMPSE_SMTP_PORT", 587, int)),
+            starttls=starttls,
+            username=env.get("GLIMPSE_SMTP_USERNAME") or None,
+            password=dg.EnvVar("GLIMPSE_SMTP_PASSWORD")
+            if env.get("GLIMPSE_SMTP_PASSWORD")
+            else None,
+            sender=env["GLIMPSE_EMAIL_FROM"].strip(),
+            recipients=[r.strip() for r in env["GLIMPSE_EMAIL_TO"].split(",") if r.strip()],
+        )
+    return OutboxPublisher(**storage)
+
+
+def notifier_from_env(env: Mapping[str, str]):
+    kind = _choice(env, "GLIMPSE_NOTIFIER", NOTIFIERS, "log")
+    ui = {"ui_url": env.get("GLIMPSE_UI_URL") or "http://127.0.0.1:3000"}
+    if kind == "sns":
+        _required(env, "GLIMPSE_NOTIFIER=sns", "GLIMPSE_SNS_TOPIC_ARN")
+        return SnsNotifier(**ui, topic_arn=env["GLIMPSE_SNS_TOPIC_ARN"].strip())
+    if kind == "slack":
+        _required(env, "GLIMPSE_NOTIFIER=slack", "SLACK_BOT_TOKEN", "GLIMPSE_SLACK_CHANNEL")
+        return SlackNotifier(
+            **ui,
+            slack=SlackResource(token=dg.EnvVar("SLACK_BOT_TOKEN")),
+            channel=env["GLIMPSE_SLACK_CHANNEL"].strip(),
+        )
+    return LogNotifier(**ui)
+
+
 def resources_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     return {
         "io_manager": GlimpseIOManager(
@@ -144,6 +217,8 @@ def resources_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         ),
         "news_source": news_source_from_env(env),
         "rides_source": rides_source_from_env(env),
+        "publisher": publisher_from_env(env),
+        "notifier": notifier_from_env(env),
         **providers_from_env(env),
     }
 
@@ -191,10 +266,11 @@ def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
     moderation = _choice(env, "GLIMPSE_MODERATION", ("on", "off"), "on") == "on"
     moderated = moderation and isinstance(resources["text_provider"], OpenAITextProvider)
     return dg.Definitions(
-        assets=[*news_assets, *rides_assets],
+        assets=[*news_assets, social_post, *rides_assets],
         asset_checks=[*news_checks, *rides_checks, *(moderation_checks if moderated else [])],
         jobs=[news_job, rides_job],
         schedules=[news_daily_schedule, rides_morning_schedule],
+        sensors=[notify_on_run_failure],
         resources=resources,
     )
 

@@ -35,6 +35,10 @@ class ObjectStore(ABC):
     @abstractmethod
     def exists(self, key: str) -> bool: ...
 
+    @abstractmethod
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix` (a folder-like path without a trailing slash), sorted."""
+
 
 class LocalObjectStore(ObjectStore):
     def __init__(self, root: str | Path):
@@ -71,6 +75,16 @@ class LocalObjectStore(ObjectStore):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            path.relative_to(self.root).as_posix()
+            for path in folder.rglob("*")
+            if path.is_file() and not path.name.startswith(".")
+        )
 
 
 class S3ObjectStore(ObjectStore):
@@ -115,6 +129,26 @@ class S3ObjectStore(ObjectStore):
             raise self._fail("lookup", key, error) from error
         except BotoCoreError as error:
             raise self._fail("lookup", key, error) from error
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        base = self._key(prefix).rstrip("/") + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base
+            )
+            for page in pages:
+                keys += [item["Key"][strip:] for item in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail("listing", prefix, error) from error
+        return sorted(keys)
+
+    def presigned_url(self, key: str, seconds: int = 3600) -> str:
+        """A URL that lets anyone GET the object for `seconds`, e.g. a publisher's image fetch."""
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=seconds
+        )
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:

@@ -42,7 +42,7 @@ RIDES_ASSETS = {
     "rides_report",
     "rides_report_page",
 }
-GROUPS = dict.fromkeys(NEWS_ASSETS, "news") | dict.fromkeys(RIDES_ASSETS, "rides")
+GROUPS = dict.fromkeys(NEWS_ASSETS | {"social_post"}, "news") | dict.fromkeys(RIDES_ASSETS, "rides")
 
 # -- resources chosen from the environment -------------------------------------------------
 
@@ -261,7 +261,9 @@ def test_news_job_covers_the_news_assets_by_day(defs):
     job = defs.resolve_job_def("news_job")
 
     assert job.partitions_def == partitions.daily_partitions
-    assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == NEWS_ASSETS
+    assert {
+        key.to_user_string() for key in job.asset_layer.executable_asset_keys
+    } == NEWS_ASSETS | {"social_post"}
 
 
 def test_daily_schedule_runs_at_eight_utc_for_the_previous_day(defs):

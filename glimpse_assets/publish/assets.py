@@ -1,0 +1,73 @@
+"""social_post: the day's picture and caption, published once per publisher."""
+
+import io
+
+import dagster as dg
+from PIL import Image
+from pydantic import Field
+
+from glimpse_assets.news.assets import NEWS_GROUP
+from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.publish.caption import build_caption
+from glimpse_assets.publish.exactly_once import publish_once
+from glimpse_assets.publish.ledger import PostLedger
+from glimpse_assets.publish.notifiers import Notifier
+from glimpse_assets.publish.publishers import Post, Publisher
+
+
+class SocialPostConfig(dg.Config):
+    force: bool = Field(default=False, description="Post again although the day was posted.")
+
+
+def png_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name=NEWS_GROUP,
+    kinds={"python", "json"},
+    description="The day's image and caption, published exactly once through the publisher.",
+    retry_policy=dg.RetryPolicy(
+        max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    ),
+)
+def social_post(
+    context: dg.AssetExecutionContext,
+    config: SocialPostConfig,
+    image_prompt: dict,
+    news_digest: dict,
+    news_image: Image.Image,
+    publisher: Publisher,
+    notifier: Notifier,
+) -> dict:
+    categories = [item["category"] for item in news_digest["categories"]]
+    post = Post(
+        day=context.partition_key,
+        caption=build_caption(image_prompt["text"], categories),
+        png=png_of(news_image),
+        title=news_digest["main"]["title"],
+        prompt=image_prompt["text"],
+        headlines=[
+            {"title": story["title"], "url": story["url"]}
+            for story in [news_digest["main"], *news_digest["related"]]
+        ],
+    )
+    record, action = publish_once(PostLedger(publisher.store()), publisher, post, config.force)
+    context.add_output_metadata(
+        {
+            "action": action,
+            "publisher": publisher.kind,
+            "caption": dg.MetadataValue.text(post.caption),
+            **{f"receipt_{k}": str(v) for k, v in (record.get("receipt") or {}).items()},
+        }
+    )
+    if action == "published":
+        link = next(iter((record.get("receipt") or {}).values()), "")
+        notifier.send(
+            f"Glimpse posted {post.day} via {publisher.kind}",
+            f"{post.caption}\n\n{link}\nRun: {notifier.run_url(context.run.run_id)}",
+        )
+    return {key: record[key] for key in sorted(record) if key != "state"}

@@ -1,0 +1,50 @@
+"""The outbox gallery: a static page of the recent days' posts, readable from any folder or
+bucket (relative links only)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+
+def gallery_page(posts: list[dict[str, Any]]) -> str:
+    """`posts` newest first; each has day, caption, image (a path relative to gallery/), and
+    headlines [{title, url}]."""
+    cards = []
+    for post in posts:
+        headlines = "".join(
+            f'<li><a href="{escape(h["url"])}">{escape(h["title"])}</a></li>'
+            if h.get("url")
+            else f"<li>{escape(h['title'])}</li>"
+            for h in post["headlines"]
+        )
+        caption = escape(post["caption"]).replace("\n", "<br>")
+        cards.append(
+            f"""<article>
+<img src="{escape(post["image"])}" alt="Glimpse of {escape(post["day"])}" width="512" height="512">
+<div class="text"><h2>{escape(post["day"])}</h2>
+<p class="caption">{caption}</p>
+<ul class="headlines">{headlines}</ul></div>
+</article>"""
+        )
+    body = "\n".join(cards) or "<p>No posts yet.</p>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Glimpse gallery</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: system-ui, sans-serif; background: #faf7f2; color: #222; margin: 0; }}
+header {{ padding: 2rem; text-align: center; }}
+main {{ display: grid; gap: 2rem; max-width: 70rem; margin: 0 auto 3rem; padding: 0 1rem; }}
+article {{ display: grid; grid-template-columns: minmax(0, 512px) 1fr; gap: 1.5rem;
+  background: #fff; border-radius: 12px; box-shadow: 0 2px 12px #0001; overflow: hidden; }}
+article img {{ width: 100%; height: auto; display: block; }}
+.text {{ padding: 1rem 1.5rem 1rem 0; }}
+.caption {{ line-height: 1.5; }}
+.headlines a {{ color: #2a5d8f; }}
+@media (max-width: 800px) {{ article {{ grid-template-columns: 1fr; }} .text {{ padding: 1rem; }} }}
+</style></head>
+<body><header><h1>Glimpse</h1><p>The day's news, drawn.</p></header>
+<main>
+{body}
+</main></body></html>
+"""

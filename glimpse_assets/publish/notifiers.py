@@ -1,0 +1,73 @@
+"""Who hears about a failed run or the day's post: `log` (default), `sns` or `slack`."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+
+import boto3
+import dagster as dg
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster_slack import SlackResource
+from pydantic import Field
+
+SNS_SUBJECT_LIMIT = 100  # characters, an SNS rule
+
+
+class NotifyError(RuntimeError):
+    pass
+
+
+class Notifier(dg.ConfigurableResource, ABC):
+    ui_url: str = Field(default="http://127.0.0.1:3000", description="GLIMPSE_UI_URL")
+
+    @property
+    @abstractmethod
+    def kind(self) -> str: ...
+
+    @abstractmethod
+    def send(self, subject: str, text: str) -> None: ...
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.ui_url.rstrip('/')}/runs/{run_id}"
+
+
+class LogNotifier(Notifier):
+    """Writes notifications to the `glimpse.notifications` log (and so to the Dagster UI's logs
+    where one is captured)."""
+
+    @property
+    def kind(self) -> str:
+        return "log"
+
+    def send(self, subject: str, text: str) -> None:
+        logging.getLogger("glimpse.notifications").warning("%s\n%s", subject, text)
+
+
+class SnsNotifier(Notifier):
+    """Amazon SNS (or any endpoint AWS_ENDPOINT_URL points at): subscribers get e-mail, SMS..."""
+
+    topic_arn: str = Field(description="GLIMPSE_SNS_TOPIC_ARN")
+
+    @property
+    def kind(self) -> str:
+        return "sns"
+
+    def send(self, subject: str, text: str) -> None:
+        short = subject if len(subject) <= SNS_SUBJECT_LIMIT else subject[:97] + "..."
+        try:
+            boto3.client("sns").publish(TopicArn=self.topic_arn, Subject=short, Message=text)
+        except (BotoCoreError, ClientError) as error:
+            raise NotifyError(f"SNS publish to {self.topic_arn} failed: {error}") from error
+
+
+class SlackNotifier(Notifier):
+    slack: SlackResource
+    channel: str = Field(description="GLIMPSE_SLACK_CHANNEL, e.g. #glimpse")
+
+    @property
+    def kind(self) -> str:
+        return "slack"
+
+    def send(self, subject: str, text: str) -> None:
+        self.slack.get_client().chat_postMessage(channel=self.channel, text=f"*{subject}*\n{text}")

@@ -1,0 +1,322 @@
+"""Where the day's post goes: `outbox` (offline default), `instagram` or `email`.
+
+Each publisher splits posting into `start` (prepare; nothing is public yet) and `finish` (make
+it public), and can `reconcile` an attempt that stopped half-way; `exactly_once` drives them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import smtplib
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import dagster as dg
+import requests
+from dagster_aws.s3 import S3Resource
+from PIL import Image
+from pydantic import Field
+
+from glimpse_assets.http import retrying_session
+from glimpse_assets.llm.gateway import redact
+from glimpse_assets.object_store import ObjectStore, S3ObjectStore
+from glimpse_assets.publish.caption import INSTAGRAM_CAPTION_LIMIT, INSTAGRAM_MAX_HASHTAGS
+from glimpse_assets.publish.gallery import gallery_page
+from glimpse_assets.storage import DEFAULT_STORAGE_URI, build_object_store
+
+
+class PublishError(RuntimeError):
+    """The publisher refused the post or could not be reached; the message says which."""
+
+
+class PublishRejectedError(dg.Failure):
+    """Retrying the same post cannot help (bad token, bad input): fail without retries."""
+
+    def __init__(self, description: str):
+        super().__init__(description=description, allow_retries=False)
+
+
+@dataclass(frozen=True)
+class Post:
+    day: str
+    caption: str
+    png: bytes
+    title: str
+    prompt: str
+    headlines: list[dict[str, str | None]] = field(default_factory=list)
+
+
+class Publisher(dg.ConfigurableResource, ABC):
+    storage_uri: str = Field(default=DEFAULT_STORAGE_URI, description="GLIMPSE_STORAGE_URI")
+    s3: S3Resource = Field(default_factory=S3Resource)
+
+    @property
+    @abstractmethod
+    def kind(self) -> str: ...
+
+    def store(self) -> ObjectStore:
+        return build_object_store(self.storage_uri, self.s3)
+
+    def validate(self, post: Post) -> None:
+        """Raise before any outside call when the post cannot go out as it is."""
+
+    @abstractmethod
+    def start(self, post: Post) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def reconcile(self, state: dict[str, Any]) -> str:
+        """ "published", "ready" (finish this attempt), "restart" or "unknown"."""
+
+
+# -- outbox: offline ------------------------------------------------------------------------
+
+OUTBOX_PREFIX = "outbox"
+GALLERY_KEY = "gallery/index.html"
+
+
+class OutboxPublisher(Publisher):
+    """Writes the post into storage and regenerates a static gallery of the recent days."""
+
+    gallery_days: int = Field(default=14, ge=1)
+
+    @property
+    def kind(self) -> str:
+        return "outbox"
+
+    def start(self, post: Post) -> dict[str, Any]:
+        return {}
+
+    def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]:
+        store = self.store()
+        folder = f"{OUTBOX_PREFIX}/{post.day}"
+        store.write_bytes(f"{folder}/image.png", post.png, "image/png")
+        record = {
+            "day": post.day,
+            "caption": post.caption,
+            "title": post.title,
+            "prompt": post.prompt,
+            "headlines": post.headlines,
+            "image": "image.png",
+        }
+        body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
+        store.write_bytes(f"{folder}/post.json", body, "application/json")
+        store.write_bytes(GALLERY_KEY, self.gallery(store).encode("utf-8"), "text/html")
+        return {"post": store.uri(f"{folder}/post.json"), "gallery": store.uri(GALLERY_KEY)}
+
+    def gallery(self, store: ObjectStore) -> str:
+        days = sorted(
+            {
+                key.split("/")[1]
+                for key in store.list_keys(OUTBOX_PREFIX)
+                if key.endswith("post.json")
+            },
+            reverse=True,
+        )[: self.gallery_days]
+        posts = []
+        for day in days:
+            post = json.loads(store.read_bytes(f"{OUTBOX_PREFIX}/{day}/post.json"))
+            posts.append({**post, "image": f"../{OUTBOX_PREFIX}/{day}/{post['image']}"})
+        return gallery_page(posts)
+
+    def reconcile(self, state: dict[str, Any]) -> str:
+        return "ready"  # writing the same objects again is harmless
+
+
+# -- instagram: the Graph API content-publishing flow ------------------------------------------
+
+INSTAGRAM_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
+INSTAGRAM_MAX_JPEG_BYTES = 8 * 1024 * 1024
+RATE_LIMIT_CODES = {4, 17, 32, 613}
+
+
+def jpeg_bytes(png: bytes, quality: int = 90) -> bytes:
+    """Instagram takes JPEG only."""
+    with Image.open(io.BytesIO(png)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+        return buffer.getvalue()
+
+
+class InstagramPublisher(Publisher):
+    """Container with image_url and caption -> poll until FINISHED -> media_publish."""
+
+    access_token: str = Field(description="INSTAGRAM_ACCESS_TOKEN, via dg.EnvVar")
+    user_id: str = Field(description="INSTAGRAM_USER_ID")
+    graph_url: str = Field(default=INSTAGRAM_GRAPH_API_URL, description="INSTAGRAM_GRAPH_API_URL")
+    public_base_url: str | None = Field(
+        default=None, description="GLIMPSE_PUBLIC_BASE_URL: where storage keys are served from"
+    )
+    poll_seconds: float = Field(default=3.0, ge=0)
+    max_polls: int = Field(default=40, ge=1)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def kind(self) -> str:
+        return "instagram"
+
+    def validate(self, post: Post) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("INSTAGRAM_ACCESS_TOKEN", self.access_token),
+                ("INSTAGRAM_USER_ID", self.user_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise PublishRejectedError(f"the instagram publisher needs {', '.join(missing)}")
+        if len(post.caption) > INSTAGRAM_CAPTION_LIMIT:
+            raise PublishRejectedError(
+                f"the caption has {len(post.caption)} characters; Instagram takes at most "
+                f"{INSTAGRAM_CAPTION_LIMIT}"
+            )
+        if post.caption.count("#") > INSTAGRAM_MAX_HASHTAGS:
+            raise PublishRejectedError(f"Instagram takes at most {INSTAGRAM_MAX_HASHTAGS} hashtags")
+        if len(jpeg_bytes(post.png)) > INSTAGRAM_MAX_JPEG_BYTES:
+            raise PublishRejectedError(
+                f"the image is larger than Instagram's {INSTAGRAM_MAX_JPEG_BYTES // 2**20} MB limit"
+            )
+        if not self.public_base_url and not isinstance(self.store(), S3ObjectStore):
+            raise PublishRejectedError(
+                "Instagram fetches the image from a URL: use s3:// storage (a presigned URL is "
+                "made) or set GLIMPSE_PUBLIC_BASE_URL to where the storage folder is served"
+            )
+
+    def _image_url(self, post: Post) -> str:
+        store = self.store()
+        key = f"publish/instagram/{post.day}.jpg"
+        store.write_bytes(key, jpeg_bytes(post.png), "image/jpeg")
+        if self.public_base_url:
+            return f"{self.public_base_url.rstrip('/')}/{key}"
+        return store.presigned_url(key)
+
+    def _call(self, method: str, path: str, **params: Any) -> dict[str, Any]:
+        url = f"{self.graph_url.rstrip('/')}/{path}"
+        with retrying_session(max_retries=3, backoff_seconds=1.0) as session:
+            # The token goes in a header, never in a URL that could reach a log or an error.
+            session.headers["Authorization"] = f"Bearer {self.access_token}"
+            try:
+                response = session.request(method, url, params=params, timeout=self.timeout_seconds)
+            except requests.RequestException as error:
+                raise PublishError(
+                    redact(f"Instagram Graph API unreachable: {error}", [self.access_token])
+                ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code == 200 and "error" not in body:
+            return body
+        error = body.get("error") or {}
+        code = error.get("code")
+        message = redact(
+            f"Instagram Graph API {path.split('/')[-1] or path}: HTTP {response.status_code}, "
+            f"code {code}: {error.get('message') or response.text[:200]}",
+            [self.access_token],
+        )
+        if code == 190:
+            raise PublishRejectedError(f"{message} (INSTAGRAM_ACCESS_TOKEN expired or invalid)")
+        if code in RATE_LIMIT_CODES or response.status_code == 429 or response.status_code >= 500:
+            raise PublishError(message)  # worth trying again later: Dagster's retry policy
+        raise PublishRejectedError(message)
+
+    def start(self, post: Post) -> dict[str, Any]:
+        created = self._call(
+            "POST", f"{self.user_id}/media", image_url=self._image_url(post), caption=post.caption
+        )
+        return {"container_id": created["id"]}
+
+    def _status(self, container_id: str) -> str:
+        return str(self._call("GET", container_id, fields="status_code").get("status_code"))
+
+    def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]:
+        container = state["container_id"]
+        for _ in range(self.max_polls):
+            status = self._status(container)
+            if status == "FINISHED":
+                break
+            if status in {"ERROR", "EXPIRED"}:
+                raise PublishRejectedError(f"Instagram media container {container} is {status}")
+            time.sleep(self.poll_seconds)
+        else:
+            raise PublishError(f"Instagram media container {container} not ready after polling")
+        published = self._call("POST", f"{self.user_id}/media_publish", creation_id=container)
+        return {"media_id": published["id"], "container_id": container}
+
+    def reconcile(self, state: dict[str, Any]) -> str:
+        container = state.get("container_id")
+        if not container:
+            return "restart"  # stopped before a container existed: nothing can be public
+        status = self._status(container)
+        if status == "PUBLISHED":
+            return "published"
+        return "ready" if status in {"FINISHED", "IN_PROGRESS"} else "restart"
+
+
+# -- email: SMTP ----------------------------------------------------------------------------
+
+
+class EmailPublisher(Publisher):
+    """The image attached, the title and the prompt in the body (the original's delivery)."""
+
+    host: str = Field(description="GLIMPSE_SMTP_HOST")
+    port: int = Field(default=587, description="GLIMPSE_SMTP_PORT")
+    starttls: bool = Field(default=True, description="GLIMPSE_SMTP_STARTTLS")
+    username: str | None = Field(default=None, description="GLIMPSE_SMTP_USERNAME")
+    password: str | None = Field(default=None, description="GLIMPSE_SMTP_PASSWORD, via dg.EnvVar")
+    sender: str = Field(description="GLIMPSE_EMAIL_FROM")
+    recipients: list[str] = Field(description="GLIMPSE_EMAIL_TO, comma-separated")
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def kind(self) -> str:
+        return "email"
+
+    def validate(self, post: Post) -> None:
+        if not self.host or not self.sender or not self.recipients:
+            raise PublishRejectedError(
+                "the email publisher needs GLIMPSE_SMTP_HOST, GLIMPSE_EMAIL_FROM and "
+                "GLIMPSE_EMAIL_TO"
+            )
+
+    def message(self, post: Post) -> EmailMessage:
+        message = EmailMessage()
+        message["Subject"] = f"Glimpse for {post.day}: {post.title}"
+        message["From"] = self.sender
+        message["To"] = ", ".join(self.recipients)
+        message.set_content(f"{post.title}\n\n{post.caption}\n\nImage prompt:\n{post.prompt}\n")
+        message.add_attachment(
+            post.png, maintype="image", subtype="png", filename=f"glimpse-{post.day}.png"
+        )
+        return message
+
+    def start(self, post: Post) -> dict[str, Any]:
+        return {}
+
+    def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]:
+        message = self.message(post)
+        secrets = [self.password or ""]
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                refused = smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as error:
+            raise PublishRejectedError(redact(f"SMTP login refused: {error}", secrets)) from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise PublishError(
+                redact(f"SMTP {self.host}:{self.port} failed: {error}", secrets)
+            ) from None
+        return {"recipients": sorted(set(self.recipients) - set(refused))}
+
+    def reconcile(self, state: dict[str, Any]) -> str:
+        return "unknown"  # SMTP cannot say whether an earlier message went out
