@@ -56,6 +56,10 @@ def main() -> None:
             "GLIMPSE_TEXT_MODEL": "gpt-4o-mini",
             "GLIMPSE_IMAGE_MODEL": "gpt-image-1",
         }
+        # Create the instance's SQLite schema once: processes starting together on an empty
+        # DAGSTER_HOME would race to migrate it.
+        init = [sys.executable, "-c", "import dagster; dagster.DagsterInstance.get()"]
+        subprocess.run(init, cwd=REPO, env=env, check=True, capture_output=True)
         passes = []
         for name in ("first pass", "second pass (identical)"):
             before = fake.snapshot()

@@ -8,6 +8,11 @@
 * POST /v1/moderations: `{"id", "model", "results": [{"flagged", "categories",
   "category_scores"}]}`, not flagged unless a fault says so.
 
+Faults: `rate_limited` (429 with Retry-After), `server_error` (5xx), `bad_request` (400 with an
+OpenAI error body, optionally echoing the Authorization header), `malformed_json` (200 with a
+broken JSON body), `html_page` (200 text/html), `slow` (a reply later than the client's timeout),
+`answer` (a chosen chat text) and `flagged` (a moderation hit).
+
 Faults are scripted per path with `script(path, *faults)` and consumed in order, one per
 request, before normal answers resume; `always(path, fault)` makes one fault permanent. The
 server counts requests per path, remembers what it answered (bodies and usage) and measures the
@@ -147,6 +152,11 @@ def bad_request(
 def malformed_json() -> Fault:
     """HTTP 200, `Content-Type: application/json`, and a body that is not JSON."""
     return Fault("malformed")
+
+
+def html_page() -> Fault:
+    """HTTP 200 with an HTML page, as a web UI or proxy answers at a wrong base URL."""
+    return Fault("html")
 
 
 def slow(seconds: float, content: str = "") -> Fault:
@@ -318,6 +328,9 @@ class FakeOpenAI:
             return _error(fault.status, message, fault.error_type, **fault.headers)
         if fault is not None and fault.kind == "malformed":
             return Reply(200, b'{"id": "broken", "choices": [{"message": ', _JSON)
+        if fault is not None and fault.kind == "html":
+            page = "<!doctype html><html><body><h1>Dashboard</h1></body></html>"
+            return Reply(200, page, {"Content-Type": "text/html; charset=utf-8"})
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.seconds)
         body = request.json()

@@ -124,6 +124,12 @@ def _send(client: Any, spec: CallSpec) -> dict[str, Any]:
         response = client.moderations.create(**spec.request)
     else:
         raise ValueError(f"unknown endpoint {spec.endpoint!r}")
+    if not hasattr(response, "model_dump"):  # e.g. an HTML page from a wrong base URL
+        raise dg.Failure(
+            description=f"{spec.endpoint} call to {spec.model} got a {type(response).__name__} "
+            "instead of an API answer: is OPENAI_BASE_URL the API's /v1 address?",
+            allow_retries=False,
+        )
     return response.model_dump(mode="json")
 
 
@@ -208,7 +214,7 @@ class LLMCalls(dg.ConfigurableResource):
                 if error.status_code in (408, 409, 429) or error.status_code >= 500:
                     raise ProviderCallError(message) from None
                 raise dg.Failure(description=message, allow_retries=False) from None
-            except openai.OpenAIError as error:  # connection errors, timeouts, bad JSON
+            except (openai.OpenAIError, ValueError) as error:  # connection, timeout, broken JSON
                 raise ProviderCallError(
                     redact(f"{spec.endpoint} call to {spec.model} failed: {error}", secrets)
                 ) from None

@@ -9,10 +9,18 @@ from glimpse_assets.providers.base import ProviderOutputError
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>|\[[^\]]*\]\([^)]*\)")
 _INSTRUCTION_PATTERNS = [
-    r"\b(ignore|disregard|forget|override)\b.{0,60}"
-    r"\b(instructions?|prompts?|rules|directions|guidelines)\b",
+    # "ignore all previous instructions", "disregard the system prompt"; not "ignore the rules
+    # on parking", which is news
+    r"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(of\s+)?(the\s+|your\s+)?"
+    r"(previous|prior|above|earlier|preceding|system|original)\b.{0,30}"
+    r"\b(instructions?|prompts?|rules|directions|guidelines|messages?)\b",
+    r"\b(ignore|disregard|forget|override)\s+(all\s+)?(of\s+)?your\s+"
+    r"(instructions?|prompts?|rules|guidelines)\b",
+    r"\b(ignore|disregard|forget|override)\s+(all\s+)?(of\s+)?(the\s+)?"
+    r"(instructions?|prompts?|rules|guidelines)\s+(above|before|so far|you were given)\b",
     r"\b(system prompt|developer message|you are now|new instructions|jailbreak)\b",
-    r"\b(write|say|output|print|respond with|reply with|answer with)\b.{0,40}"
+    # an imperative at the start of a sentence: "Write X instead.", not "Police say only ..."
+    r"^\W*(please\s+)?(write|say|output|print|respond with|reply with|answer with)\b.{0,40}"
     r"\b(instead|only|verbatim)\b",
 ]
 _INSTRUCTION = re.compile("|".join(_INSTRUCTION_PATTERNS), re.IGNORECASE)

@@ -1,0 +1,727 @@
+"""Publishing the day's post: the caption, the outbox and its gallery, Instagram's Graph API (a
+local fake speaking its JSON), e-mail (a real SMTP server on 127.0.0.1), and exactly once
+through the ledger, including after a crash half-way through posting."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import json
+import socket
+import threading
+import unicodedata
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qsl, urlparse
+
+import dagster as dg
+import pytest
+import requests
+from aiosmtpd.controller import Controller
+from dagster_aws.s3 import S3Resource
+from PIL import Image
+
+from glimpse_assets.news.assets import news_assets
+from glimpse_assets.object_store import LocalObjectStore
+from glimpse_assets.publish import publishers
+from glimpse_assets.publish.assets import social_post
+from glimpse_assets.publish.caption import build_caption
+from glimpse_assets.publish.exactly_once import PublishUncertainError, publish_once
+from glimpse_assets.publish.gallery import gallery_page
+from glimpse_assets.publish.ledger import PostLedger
+from glimpse_assets.publish.notifiers import Notifier
+from glimpse_assets.publish.publishers import (
+    EmailPublisher,
+    InstagramPublisher,
+    OutboxPublisher,
+    Post,
+    PublishError,
+    PublishRejectedError,
+)
+from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
+
+DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
+DAY = DAYS[0]
+TOKEN = "EAAGtest0token0abc123"
+USER_ID = "17841400000000001"
+GRAPH_VERSION = "v21.0"
+FORCE = {"ops": {"social_post": {"config": {"force": True}}}}
+
+
+# -- test doubles and helpers ----------------------------------------------------------------
+
+
+class RecordingNotifier(Notifier):
+    """A test double: every message is appended to a JSON-lines file (Dagster may copy a
+    resource, so the record lives outside the object)."""
+
+    inbox: str
+
+    @property
+    def kind(self) -> str:
+        return "recording"
+
+    def send(self, subject: str, text: str) -> None:
+        with open(self.inbox, "a", encoding="utf-8") as file:
+            file.write(json.dumps({"subject": subject, "text": text}) + "\n")
+
+    def messages(self) -> list[dict[str, str]]:
+        path = Path(self.inbox)
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+@pytest.fixture
+def notifier(tmp_path) -> RecordingNotifier:
+    return RecordingNotifier(inbox=str(tmp_path / "notifications.jsonl"))
+
+
+def materialize_post(
+    resources: dict, day: str, force: bool = False, raise_on_error: bool = True
+) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*news_assets, social_post],
+        partition_key=day,
+        resources=resources,
+        run_config=FORCE if force else None,
+        raise_on_error=raise_on_error,
+    )
+
+
+def post_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("social_post")
+    ]
+    return {name: value.value for name, value in event.materialization.metadata.items()}
+
+
+def step_error(result: dg.ExecuteInProcessResult, step: str = "social_post"):
+    (event,) = [e for e in result.get_step_failure_events() if e.step_key == step]
+    return event.event_specific_data.error
+
+
+def png_bytes(size: tuple[int, int] = (64, 64), color: str = "teal") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def a_post(day: str = DAY, caption: str = "Lanterns over the harbour.\n\n#glimpse #dailynews"):
+    return Post(
+        day=day,
+        caption=caption,
+        png=png_bytes(),
+        title="Harbour lanterns festival",
+        prompt="Lanterns over a harbour at dusk, warm light.",
+        headlines=[{"title": "Harbour lanterns festival", "url": "https://news.example/a1"}],
+    )
+
+
+# -- caption -------------------------------------------------------------------------------
+
+
+def test_a_huge_text_gives_a_caption_within_instagrams_2200_characters():
+    text = "Lantern boats glow along the quay tonight. " * 20_000  # about 860 KB
+    caption = build_caption(text, ["general", "lifestyle"])
+
+    assert len(caption) <= 2_200
+    body, tags = caption.split("\n\n")
+    assert body.startswith("Lantern boats glow along the quay tonight.")
+    assert body.endswith("…")
+    assert tags == "#glimpse #dailynews #general #lifestyle"
+
+
+def test_hashtags_come_from_the_categories_deduplicated_and_at_most_30():
+    caption = build_caption("Harbour news.", ["Sports", "sports", "SPORTS!", "Science & Tech"])
+    assert caption == "Harbour news.\n\n#glimpse #dailynews #sports #sciencetech"
+
+    many = [f"topic {n}" for n in range(50)] + ["glimpse"]  # "glimpse" is a fixed tag already
+    tags = build_caption("Harbour news.", many, max_tags=100).split("\n\n")[1].split()
+    assert len(tags) == 30
+    assert len(set(tags)) == 30
+    assert tags[:4] == ["#glimpse", "#dailynews", "#topic0", "#topic1"]
+
+
+def test_the_caption_has_no_control_characters_and_no_hashtags_of_its_own():
+    text = "Lanterns\x00 over\tthe\x1b[31m harbour\r\n #1 story: #festival tonight\x07"
+    caption = build_caption(text, ["general"])
+
+    body, tags = caption.split("\n\n")
+    assert not [c for c in body if unicodedata.category(c) == "Cc"]
+    assert "#" not in body
+    assert body == "Lanterns over the [31m harbour 1 story: festival tonight"
+    assert tags == "#glimpse #dailynews #general"
+    assert caption.count("#") == 3
+
+
+@pytest.mark.xfail(
+    raises=AssertionError,
+    strict=True,
+    reason="BUG: build_caption keeps every hashtag whole, however long; categories come "
+    "unbounded from the feeds (an RSS <category> term), so long ones give a caption over "
+    "2,200 characters, which InstagramPublisher.validate then rejects: the day is not posted",
+)
+def test_long_categories_still_give_a_caption_within_2200_characters():
+    categories = [
+        f"regional news and current affairs from the harbour district {n} " * 8 for n in range(6)
+    ]
+    caption = build_caption("Harbour lanterns tonight.", categories)
+    assert len(caption) <= 2_200
+
+
+@pytest.mark.xfail(
+    raises=AssertionError,
+    strict=True,
+    reason="BUG: hashtag() keeps only [0-9A-Za-z], so 'économie' becomes '#conomie', "
+    "'Wirtschaft & Börse' '#wirtschaftbrse', and 'спорт' disappears; Instagram takes "
+    "Unicode hashtags",
+)
+def test_hashtags_keep_accented_and_non_latin_letters():
+    caption = build_caption("Harbour news.", ["économie", "Wirtschaft & Börse", "спорт"])
+    assert caption.split("\n\n")[1] == "#glimpse #dailynews #économie #wirtschaftbörse #спорт"
+
+
+# -- outbox end to end -----------------------------------------------------------------------
+
+
+class GalleryPage(HTMLParser):
+    """The days (h2) and image sources of the gallery page, in page order."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.days: list[str] = []
+        self.images: list[str] = []
+        self._in_h2 = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        self._in_h2 = tag == "h2"
+
+    def handle_data(self, data):
+        if self._in_h2:
+            self.days.append(data)
+            self._in_h2 = False
+
+
+def test_the_outbox_posts_each_day_once_and_keeps_a_gallery_newest_first(
+    offline_resources, local_io_manager, notifier
+):
+    root = Path(local_io_manager.storage_uri)
+    resources = {
+        **offline_resources,
+        "publisher": OutboxPublisher(storage_uri=local_io_manager.storage_uri),
+        "notifier": notifier,
+    }
+    for day in DAYS:
+        assert post_metadata(materialize_post(resources, day))["action"] == "published"
+
+    for day in DAYS:
+        with Image.open(root / "outbox" / day / "image.png") as image:
+            assert (image.format, image.size) == ("PNG", (1024, 1024))
+        post = json.loads((root / "outbox" / day / "post.json").read_text("utf-8"))
+        digest = json.loads((root / "news_digest" / f"{day}.json").read_text("utf-8"))
+        assert post["day"] == day and post["image"] == "image.png"
+        assert post["title"] == digest["main"]["title"]
+        assert post["headlines"][0] == {
+            "title": digest["main"]["title"],
+            "url": digest["main"]["url"],
+        }
+        record = json.loads((root / "social_post" / f"{day}.json").read_text("utf-8"))
+        assert (record["status"], record["publisher"], record["day"]) == (
+            "published",
+            "outbox",
+            day,
+        )
+        assert record["caption"] == post["caption"]
+
+    gallery = root / "gallery" / "index.html"
+    page = GalleryPage(gallery.read_text("utf-8"))
+    assert page.days == sorted(DAYS, reverse=True)
+    for day, src in zip(page.days, page.images, strict=True):
+        assert not urlparse(src).scheme and not src.startswith("/"), src
+        assert (gallery.parent / src).resolve() == (root / "outbox" / day / "image.png").resolve()
+        assert (gallery.parent / src).is_file()
+
+    assert [m["subject"] for m in notifier.messages()] == [
+        f"Glimpse posted {day} via outbox" for day in DAYS
+    ]
+
+    # The same day again: nothing is posted, the ledger is not rewritten, nobody is told.
+    ledger = root / "_ledger" / "outbox" / f"{DAY}.json"
+    ledger_before = ledger.read_bytes()
+    again = materialize_post(resources, DAY)
+    assert post_metadata(again)["action"] == "already published"
+    assert ledger.read_bytes() == ledger_before
+    assert len(notifier.messages()) == 3
+
+    # force posts again.
+    forced = materialize_post(resources, DAY, force=True)
+    assert post_metadata(forced)["action"] == "published"
+    assert json.loads(ledger.read_bytes())["status"] == "published"
+    assert [m["subject"] for m in notifier.messages()][3:] == [f"Glimpse posted {DAY} via outbox"]
+
+
+@pytest.mark.xfail(
+    raises=AssertionError,
+    strict=True,
+    reason="BUG: gallery_page escapes a headline URL but does not check its scheme, so an "
+    "article URL 'javascript:...' from a feed becomes a clickable script link in the gallery",
+)
+def test_the_gallery_links_only_http_urls():
+    page = gallery_page(
+        [
+            {
+                "day": DAY,
+                "caption": "Lanterns.",
+                "image": f"../outbox/{DAY}/image.png",
+                "headlines": [
+                    {"title": "Harbour lanterns", "url": "javascript:alert(document.cookie)"},
+                    {"title": "Quay market", "url": "https://news.example/quay"},
+                ],
+            }
+        ]
+    )
+    assert 'href="https://news.example/quay"' in page
+    assert "javascript:" not in page
+    assert "Harbour lanterns" in page
+
+
+# -- instagram -------------------------------------------------------------------------------
+
+
+def graph_error(message: str, code: int, status: int = 400, kind: str = "OAuthException"):
+    return Reply.json(
+        {"error": {"message": message, "type": kind, "code": code, "fbtrace_id": "AxYz0123"}},
+        status=status,
+    )
+
+
+def sent_params(request) -> dict[str, str]:
+    """The request's parameters, whether sent in the query string or as a form body."""
+    form = dict(parse_qsl(request.body.decode("utf-8"))) if request.body else {}
+    return {**request.query, **form}
+
+
+class FakeGraphAPI:
+    """Instagram's content-publishing endpoints as Glimpse uses them: create a container, query
+    its status_code, publish it. `errors` maps an endpoint ("media", "status", "media_publish")
+    to the error reply it gives instead; `statuses` are the answers to successive status
+    queries of an unpublished container (the last one repeats)."""
+
+    def __init__(self, statuses=("IN_PROGRESS", "FINISHED"), errors=None):
+        self.statuses = list(statuses)
+        self.errors = dict(errors or {})
+        self.containers: list[str] = []
+        self.published: list[str] = []  # container ids made public, in order
+        self.answered_statuses: list[str] = []
+        self.hold_publish_reply: threading.Event | None = None  # set: reply; unset: stall
+        self._lock = threading.Lock()
+
+    def endpoint(self, request) -> str:
+        parts = request.path.strip("/").split("/")
+        if request.method == "POST" and parts[1:] == [USER_ID, "media"]:
+            return "media"
+        if request.method == "POST" and parts[1:] == [USER_ID, "media_publish"]:
+            return "media_publish"
+        if request.method == "GET" and len(parts) == 2:
+            return "status"
+        return "unknown"
+
+    def __call__(self, request) -> Reply:
+        if request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return graph_error("Invalid OAuth access token - Cannot parse access token", 190)
+        endpoint = self.endpoint(request)
+        if endpoint in self.errors:
+            return self.errors[endpoint]
+        params = sent_params(request)
+        with self._lock:
+            if endpoint == "media":
+                container = str(17_900_000_000_000_000 + len(self.containers))
+                self.containers.append(container)
+                return Reply.json({"id": container})
+            if endpoint == "status":
+                container = request.path.strip("/").split("/")[1]
+                if container in self.published:
+                    status = "PUBLISHED"
+                else:
+                    index = min(len(self.answered_statuses), len(self.statuses) - 1)
+                    status = self.statuses[index]
+                self.answered_statuses.append(status)
+                return Reply.json({"status_code": status, "id": container})
+            if endpoint == "media_publish":
+                self.published.append(params["creation_id"])
+                media_id = str(18_000_000_000_000_000 + len(self.published))
+        if endpoint == "media_publish":
+            if self.hold_publish_reply is not None:
+                self.hold_publish_reply.wait(timeout=10)  # the post is public; the reply stalls
+            return Reply.json({"id": media_id})
+        return graph_error(f"Unsupported request {request.method} {request.path}", 100)
+
+    def calls(self, server: LocalHTTPServer, endpoint: str) -> list:
+        return [r for r in server.requests if self.endpoint(r) == endpoint]
+
+
+def instagram(server: LocalHTTPServer, **settings) -> InstagramPublisher:
+    return InstagramPublisher(
+        **{
+            "access_token": TOKEN,
+            "user_id": USER_ID,
+            "graph_url": f"{server.url}/{GRAPH_VERSION}",
+            "poll_seconds": 0,
+            **settings,
+        }
+    )
+
+
+def test_instagram_publishes_a_presigned_jpeg_once_with_the_token_only_in_a_header(
+    offline_resources, s3_client, s3_bucket, notifier
+):
+    storage_uri = f"s3://{s3_bucket}/g"
+    api = FakeGraphAPI(statuses=["IN_PROGRESS", "FINISHED"])
+    with LocalHTTPServer(api) as server:
+        resources = {
+            **offline_resources,
+            "io_manager": GlimpseIOManager(storage_uri=storage_uri, s3=S3Resource()),
+            "publisher": instagram(server, storage_uri=storage_uri),
+            "notifier": notifier,
+        }
+        first = post_metadata(materialize_post(resources, DAY))
+        second = post_metadata(materialize_post(resources, DAY))
+
+    assert [(r.method, api.endpoint(r)) for r in server.requests] == [
+        ("POST", "media"),
+        ("GET", "status"),
+        ("GET", "status"),
+        ("POST", "media_publish"),
+    ]
+    (create,) = api.calls(server, "media")
+    (container,) = api.containers
+    params = sent_params(create)
+    record = json.loads(
+        s3_client.get_object(Bucket=s3_bucket, Key=f"g/social_post/{DAY}.json")["Body"].read()
+    )
+    assert params["caption"] == record["caption"]
+    assert "\n\n#glimpse #dailynews" in params["caption"]
+
+    # The image URL is a presigned URL of a JPEG the publisher stored, fetchable by anyone.
+    image_url = params["image_url"]
+    assert urlparse(image_url).hostname == "127.0.0.1"
+    assert urlparse(image_url).path.endswith(f"/g/publish/instagram/{DAY}.jpg")
+    fetched = requests.get(image_url, timeout=10)
+    assert fetched.status_code == 200
+    with Image.open(io.BytesIO(fetched.content)) as image:
+        assert (image.format, image.size) == ("JPEG", (1024, 1024))
+
+    for status_query in api.calls(server, "status"):
+        assert status_query.path == f"/{GRAPH_VERSION}/{container}"
+        assert status_query.query == {"fields": "status_code"}
+    assert api.answered_statuses == ["IN_PROGRESS", "FINISHED"]
+    assert api.published == [container]
+    assert sent_params(api.calls(server, "media_publish")[0]) == {"creation_id": container}
+
+    for request in server.requests:
+        assert request.headers["authorization"] == f"Bearer {TOKEN}"
+        assert TOKEN not in request.path and TOKEN not in json.dumps(request.query)
+
+    assert first["action"] == "published"
+    assert first["receipt_container_id"] == container
+    assert first["receipt_media_id"] == "18000000000000001"
+    assert second["action"] == "already published"
+    assert [m["subject"] for m in notifier.messages()] == [f"Glimpse posted {DAY} via instagram"]
+    assert "18000000000000001" in notifier.messages()[0]["text"]
+
+
+def test_an_expired_token_fails_once_naming_the_variable_without_the_token(
+    offline_resources, local_io_manager, notifier
+):
+    expired = graph_error(
+        f"Error validating access token: Session has expired. Token {TOKEN} is no longer valid.",
+        190,
+    )
+    api = FakeGraphAPI(errors={"media": expired})
+    with LocalHTTPServer(api) as server:
+        resources = {
+            **offline_resources,
+            "publisher": instagram(
+                server,
+                storage_uri=local_io_manager.storage_uri,
+                public_base_url="http://127.0.0.1:9/storage",
+            ),
+            "notifier": notifier,
+        }
+        result = materialize_post(resources, DAY, raise_on_error=False)
+
+    assert not result.success
+    error = step_error(result)
+    assert "INSTAGRAM_ACCESS_TOKEN" in error.message
+    assert "Session has expired" in error.message
+    assert TOKEN not in error.to_string()
+    assert not [e for e in result.all_events if TOKEN in (e.message or "")]
+    assert len(server.requests) == 1  # not retried: a new token is needed, not a new attempt
+    assert api.published == []
+    assert notifier.messages() == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        graph_error("Application request limit reached", 4, status=400),
+        graph_error("Calls to this api have exceeded the rate limit.", 4, status=403),
+        Reply(429, "Too Many Requests", {"Content-Type": "text/plain"}),
+    ],
+    ids=["code-4", "code-4-http-403", "http-429"],
+)
+def test_a_rate_limit_is_a_retryable_publish_error(tmp_path, reply):
+    api = FakeGraphAPI(errors={"media": reply})
+    with LocalHTTPServer(api) as server:
+        publisher = instagram(
+            server, storage_uri=str(tmp_path), public_base_url="http://127.0.0.1:9/storage"
+        )
+        with pytest.raises(PublishError) as raised:
+            publisher.start(a_post())
+
+    assert not isinstance(raised.value, dg.Failure)  # so Dagster's retry policy applies
+    assert "media" in str(raised.value)
+    assert TOKEN not in str(raised.value)
+    assert len(server.requests) == 1
+
+
+def test_a_container_in_error_fails_without_publishing(tmp_path):
+    api = FakeGraphAPI(statuses=["IN_PROGRESS", "ERROR"])
+    ledger = PostLedger(LocalObjectStore(tmp_path))
+    with LocalHTTPServer(api) as server:
+        publisher = instagram(
+            server, storage_uri=str(tmp_path), public_base_url="http://127.0.0.1:9/storage"
+        )
+        with pytest.raises(PublishRejectedError, match="ERROR"):
+            publish_once(ledger, publisher, a_post())
+
+    assert api.calls(server, "media_publish") == []
+    assert api.published == []
+    assert ledger.get("instagram", DAY)["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("settings", "post", "expected"),
+    [
+        ({"access_token": ""}, a_post(), "INSTAGRAM_ACCESS_TOKEN"),
+        ({"user_id": ""}, a_post(), "INSTAGRAM_USER_ID"),
+        ({"public_base_url": None}, a_post(), "GLIMPSE_PUBLIC_BASE_URL"),
+        (
+            {},
+            a_post(caption="Harbour.\n\n" + " ".join(f"#tag{n}" for n in range(31))),
+            "at most 30 hashtags",
+        ),
+        ({}, a_post(caption="x" * 2_201), "at most 2200"),
+    ],
+    ids=["no-token", "no-user-id", "local-storage-without-public-url", "31-hashtags", "long"],
+)
+def test_a_post_instagram_cannot_take_fails_before_any_request(tmp_path, settings, post, expected):
+    api = FakeGraphAPI()
+    ledger = PostLedger(LocalObjectStore(tmp_path))
+    with LocalHTTPServer(api) as server:
+        publisher = instagram(
+            server,
+            **{
+                "storage_uri": str(tmp_path),
+                "public_base_url": "http://127.0.0.1:9/storage",
+                **settings,
+            },
+        )
+        with pytest.raises(PublishRejectedError, match=expected):
+            publish_once(ledger, publisher, post)
+
+    assert server.requests == []
+    assert ledger.get("instagram", DAY) is None
+    assert not (tmp_path / "publish").exists()
+
+
+def test_an_image_too_large_for_instagram_fails_before_any_request(tmp_path, monkeypatch):
+    monkeypatch.setattr(publishers, "INSTAGRAM_MAX_JPEG_BYTES", 200)
+    api = FakeGraphAPI()
+    ledger = PostLedger(LocalObjectStore(tmp_path))
+    with LocalHTTPServer(api) as server:
+        publisher = instagram(
+            server, storage_uri=str(tmp_path), public_base_url="http://127.0.0.1:9/storage"
+        )
+        with pytest.raises(PublishRejectedError, match="larger than Instagram's"):
+            publish_once(ledger, publisher, a_post())
+
+    assert server.requests == []
+    assert ledger.get("instagram", DAY) is None
+
+
+# -- crash safety ----------------------------------------------------------------------------
+
+
+def test_a_publish_that_times_out_after_going_out_is_recorded_not_repeated(tmp_path):
+    api = FakeGraphAPI(statuses=["FINISHED"])
+    api.hold_publish_reply = threading.Event()
+    ledger = PostLedger(LocalObjectStore(tmp_path))
+    with LocalHTTPServer(api) as server:
+        publisher = instagram(
+            server,
+            storage_uri=str(tmp_path),
+            public_base_url="http://127.0.0.1:9/storage",
+            timeout_seconds=0.5,
+        )
+        try:
+            with pytest.raises(PublishError, match="unreachable"):
+                publish_once(ledger, publisher, a_post())
+        finally:
+            api.hold_publish_reply.set()
+        (container,) = api.containers
+        assert api.published == [container]  # the server did publish
+        pending = ledger.get("instagram", DAY)
+        assert pending["status"] == "pending"
+        assert pending["state"] == {"container_id": container}
+        first_attempt = len(server.requests)
+
+        record, action = publish_once(ledger, publisher, a_post())
+
+    assert [api.endpoint(r) for r in server.requests[first_attempt:]] == ["status"]
+    assert action == "reconciled"
+    assert record["status"] == "published"
+    assert ledger.get("instagram", DAY) == record
+    assert api.published == [container]  # exactly one publish at the server
+    assert len(api.calls(server, "media_publish")) == 1
+    assert len(api.calls(server, "media")) == 1
+    assert api.answered_statuses[-1] == "PUBLISHED"
+    assert TOKEN not in json.dumps(record)
+
+
+# -- email -----------------------------------------------------------------------------------
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every envelope it receives."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [
+            email.message_from_bytes(e.original_content, policy=email.policy.default)
+            for e in self.envelopes
+        ]
+
+
+class LocalSMTPController(Controller):
+    """aiosmtpd's Controller on a free port chosen by the OS (port=0)."""
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+@pytest.fixture
+def smtp_server():
+    mailbox = Mailbox()
+    controller = LocalSMTPController(mailbox, hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        yield controller, mailbox
+    finally:
+        controller.stop()
+
+
+def email_publisher(port: int, storage_uri: str) -> EmailPublisher:
+    return EmailPublisher(
+        storage_uri=storage_uri,
+        host="127.0.0.1",
+        port=port,
+        starttls=False,
+        sender="glimpse@example.org",
+        recipients=["reader@example.org", "editor@example.org"],
+        timeout_seconds=10,
+    )
+
+
+def test_email_sends_one_message_with_the_picture_attached(
+    offline_resources, local_io_manager, smtp_server, notifier
+):
+    controller, mailbox = smtp_server
+    root = Path(local_io_manager.storage_uri)
+    resources = {
+        **offline_resources,
+        "publisher": email_publisher(controller.port, local_io_manager.storage_uri),
+        "notifier": notifier,
+    }
+    first = post_metadata(materialize_post(resources, DAY))
+    second = post_metadata(materialize_post(resources, DAY))
+
+    assert (first["action"], second["action"]) == ("published", "already published")
+    (envelope,) = mailbox.envelopes
+    assert envelope.mail_from == "glimpse@example.org"
+    assert envelope.rcpt_tos == ["reader@example.org", "editor@example.org"]
+
+    digest = json.loads((root / "news_digest" / f"{DAY}.json").read_text("utf-8"))
+    prompt = json.loads((root / "image_prompt" / f"{DAY}.json").read_text("utf-8"))
+    record = json.loads((root / "social_post" / f"{DAY}.json").read_text("utf-8"))
+    (message,) = mailbox.messages()
+    assert message["Subject"] == f"Glimpse for {DAY}: {digest['main']['title']}"
+    assert message["From"] == "glimpse@example.org"
+    assert message["To"] == "reader@example.org, editor@example.org"
+    body = message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert record["caption"] in body
+    assert prompt["text"] in body
+
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_content_type() == "image/png"
+    assert attachment.get_filename() == f"glimpse-{DAY}.png"
+    with Image.open(io.BytesIO(attachment.get_content())) as image:
+        assert (image.format, image.size) == ("PNG", (1024, 1024))
+    assert record["receipt"] == {"recipients": ["editor@example.org", "reader@example.org"]}
+
+
+def test_email_with_an_interrupted_earlier_attempt_stops_rather_than_send_twice(
+    tmp_path, smtp_server
+):
+    controller, mailbox = smtp_server
+    ledger = PostLedger(LocalObjectStore(tmp_path))
+    ledger.put(
+        "email",
+        DAY,
+        {"publisher": "email", "day": DAY, "caption": "c", "status": "pending", "state": {}},
+    )
+
+    with pytest.raises(PublishUncertainError, match="cannot tell whether it went out"):
+        publish_once(ledger, email_publisher(controller.port, str(tmp_path)), a_post())
+
+    assert mailbox.envelopes == []
+    assert ledger.get("email", DAY)["status"] == "pending"
+
+
+@pytest.mark.xfail(
+    raises=PublishUncertainError,
+    strict=True,
+    reason="BUG: when the SMTP server refuses the connection, nothing was sent, but the ledger "
+    "is left 'pending'; EmailPublisher.reconcile answers 'unknown', so the retry (Dagster's "
+    "retry policy exists for this PublishError) stops with PublishUncertainError and the day "
+    "is never posted without a manual force",
+)
+def test_email_posts_on_a_retry_after_the_smtp_server_was_unreachable(tmp_path, smtp_server):
+    controller, mailbox = smtp_server
+    ledger = PostLedger(LocalObjectStore(tmp_path))
+    with socket.socket() as not_listening:
+        not_listening.bind(("127.0.0.1", 0))  # bound but not listening: connection refused
+        down = email_publisher(not_listening.getsockname()[1], str(tmp_path))
+        with pytest.raises(PublishError, match="refused"):
+            publish_once(ledger, down, a_post())
+
+    record, action = publish_once(ledger, email_publisher(controller.port, str(tmp_path)), a_post())
+
+    assert action == "published"
+    assert record["status"] == "published"
+    assert len(mailbox.envelopes) == 1
