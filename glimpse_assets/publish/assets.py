@@ -65,9 +65,9 @@ def social_post(
         }
     )
     if action == "published":
-        link = next(iter((record.get("receipt") or {}).values()), "")
+        receipt = "\n".join(f"{k}: {v}" for k, v in sorted((record.get("receipt") or {}).items()))
         notifier.send(
             f"Glimpse posted {post.day} via {publisher.kind}",
-            f"{post.caption}\n\n{link}\nRun: {notifier.run_url(context.run.run_id)}",
+            f"{post.caption}\n\n{receipt}\nRun: {notifier.run_url(context.run.run_id)}",
         )
     return {key: record[key] for key in sorted(record) if key != "state"}

@@ -9,11 +9,13 @@ from glimpse_assets.news.text import clean_text
 INSTAGRAM_CAPTION_LIMIT = 2_200
 INSTAGRAM_MAX_HASHTAGS = 30
 FIXED_HASHTAGS = ("#glimpse", "#dailynews")
+MAX_HASHTAG_CHARS = 30
 
 
 def hashtag(word: str) -> str | None:
-    letters = re.sub(r"[^0-9A-Za-z]+", "", word)
-    return f"#{letters.lower()}" if letters else None
+    """'#' + the word's letters and digits, in any script ("Börse" -> "#börse")."""
+    letters = re.sub(r"[\W_]+", "", word).lower()[:MAX_HASHTAG_CHARS]
+    return f"#{letters}" if letters else None
 
 
 def build_caption(
@@ -21,8 +23,11 @@ def build_caption(
 ) -> str:
     """Plain text (no control characters, which Instagram rejects), then a line of hashtags;
     never longer than `limit` characters and never more than 30 hashtags."""
-    tags = list(dict.fromkeys([*FIXED_HASHTAGS, *filter(None, map(hashtag, categories))]))
-    tags = tags[: min(max_tags, INSTAGRAM_MAX_HASHTAGS)]
+    candidates = dict.fromkeys([*FIXED_HASHTAGS, *filter(None, map(hashtag, categories))])
+    tags: list[str] = []
+    for tag in list(candidates)[: min(max_tags, INSTAGRAM_MAX_HASHTAGS)]:
+        if len(" ".join([*tags, tag])) <= limit // 4:  # the text keeps most of the room
+            tags.append(tag)
     tag_line = " ".join(tags)
     body = clean_text(text).replace("#", "")  # the body's own '#' would count as hashtags
     room = limit - len(tag_line) - 2

@@ -6,7 +6,8 @@
    send nothing; "ready" -> finish the same attempt (e.g. publish the same Instagram container);
    "restart" -> start afresh; "unknown" (no way to ask, as with e-mail) -> stop and say so,
    rather than risk a second post.
-3. Otherwise: write `pending` with the attempt's state, call, then write `published`.
+3. Otherwise: write `pending` with the attempt's state, call, then write `published`; an
+   attempt known to have sent nothing is recorded `not sent`, and the next run starts afresh.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from glimpse_assets.publish.ledger import PostLedger
+from glimpse_assets.publish.publishers import NothingSentError
 
 
 class PublishUncertainError(dg.Failure):
@@ -53,7 +55,12 @@ def publish_once(
         ledger.put(kind, day, {**base, "status": "pending", "state": {}})
         state = publisher.start(post)
         ledger.put(kind, day, {**base, "status": "pending", "state": state})
-    receipt = publisher.finish(post, state)
+    try:
+        receipt = publisher.finish(post, state)
+    except NothingSentError:
+        # Known not to have gone out (e.g. the SMTP server was unreachable): a retry starts afresh.
+        ledger.put(kind, day, {**base, "status": "not sent", "state": state})
+        raise
     record = {**base, "status": "published", "state": state, "receipt": receipt}
     ledger.put(kind, day, record)
     return record, "published"

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from html import escape
 from typing import Any
+from urllib.parse import urlparse
+
+
+def safe_link(url: str | None) -> str | None:
+    """Only web links: a feed's `javascript:` or `data:` URL must not become a clickable href."""
+    return url if url and urlparse(url).scheme in {"http", "https"} else None
 
 
 def gallery_page(posts: list[dict[str, Any]]) -> str:
@@ -13,8 +19,8 @@ def gallery_page(posts: list[dict[str, Any]]) -> str:
     cards = []
     for post in posts:
         headlines = "".join(
-            f'<li><a href="{escape(h["url"])}">{escape(h["title"])}</a></li>'
-            if h.get("url")
+            f'<li><a href="{escape(safe_link(h.get("url")))}">{escape(h["title"])}</a></li>'
+            if safe_link(h.get("url"))
             else f"<li>{escape(h['title'])}</li>"
             for h in post["headlines"]
         )

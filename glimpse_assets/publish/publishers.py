@@ -33,6 +33,10 @@ class PublishError(RuntimeError):
     """The publisher refused the post or could not be reached; the message says which."""
 
 
+class NothingSentError(PublishError):
+    """The attempt failed before anything could reach anyone: safe to start again."""
+
+
 class PublishRejectedError(dg.Failure):
     """Retrying the same post cannot help (bad token, bad input): fail without retries."""
 
@@ -303,19 +307,29 @@ class EmailPublisher(Publisher):
     def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]:
         message = self.message(post)
         secrets = [self.password or ""]
+        where = f"SMTP {self.host}:{self.port}"
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds) as smtp:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
+        except OSError as error:
+            raise NothingSentError(redact(f"{where} unreachable: {error}", secrets)) from None
+        with smtp:
+            try:
                 if self.starttls:
                     smtp.starttls()
                 if self.username:
                     smtp.login(self.username, self.password or "")
+            except smtplib.SMTPAuthenticationError as error:
+                raise PublishRejectedError(
+                    redact(f"SMTP login refused: {error}", secrets)
+                ) from None
+            except (smtplib.SMTPException, OSError) as error:
+                raise NothingSentError(redact(f"{where} failed: {error}", secrets)) from None
+            try:  # from here on, the message may have gone out even if we hear an error
                 refused = smtp.send_message(message)
-        except smtplib.SMTPAuthenticationError as error:
-            raise PublishRejectedError(redact(f"SMTP login refused: {error}", secrets)) from None
-        except (smtplib.SMTPException, OSError) as error:
-            raise PublishError(
-                redact(f"SMTP {self.host}:{self.port} failed: {error}", secrets)
-            ) from None
+            except (smtplib.SMTPException, OSError) as error:
+                raise PublishError(
+                    redact(f"{where} failed while sending: {error}", secrets)
+                ) from None
         return {"recipients": sorted(set(self.recipients) - set(refused))}
 
     def reconcile(self, state: dict[str, Any]) -> str:
