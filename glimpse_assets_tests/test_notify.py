@@ -7,7 +7,6 @@ import json
 import logging
 import uuid
 from datetime import date
-from pathlib import Path
 
 import boto3
 import dagster as dg
@@ -17,33 +16,13 @@ from dagster_aws.s3 import S3Resource
 from glimpse_assets.definitions import notifier_from_env
 from glimpse_assets.news.assets import raw_news
 from glimpse_assets.news.sources import NewsBatch, NewsSource, NewsSourceError
-from glimpse_assets.publish.notifiers import LogNotifier, Notifier, NotifyError, SnsNotifier
+from glimpse_assets.publish.notifiers import LogNotifier, NotifyError, SnsNotifier
 from glimpse_assets.publish.sensors import notify_on_run_failure
 from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets_tests.recording_notifier import RecordingNotifier
 
 DAY = "2026-03-02"
 UI_URL = "http://127.0.0.1:3999"
-
-
-class RecordingNotifier(Notifier):
-    """A test double: every message is appended to a JSON-lines file (Dagster may copy a
-    resource, so the record lives outside the object)."""
-
-    inbox: str
-
-    @property
-    def kind(self) -> str:
-        return "recording"
-
-    def send(self, subject: str, text: str) -> None:
-        with open(self.inbox, "a", encoding="utf-8") as file:
-            file.write(json.dumps({"subject": subject, "text": text}) + "\n")
-
-    def messages(self) -> list[dict[str, str]]:
-        path = Path(self.inbox)
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
 
 # -- sns -------------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from glimpse_assets.publish.caption import build_caption
 from glimpse_assets.publish.exactly_once import PublishUncertainError, publish_once
 from glimpse_assets.publish.gallery import gallery_page
 from glimpse_assets.publish.ledger import PostLedger
-from glimpse_assets.publish.notifiers import Notifier
 from glimpse_assets.publish.publishers import (
     EmailPublisher,
     InstagramPublisher,
@@ -41,6 +40,7 @@ from glimpse_assets.publish.publishers import (
 )
 from glimpse_assets.storage import GlimpseIOManager
 from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
+from glimpse_assets_tests.recording_notifier import RecordingNotifier
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 DAY = DAYS[0]
@@ -51,27 +51,6 @@ FORCE = {"ops": {"social_post": {"config": {"force": True}}}}
 
 
 # -- test doubles and helpers ----------------------------------------------------------------
-
-
-class RecordingNotifier(Notifier):
-    """A test double: every message is appended to a JSON-lines file (Dagster may copy a
-    resource, so the record lives outside the object)."""
-
-    inbox: str
-
-    @property
-    def kind(self) -> str:
-        return "recording"
-
-    def send(self, subject: str, text: str) -> None:
-        with open(self.inbox, "a", encoding="utf-8") as file:
-            file.write(json.dumps({"subject": subject, "text": text}) + "\n")
-
-    def messages(self) -> list[dict[str, str]]:
-        path = Path(self.inbox)
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
 
 @pytest.fixture
