@@ -73,6 +73,32 @@ def clustering_rows(env: dict[str, str]) -> list[str]:
     return lines
 
 
+def storage_rows(env: dict[str, str]) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "storage_formats.py")],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    m = json.loads(out.strip().splitlines()[-1])
+    return [
+        "",
+        f"## Storage: `clustered_rides` at {m['rows']:,} rides, Parquet (Glimpse) against pickle",
+        "",
+        "| format | size MiB | read one column s | read everything s |",
+        "|---|---|---|---|",
+        f"| Parquet | {m['parquet_mib']:.1f} | {m['parquet_one_column_s']:.3f} "
+        f"| {m['parquet_whole_s']:.3f} |",
+        f"| pickle | {m['pickle_mib']:.1f} | {m['pickle_one_column_s']:.3f} "
+        f"| {m['pickle_whole_s']:.3f} |",
+        "",
+        "Files in the page cache: these are decoding costs. A pickle has no columns: reading one "
+        "means reading all of it.",
+    ]
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -112,7 +138,7 @@ def main() -> None:
             timed([sys.executable, "-m", "glimpse_assets.run", "--day", DAY], env, 3),
         ),
     ]
-    clustering = clustering_rows(env)
+    clustering = clustering_rows(env) + storage_rows(env)
     shutil.rmtree(workdir, ignore_errors=True)
 
     lines = [
