@@ -9,16 +9,13 @@ from typing import Any
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
-from dagster_openai import OpenAIResource
 from dagster_slack import SlackResource
 
-from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import news_assets
-from glimpse_assets.news.checks import moderation_checks, news_checks
+from glimpse_assets.news.checks import news_checks
 from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, SampleNewsSource
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
-from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.publish.notifiers import LogNotifier, SlackNotifier, SnsNotifier
 from glimpse_assets.publish.publishers import (
@@ -119,7 +116,9 @@ def _number(env: Mapping[str, str], name: str, default: float | None, kind=float
     return value
 
 
-def llm_calls_from_env(env: Mapping[str, str]) -> LLMCalls:
+def llm_calls_from_env(env: Mapping[str, str]):
+    from glimpse_assets.llm.gateway import LLMCalls  # see providers_from_env
+
     return LLMCalls(
         storage_uri=env.get("GLIMPSE_STORAGE_URI") or DEFAULT_STORAGE_URI,
         s3=S3Resource(),
@@ -135,6 +134,11 @@ def llm_calls_from_env(env: Mapping[str, str]) -> LLMCalls:
 def providers_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     if provider_kind_from_env(env) == "offline":
         return {"text_provider": OfflineTextProvider(), "image_provider": OfflineImageProvider()}
+    # The OpenAI stack (about 0.6 s to import) is loaded only when it is used.
+    from dagster_openai import OpenAIResource
+
+    from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
+
     client = OpenAIResource(
         api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=env.get("OPENAI_BASE_URL") or None
     )
@@ -264,10 +268,14 @@ def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
     # Moderation needs a moderation model: it is checked with the openai provider only, unless
     # GLIMPSE_MODERATION=off (for OpenAI-compatible servers without /v1/moderations).
     moderation = _choice(env, "GLIMPSE_MODERATION", ("on", "off"), "on") == "on"
-    moderated = moderation and isinstance(resources["text_provider"], OpenAITextProvider)
+    checks = [*news_checks, *rides_checks]
+    if moderation and provider_kind_from_env(env) == "openai":
+        from glimpse_assets.news.moderation import moderation_checks
+
+        checks += moderation_checks
     return dg.Definitions(
         assets=[*news_assets, social_post, *rides_assets],
-        asset_checks=[*news_checks, *rides_checks, *(moderation_checks if moderated else [])],
+        asset_checks=checks,
         jobs=[news_job, rides_job],
         schedules=[news_daily_schedule, rides_morning_schedule],
         sensors=[notify_on_run_failure],

@@ -27,7 +27,8 @@ from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.llm.guardrails import fence, looks_like_instruction, reject_links_and_markup
 from glimpse_assets.llm.prices import load_prices
 from glimpse_assets.news.assets import image_prompt, news_assets, news_digest, raw_news
-from glimpse_assets.news.checks import image_prompt_passes_moderation, news_checks
+from glimpse_assets.news.checks import news_checks
+from glimpse_assets.news.moderation import image_prompt_passes_moderation
 from glimpse_assets.news.sources import NewsBatch, NewsSource, SampleNewsSource
 from glimpse_assets.providers.base import ProviderOutputError
 from glimpse_assets.providers.offline_text import OfflineTextProvider

@@ -28,27 +28,11 @@ from pydantic import Field
 
 from glimpse_assets.llm.budget import COST_METADATA_KEY, check_budget, spent_since, utc_midnight
 from glimpse_assets.llm.cache import ResponseCache, cache_key
+from glimpse_assets.llm.guardrails import redact
+from glimpse_assets.llm.policy import FORCE_TAG
 from glimpse_assets.llm.prices import load_prices
 from glimpse_assets.providers.base import ProviderOutputError
 from glimpse_assets.storage import DEFAULT_STORAGE_URI, build_object_store
-
-FORCE_TAG = "force"
-LLM_POOL = "llm"
-
-
-class LLMStepConfig(dg.Config):
-    force: bool = Field(
-        default=False, description="Call the provider again even where a cached answer exists."
-    )
-
-
-def llm_retry_policy() -> dg.RetryPolicy:
-    """For what outlived the SDK's own retries (a long outage, a rate limit): try the step again
-    later. Rejected answers, budget stops and non-retryable 4xx bypass it (Failure with
-    allow_retries=False)."""
-    return dg.RetryPolicy(
-        max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-    )
 
 
 class ProviderCallError(RuntimeError):
@@ -85,13 +69,6 @@ class CallStats:
             "unpriced_calls": self.unpriced_calls,
             "max_in_flight": self.max_in_flight,
         }
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def is_forced(context: Any, force: bool) -> bool:

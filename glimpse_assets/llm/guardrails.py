@@ -50,3 +50,10 @@ def reject_links_and_markup(text: str, what: str) -> str:
     if _MARKUP.search(text):
         raise ProviderOutputError(f"the {what} contains markup: {text!r}")
     return text
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 from PIL import Image
 
-from glimpse_assets.llm.gateway import LLM_POOL, LLMStepConfig, llm_retry_policy
+from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.metadata import image_preview, markdown_table
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.digest import build_digest, digest_markdown

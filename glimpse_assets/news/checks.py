@@ -4,12 +4,10 @@ import dagster as dg
 import pandas as pd
 from PIL import Image
 
-from glimpse_assets.llm.gateway import LLM_POOL
 from glimpse_assets.news.articles import RAW_NEWS_COLUMNS
 from glimpse_assets.news.assets import image_prompt, news_image, raw_news
 from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.providers.base import ImageProvider
-from glimpse_assets.providers.openai_provider import OpenAITextProvider
 from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 
 MIN_IMAGE_SIDE = 512
@@ -81,27 +79,4 @@ def news_image_is_valid_png(
     )
 
 
-@dg.asset_check(asset=image_prompt, blocking=True, partitions_def=daily_partitions, pool=LLM_POOL)
-def image_prompt_passes_moderation(
-    context: dg.AssetCheckExecutionContext, image_prompt: dict, text_provider: OpenAITextProvider
-) -> dg.AssetCheckResult:
-    """The prompt is text for publication: the provider's moderation endpoint must not flag it.
-    Blocking: a flagged prompt is never drawn or posted. Defined only with the openai provider."""
-    verdict, call_metadata = text_provider.moderate(context, image_prompt["text"])
-    return dg.AssetCheckResult(
-        passed=not verdict.flagged,
-        description=(
-            f"flagged by {verdict.model}: {', '.join(verdict.categories) or 'no category given'}"
-            if verdict.flagged
-            else f"not flagged by {verdict.model}"
-        ),
-        metadata={
-            "flagged": verdict.flagged,
-            "categories": ", ".join(verdict.categories),
-            **call_metadata,
-        },
-    )
-
-
 news_checks = [raw_news_has_articles, image_prompt_is_one_paragraph, news_image_is_valid_png]
-moderation_checks = [image_prompt_passes_moderation]

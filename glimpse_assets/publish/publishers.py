@@ -22,7 +22,7 @@ from PIL import Image
 from pydantic import Field
 
 from glimpse_assets.http import retrying_session
-from glimpse_assets.llm.gateway import redact
+from glimpse_assets.llm.guardrails import redact
 from glimpse_assets.object_store import ObjectStore, S3ObjectStore
 from glimpse_assets.publish.caption import INSTAGRAM_CAPTION_LIMIT, INSTAGRAM_MAX_HASHTAGS
 from glimpse_assets.publish.gallery import gallery_page

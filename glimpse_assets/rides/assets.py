@@ -8,7 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from glimpse_assets.formats import HtmlDocument
-from glimpse_assets.llm.gateway import LLM_POOL, LLMStepConfig, llm_retry_policy
+from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.metadata import markdown_table, png_preview
 from glimpse_assets.news.assets import partition_day
 from glimpse_assets.news.text import clean_text

@@ -1,0 +1,33 @@
+"""The moderation check on text meant for publication; imported only with the openai provider."""
+
+import dagster as dg
+
+from glimpse_assets.llm.policy import LLM_POOL
+from glimpse_assets.news.assets import image_prompt
+from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.providers.openai_provider import OpenAITextProvider
+
+
+@dg.asset_check(asset=image_prompt, blocking=True, partitions_def=daily_partitions, pool=LLM_POOL)
+def image_prompt_passes_moderation(
+    context: dg.AssetCheckExecutionContext, image_prompt: dict, text_provider: OpenAITextProvider
+) -> dg.AssetCheckResult:
+    """The prompt is text for publication: the provider's moderation endpoint must not flag it.
+    Blocking: a flagged prompt is never drawn or posted. Defined only with the openai provider."""
+    verdict, call_metadata = text_provider.moderate(context, image_prompt["text"])
+    return dg.AssetCheckResult(
+        passed=not verdict.flagged,
+        description=(
+            f"flagged by {verdict.model}: {', '.join(verdict.categories) or 'no category given'}"
+            if verdict.flagged
+            else f"not flagged by {verdict.model}"
+        ),
+        metadata={
+            "flagged": verdict.flagged,
+            "categories": ", ".join(verdict.categories),
+            **call_metadata,
+        },
+    )
+
+
+moderation_checks = [image_prompt_passes_moderation]
