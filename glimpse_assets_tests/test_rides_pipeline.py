@@ -390,7 +390,7 @@ class FakeChatServer:
 
 
 def materialize_with_openai(
-    offline_resources: dict, server: LocalHTTPServer, city: str
+    offline_resources: dict, server: LocalHTTPServer, city: str, run_config: dict | None = None
 ) -> dg.ExecuteInProcessResult:
     """raw_news and the rides chain (no image_prompt/news_image) with the OpenAI text
     provider pointed at the local server."""
@@ -407,8 +407,26 @@ def materialize_with_openai(
             "text_provider": text_provider,
             "rides_source": SimulatedRidesSource(rides_per_day=RIDES, city=city),
         },
+        run_config=run_config,
         raise_on_error=False,
     )
+
+
+def test_summaries_are_cached_and_force_in_run_config_asks_again(offline_resources):
+    fake = FakeChatServer()
+    force = {"ops": {"anomaly_summaries": {"config": {"force": True}}}}
+    with LocalHTTPServer(fake) as server:
+        first = materialize_with_openai(offline_resources, server, "Kestrel Bay")
+        after_first = len(server.requests)
+        second = materialize_with_openai(offline_resources, server, "Kestrel Bay")
+        after_second = len(server.requests)
+        forced = materialize_with_openai(offline_resources, server, "Kestrel Bay", force)
+
+    assert first.success and second.success and forced.success
+    contexts = metadata_of(first, "anomaly_summaries")["contexts"]
+    assert after_first == contexts > 0
+    assert after_second == after_first  # every summary came from the cache
+    assert len(server.requests) == after_first + contexts  # force called for each context again
 
 
 def test_one_chat_call_per_distinct_context_at_most_three_in_flight(

@@ -111,7 +111,7 @@ def anomaly_summaries(
     rides_source: RidesSource,
 ) -> pd.DataFrame:
     summaries, usage = summarise_anomalies(
-        context, clustered_rides, text_provider, rides_source.city
+        context, clustered_rides, text_provider, rides_source.city, force=config.force
     )
     context.add_output_metadata(
         {
