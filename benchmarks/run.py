@@ -31,6 +31,19 @@ def timed(command: list[str], env: dict[str, str], repeats: int) -> list[float]:
     return seconds
 
 
+def measure_in_fresh_process(env: dict[str, str], script: str, *args: str) -> dict:
+    """Run benchmarks/<script> in a new interpreter; its last output line is a JSON result."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 CLUSTERING_RUNS = [
     ("glimpse", 10_000),
     ("glimpse", 100_000),
@@ -51,20 +64,7 @@ def clustering_rows(env: dict[str, str]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for implementation, rows in CLUSTERING_RUNS:
-        out = subprocess.run(
-            [
-                sys.executable,
-                str(REPO / "benchmarks" / "cluster_once.py"),
-                str(rows),
-                implementation,
-            ],
-            cwd=REPO,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        m = json.loads(out.strip().splitlines()[-1])
+        m = measure_in_fresh_process(env, "cluster_once.py", str(rows), implementation)
         name = "dbscan package (Glimpse)" if implementation == "glimpse" else "scikit-learn DBSCAN"
         lines.append(
             f"| {name} | {rows:,} | {m['seconds']:.3f} | {m['peak_rss_mib']:.0f} "
@@ -74,15 +74,7 @@ def clustering_rows(env: dict[str, str]) -> list[str]:
 
 
 def storage_rows(env: dict[str, str]) -> list[str]:
-    out = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "storage_formats.py")],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    m = json.loads(out.strip().splitlines()[-1])
+    m = measure_in_fresh_process(env, "storage_formats.py")
     return [
         "",
         f"## Storage: `clustered_rides` at {m['rows']:,} rides, Parquet (Glimpse) against pickle",
