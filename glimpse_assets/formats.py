@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -49,6 +49,12 @@ def format_for_value(value: Any) -> Format:
         f"cannot store a {type(value).__name__}: return a pandas DataFrame, a PIL image, "
         "or JSON-serialisable text, dict or list"
     )
+
+
+def format_for_kinds(kinds: Iterable[str]) -> Format | None:
+    """The format an asset declares among its kinds (`kinds={"python", "parquet"}`), if any."""
+    declared = [fmt for fmt in ALL_FORMATS if fmt.extension in set(kinds)]
+    return declared[0] if len(declared) == 1 else None
 
 
 def format_for_type(typing_type: Any) -> Format | None:

@@ -1,4 +1,4 @@
-"""The one daily partitions definition every Glimpse asset shares."""
+"""The one daily partitions definition every Glimpse asset shares, and how ranges of it run."""
 
 import os
 import warnings
@@ -23,6 +23,21 @@ def start_date_from_env() -> str:
 
 # end_offset=0: the newest partition is the last complete UTC day, never today.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=start_date_from_env(), timezone="UTC")
+
+# Backfill policies are a Dagster beta API; Glimpse relies on them knowingly. A job mixing both
+# policies (news_job, rides_job) backfills in the smaller chunks, as Dagster warns at every load.
+warnings.filterwarnings("ignore", message=".*backfill_policy", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", message=".*varying BackfillPolicies", category=UserWarning)
+
+# The cheap, deterministic assets backfill a whole range in one run: one start-up, one step per
+# asset, one object per day written by the IO manager.
+SINGLE_RUN_BACKFILL_POLICY = dg.BackfillPolicy.single_run()
+
+# Days per run for the assets that call a provider (and for publishing): a backfill goes through
+# them a week at a time, so a failure costs at most a week of (cached) calls, and the runs queue
+# for the "llm" pool instead of one run a day each paying start-up.
+PROVIDER_DAYS_PER_RUN = 7
+PROVIDER_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=PROVIDER_DAYS_PER_RUN)
 
 # Partitioned asset checks (one result per day, shown per partition in the UI) are a Dagster
 # preview feature in 1.13; every check here relies on it knowingly, so only that warning is

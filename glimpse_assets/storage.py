@@ -2,13 +2,15 @@
 
 Objects live at `<root>/<asset key path>/<partition key>.<ext>` (unpartitioned assets at
 `<root>/<asset key path>.<ext>`), in an open format chosen by the value's type (see `formats`).
-A run that covers several partitions returns a mapping from partition key to value and gets one
-object per partition, exactly as day-by-day runs would write them.
+A run that covers several partitions (a single-run backfill, or a bounded chunk of one) returns a
+mapping from partition key to value and gets one object per partition, exactly as day-by-day runs
+would write them; downstream, such a run reads its input as a mapping from partition key to value
+that loads each day only when it is asked for (see `ranges.for_each_day`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -74,6 +76,43 @@ def output_metadata(uris: list[str], sizes: list[int], frames: list[pd.DataFrame
     return metadata
 
 
+class StoredPartitions(Mapping):
+    """The stored values of several partitions, read one at a time when asked for: a run over a
+    year of days never holds a year of upstream values in memory."""
+
+    def __init__(self, keys: list[str], load: Callable[[str], Any]) -> None:
+        self._keys = keys
+        self._known = set(keys)
+        self._load = load
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._known:
+            raise KeyError(key)
+        return self._load(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"StoredPartitions({self._keys[0]}..{self._keys[-1]}, {len(self._keys)} keys)"
+
+
+def kinds_format(context: dg.InputContext) -> formats.Format | None:
+    """The format the upstream asset declares in its kinds, e.g. `kinds={"python", "parquet"}`."""
+    upstream = context.upstream_output
+    if upstream is None or not upstream.has_asset_key:
+        return None
+    return formats.format_for_kinds(upstream.asset_spec.kinds)
+
+
+def wants_dict(context: dg.InputContext) -> bool:
+    typing_type = context.dagster_type.typing_type
+    return typing_type is dict or getattr(typing_type, "__origin__", None) is dict
+
+
 class GlimpseIOManager(dg.ConfigurableIOManager):
     """Stores asset values as Parquet, PNG or JSON, atomically, on local disk or S3."""
 
@@ -132,13 +171,15 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         asset_key = context.asset_key
-        declared = formats.format_for_type(context.dagster_type.typing_type)
-        if not context.has_asset_partitions:
-            return self._load_one(asset_key, None, declared)
-        keys = list(context.asset_partition_keys)
-        if len(keys) == 1:
-            return self._load_one(asset_key, keys[0], declared)
-        return {key: self._load_one(asset_key, key, None) for key in keys}
+        # The upstream's kinds, else the downstream annotation of a single value, else a probe.
+        declared = kinds_format(context)
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+        if len(keys) > 1:
+            stored = StoredPartitions(keys, lambda key: self._load_one(asset_key, key, declared))
+            # An input annotated `dict` gets a plain dict, read up front; any other, on demand.
+            return dict(stored) if wants_dict(context) else stored
+        declared = declared or formats.format_for_type(context.dagster_type.typing_type)
+        return self._load_one(asset_key, keys[0], declared)
 
     def _load_one(
         self, asset_key: dg.AssetKey, partition_key: str | None, declared: formats.Format | None

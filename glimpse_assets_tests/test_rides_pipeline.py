@@ -30,7 +30,11 @@ from glimpse_assets.rides.assets import (
     rides_report,
     rides_report_page,
 )
-from glimpse_assets.rides.checks import clustered_rides_are_all_labelled, rides_checks
+from glimpse_assets.rides.checks import (
+    clustered_rides_are_all_labelled,
+    labels_check,
+    rides_checks,
+)
 from glimpse_assets.rides.sources import SimulatedRidesSource
 from glimpse_assets.storage import GlimpseIOManager
 from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
@@ -533,21 +537,15 @@ def test_labels_check_blocks_downstream_when_labels_and_raw_rides_disagree(
 def test_labels_check_reports_null_labels_and_a_missing_column():
     rides = pd.DataFrame({"ride_id": ["a", "b", "c"], "ride_dist": [1.0, 2.0, 3.0]})
     with_nulls = rides.assign(cluster=[0, None, -1], is_anomaly=[False, None, True])
-    result = clustered_rides_are_all_labelled(
-        dg.build_asset_check_context(), clustered_rides=with_nulls, raw_rides=rides
-    )
+    result = labels_check("2026-03-01", clustered_rides=with_nulls, raw_rides=rides)
     assert not result.passed
     assert result.description == "1 null cluster labels; 1 null is_anomaly labels"
 
     unlabelled = rides.assign(cluster=[0, 0, -1])
-    result = clustered_rides_are_all_labelled(
-        dg.build_asset_check_context(), clustered_rides=unlabelled, raw_rides=rides.head(2)
-    )
+    result = labels_check("2026-03-01", clustered_rides=unlabelled, raw_rides=rides.head(2))
     assert not result.passed
     assert result.description == "no is_anomaly column; 3 labelled rows for 2 raw rides"
 
     labelled = rides.assign(cluster=[0, 0, -1], is_anomaly=[False, False, True])
-    result = clustered_rides_are_all_labelled(
-        dg.build_asset_check_context(), clustered_rides=labelled, raw_rides=rides
-    )
+    result = labels_check("2026-03-01", clustered_rides=labelled, raw_rides=rides)
     assert result.passed and result.description == "3 rides, all labelled"

@@ -9,17 +9,19 @@ from glimpse_assets.news.assets import image_prompt, news_image, raw_news
 from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.providers.base import ImageProvider
 from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
+from glimpse_assets.ranges import check_each_day
 
 MIN_IMAGE_SIDE = 512
 
 
 @dg.asset_check(asset=raw_news, blocking=True, partitions_def=daily_partitions)
-def raw_news_has_articles(
-    context: dg.AssetCheckExecutionContext, raw_news: pd.DataFrame
-) -> dg.AssetCheckResult:
+def raw_news_has_articles(context: dg.AssetCheckExecutionContext, raw_news) -> dg.AssetCheckResult:
     """At least one article, with every expected column. Blocking: nothing downstream runs on an
     empty or malformed day."""
-    day = context.partition_key
+    return check_each_day(context, articles_check, raw_news=raw_news)
+
+
+def articles_check(day: str, raw_news: pd.DataFrame) -> dg.AssetCheckResult:
     missing = [column for column in RAW_NEWS_COLUMNS if column not in raw_news.columns]
     if missing:
         return dg.AssetCheckResult(
@@ -41,8 +43,14 @@ def raw_news_has_articles(
 
 
 @dg.asset_check(asset=image_prompt, partitions_def=daily_partitions)
-def image_prompt_is_one_paragraph(image_prompt: dict) -> dg.AssetCheckResult:
+def image_prompt_is_one_paragraph(
+    context: dg.AssetCheckExecutionContext, image_prompt
+) -> dg.AssetCheckResult:
     """One paragraph, no line breaks, within the word bounds."""
+    return check_each_day(context, paragraph_check, image_prompt=image_prompt)
+
+
+def paragraph_check(day: str, image_prompt: dict) -> dg.AssetCheckResult:
     text = image_prompt.get("text", "")
     words = len(text.split())
     problems = []
@@ -59,10 +67,18 @@ def image_prompt_is_one_paragraph(image_prompt: dict) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=news_image, partitions_def=daily_partitions)
 def news_image_is_valid_png(
-    news_image: Image.Image, image_provider: ImageProvider
+    context: dg.AssetCheckExecutionContext, news_image, image_provider: ImageProvider
 ) -> dg.AssetCheckResult:
     """The stored object decodes as a PNG of the provider's size, at least 512 pixels a side."""
-    expected = (image_provider.size, image_provider.size)
+
+    def png_check(day: str, news_image: Image.Image) -> dg.AssetCheckResult:
+        return image_check(news_image, image_provider.size)
+
+    return check_each_day(context, png_check, news_image=news_image)
+
+
+def image_check(news_image: Image.Image, size: int) -> dg.AssetCheckResult:
+    expected = (size, size)
     problems = []
     if news_image.format != "PNG":
         problems.append(f"stored as {news_image.format}, not PNG")

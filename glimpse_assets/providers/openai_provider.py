@@ -35,6 +35,7 @@ from glimpse_assets.providers.prompts import (
     shape_summary,
     summary_messages,
 )
+from glimpse_assets.ranges import add_day_metadata
 
 LLM_METHOD = "LLM via an OpenAI-compatible Chat Completions API"
 IMAGE_MODEL_METHOD = "image model via an OpenAI-compatible Images API"
@@ -133,7 +134,7 @@ class OpenAITextProvider(TextProvider):
                 context, client, specs, parse, cost, chat_usage, [self.openai.api_key], force
             )
         if isinstance(context, dg.AssetExecutionContext):
-            context.add_output_metadata(stats.metadata())
+            add_day_metadata(context, stats.metadata())
         return results
 
     def write_image_prompt(
@@ -238,5 +239,5 @@ class OpenAIImageProvider(ImageProvider):
                 context, client, [spec], parse, cost, image_usage, [self.openai.api_key], force
             )
         if isinstance(context, dg.AssetExecutionContext):
-            context.add_output_metadata(stats.metadata())
+            add_day_metadata(context, stats.metadata())
         return result

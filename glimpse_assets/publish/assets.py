@@ -1,18 +1,20 @@
 """social_post: the day's picture and caption, published once per publisher."""
 
 import io
+from datetime import date
 
 import dagster as dg
 from PIL import Image
 from pydantic import Field
 
 from glimpse_assets.news.assets import NEWS_GROUP
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.partitions import PROVIDER_BACKFILL_POLICY, daily_partitions
 from glimpse_assets.publish.caption import build_caption
 from glimpse_assets.publish.exactly_once import publish_once
 from glimpse_assets.publish.ledger import PostLedger
 from glimpse_assets.publish.notifiers import Notifier
 from glimpse_assets.publish.publishers import Post, Publisher
+from glimpse_assets.ranges import add_day_metadata, for_each_day
 
 
 class SocialPostConfig(dg.Config):
@@ -27,6 +29,7 @@ def png_of(image: Image.Image) -> bytes:
 
 @dg.asset(
     partitions_def=daily_partitions,
+    backfill_policy=PROVIDER_BACKFILL_POLICY,
     group_name=NEWS_GROUP,
     kinds={"python", "json"},
     description="The day's image and caption, published exactly once through the publisher.",
@@ -37,15 +40,40 @@ def png_of(image: Image.Image) -> bytes:
 def social_post(
     context: dg.AssetExecutionContext,
     config: SocialPostConfig,
+    image_prompt,
+    news_digest,
+    news_image,
+    publisher: Publisher,
+    notifier: Notifier,
+):
+    def post(day: date, image_prompt: dict, news_digest: dict, news_image: Image.Image) -> dict:
+        return post_day(
+            context, day, image_prompt, news_digest, news_image, publisher, notifier, config.force
+        )
+
+    return for_each_day(
+        context,
+        post,
+        image_prompt=image_prompt,
+        news_digest=news_digest,
+        news_image=news_image,
+    )
+
+
+def post_day(
+    context: dg.AssetExecutionContext,
+    day: date,
     image_prompt: dict,
     news_digest: dict,
     news_image: Image.Image,
     publisher: Publisher,
     notifier: Notifier,
+    force: bool,
 ) -> dict:
+    """Publish one day's post once (see `publish_once`), notify, and return its ledger record."""
     categories = [item["category"] for item in news_digest["categories"]]
     post = Post(
-        day=context.partition_key,
+        day=day.isoformat(),
         caption=build_caption(image_prompt["text"], categories),
         png=png_of(news_image),
         title=news_digest["main"]["title"],
@@ -55,14 +83,15 @@ def social_post(
             for story in [news_digest["main"], *news_digest["related"]]
         ],
     )
-    record, action = publish_once(PostLedger(publisher.store()), publisher, post, config.force)
-    context.add_output_metadata(
+    record, action = publish_once(PostLedger(publisher.store()), publisher, post, force)
+    add_day_metadata(
+        context,
         {
             "action": action,
             "publisher": publisher.kind,
             "caption": dg.MetadataValue.text(post.caption),
             **{f"receipt_{k}": str(v) for k, v in (record.get("receipt") or {}).items()},
-        }
+        },
     )
     if action == "published":
         receipt = "\n".join(f"{k}: {v}" for k, v in sorted((record.get("receipt") or {}).items()))

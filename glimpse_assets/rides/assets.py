@@ -1,5 +1,9 @@
 """The rides lineage: raw_rides -> clustered_rides -> anomaly_summaries -> rides_report
-(-> rides_report_page). raw_rides also reads the day's raw_news headlines."""
+(-> rides_report_page). raw_rides also reads the day's raw_news headlines.
+
+As in the news lineage, each asset's logic is written for one day and run by `for_each_day`, so
+one definition serves a daily run and a backfill range (see `ranges`).
+"""
 
 from datetime import date, timedelta
 
@@ -10,10 +14,14 @@ from pydantic import Field
 from glimpse_assets.formats import HtmlDocument
 from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.metadata import markdown_table, png_preview
-from glimpse_assets.news.assets import partition_day
 from glimpse_assets.news.text import clean_text
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.partitions import (
+    PROVIDER_BACKFILL_POLICY,
+    SINGLE_RUN_BACKFILL_POLICY,
+    daily_partitions,
+)
 from glimpse_assets.providers.base import TextProvider
+from glimpse_assets.ranges import add_day_metadata, for_each_day
 from glimpse_assets.rides.clustering import cluster_rides
 from glimpse_assets.rides.conditions import attach_conditions
 from glimpse_assets.rides.plot import scatter_png
@@ -43,20 +51,31 @@ def headlines(raw_news: pd.DataFrame) -> list[str]:
 
 @dg.asset(
     partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="The day's taxi rides, with the news, weather and traffic each one went through.",
 )
 def raw_rides(
+    context: dg.AssetExecutionContext, config: RawRidesConfig, raw_news, rides_source: RidesSource
+):
+    def rides_of(day: date, raw_news: pd.DataFrame) -> pd.DataFrame:
+        return rides_for_day(context, rides_source, day, raw_news, config.rides_per_day)
+
+    return for_each_day(context, rides_of, raw_news=raw_news)
+
+
+def rides_for_day(
     context: dg.AssetExecutionContext,
-    config: RawRidesConfig,
-    raw_news: pd.DataFrame,
     rides_source: RidesSource,
+    day: date,
+    raw_news: pd.DataFrame,
+    rides_per_day: int | None,
 ) -> pd.DataFrame:
-    day = partition_day(context)
-    rides, dropped = rides_source.rides_for_day(day, config.rides_per_day)
+    rides, dropped = rides_source.rides_for_day(day, rides_per_day)
     rides = attach_conditions(rides, day, headlines(raw_news))
-    context.add_output_metadata(
+    add_day_metadata(
+        context,
         {
             "rides_source": rides_source.kind,
             "rides": len(rides),
@@ -65,22 +84,31 @@ def raw_rides(
             "preview": dg.MetadataValue.md(
                 markdown_table(rides, ["ride_id", "ride_dist", "ride_time", "weather"], limit=5)
             ),
-        }
+        },
     )
     return rides
 
 
 @dg.asset(
     partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="Every ride labelled by DBSCAN on standardised distance and time; -1 = anomaly.",
 )
-def clustered_rides(
-    context: dg.AssetExecutionContext, config: ClusteringConfig, raw_rides: pd.DataFrame
+def clustered_rides(context: dg.AssetExecutionContext, config: ClusteringConfig, raw_rides):
+    def cluster(day: date, raw_rides: pd.DataFrame) -> pd.DataFrame:
+        return cluster_day(context, raw_rides, day, config)
+
+    return for_each_day(context, cluster, raw_rides=raw_rides)
+
+
+def cluster_day(
+    context: dg.AssetExecutionContext, raw_rides: pd.DataFrame, day: date, config: ClusteringConfig
 ) -> pd.DataFrame:
     clustered, stats = cluster_rides(raw_rides, config.eps, config.min_samples)
-    context.add_output_metadata(
+    add_day_metadata(
+        context,
         {
             "rows": stats.rows,
             "clusters": stats.clusters,
@@ -88,14 +116,15 @@ def clustered_rides(
             "anomaly_rate": stats.anomaly_rate,
             "eps": config.eps,
             "min_samples": config.min_samples,
-            "plot": png_preview(scatter_png(clustered, context.partition_key)),
-        }
+            "plot": png_preview(scatter_png(clustered, day.isoformat())),
+        },
     )
     return clustered
 
 
 @dg.asset(
     partitions_def=daily_partitions,
+    backfill_policy=PROVIDER_BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="For each anomalous ride, a summary of at most 3 sentences of its conditions; "
@@ -106,33 +135,53 @@ def clustered_rides(
 def anomaly_summaries(
     context: dg.AssetExecutionContext,
     config: LLMStepConfig,
+    clustered_rides,
+    text_provider: TextProvider,
+    rides_source: RidesSource,
+):
+    def summarise(day: date, clustered_rides: pd.DataFrame) -> pd.DataFrame:
+        return summaries_for_day(context, clustered_rides, text_provider, rides_source, config)
+
+    return for_each_day(context, summarise, clustered_rides=clustered_rides)
+
+
+def summaries_for_day(
+    context: dg.AssetExecutionContext,
     clustered_rides: pd.DataFrame,
     text_provider: TextProvider,
     rides_source: RidesSource,
+    config: LLMStepConfig,
 ) -> pd.DataFrame:
     summaries, usage = summarise_anomalies(
         context, clustered_rides, text_provider, rides_source.city, force=config.force
     )
-    context.add_output_metadata(
+    add_day_metadata(
+        context,
         {
             **usage,
             "provider_calls": usage["contexts"],
             "preview": dg.MetadataValue.md(
                 markdown_table(summaries.drop_duplicates("summary"), ["summary", "model"], limit=8)
             ),
-        }
+        },
     )
     return summaries
 
 
 @dg.asset(
     partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="The morning table for dashboards: every labelled ride with its summary.",
 )
-def rides_report(clustered_rides: pd.DataFrame, anomaly_summaries: pd.DataFrame) -> pd.DataFrame:
-    return report_table(clustered_rides, anomaly_summaries)
+def rides_report(context: dg.AssetExecutionContext, clustered_rides, anomaly_summaries):
+    def report(day: date, clustered_rides, anomaly_summaries) -> pd.DataFrame:
+        return report_table(clustered_rides, anomaly_summaries)
+
+    return for_each_day(
+        context, report, clustered_rides=clustered_rides, anomaly_summaries=anomaly_summaries
+    )
 
 
 def day_rate_history(context: dg.AssetExecutionContext, day: date) -> list[DayRate]:
@@ -154,19 +203,28 @@ def day_rate_history(context: dg.AssetExecutionContext, day: date) -> list[DayRa
 
 @dg.asset(
     partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "html"},
     description="The morning report as a page: counts, the rate against the previous 7 days, "
     "the plot and the summaries.",
 )
-def rides_report_page(
-    context: dg.AssetExecutionContext, rides_report: pd.DataFrame, rides_source: RidesSource
+def rides_report_page(context: dg.AssetExecutionContext, rides_report, rides_source: RidesSource):
+    def page(day: date, rides_report: pd.DataFrame) -> HtmlDocument:
+        return report_page_for_day(context, rides_report, rides_source.city, day)
+
+    return for_each_day(context, page, rides_report=rides_report)
+
+
+def report_page_for_day(
+    context: dg.AssetExecutionContext, rides_report: pd.DataFrame, city: str, day: date
 ) -> HtmlDocument:
-    today = DayRate(context.partition_key, len(rides_report), int(rides_report["is_anomaly"].sum()))
-    history = day_rate_history(context, partition_day(context))
-    plot = scatter_png(rides_report, context.partition_key)
-    context.add_output_metadata({"days_compared": len(history), "anomaly_rate": today.rate or 0.0})
-    return report_page(rides_source.city, today, history, rides_report, plot)
+    key = day.isoformat()
+    today = DayRate(key, len(rides_report), int(rides_report["is_anomaly"].sum()))
+    history = day_rate_history(context, day)
+    plot = scatter_png(rides_report, key)
+    add_day_metadata(context, {"days_compared": len(history), "anomaly_rate": today.rate or 0.0})
+    return report_page(city, today, history, rides_report, plot)
 
 
 rides_assets = [raw_rides, clustered_rides, anomaly_summaries, rides_report, rides_report_page]

@@ -5,6 +5,7 @@ import pandas as pd
 from pydantic import Field
 
 from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.ranges import check_each_day
 from glimpse_assets.rides.assets import clustered_rides, raw_rides
 
 
@@ -22,9 +23,17 @@ class AnomalyBandConfig(dg.Config):
     additional_ins={"raw_rides": dg.AssetIn(key=raw_rides.key)},
 )
 def clustered_rides_are_all_labelled(
-    context: dg.AssetCheckExecutionContext, clustered_rides: pd.DataFrame, raw_rides: pd.DataFrame
+    context: dg.AssetCheckExecutionContext, clustered_rides, raw_rides
 ) -> dg.AssetCheckResult:
     """No null labels, and exactly as many labelled rows as valid raw rides. Blocking."""
+    return check_each_day(
+        context, labels_check, clustered_rides=clustered_rides, raw_rides=raw_rides
+    )
+
+
+def labels_check(
+    day: str, clustered_rides: pd.DataFrame, raw_rides: pd.DataFrame
+) -> dg.AssetCheckResult:
     problems = []
     for column in ("cluster", "is_anomaly"):
         if column not in clustered_rides.columns:
@@ -42,14 +51,24 @@ def clustered_rides_are_all_labelled(
 
 @dg.asset_check(asset=clustered_rides, partitions_def=daily_partitions)
 def anomaly_rate_is_within_band(
-    context: dg.AssetCheckExecutionContext, config: AnomalyBandConfig, clustered_rides: pd.DataFrame
+    context: dg.AssetCheckExecutionContext, config: AnomalyBandConfig, clustered_rides
 ) -> dg.AssetCheckResult:
     """A warning, not a stop: a rate outside the band asks a person to look at the day."""
+
+    def band_check(day: str, clustered_rides: pd.DataFrame) -> dg.AssetCheckResult:
+        return rate_check(day, clustered_rides, config)
+
+    return check_each_day(context, band_check, clustered_rides=clustered_rides)
+
+
+def rate_check(
+    day: str, clustered_rides: pd.DataFrame, config: AnomalyBandConfig
+) -> dg.AssetCheckResult:
     rides = len(clustered_rides)
     rate = float(clustered_rides["is_anomaly"].mean()) if rides else 0.0
     inside = rides > 0 and config.min_rate <= rate <= config.max_rate
     description = (
-        f"no rides on {context.partition_key}"
+        f"no rides on {day}"
         if rides == 0
         else f"anomaly rate {rate:.3%} is {'inside' if inside else 'outside'} "
         f"{config.min_rate:.3%}..{config.max_rate:.3%}"
