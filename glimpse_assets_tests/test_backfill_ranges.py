@@ -1,0 +1,300 @@
+"""Single-run backfills: one run over a range of days stores exactly what day-by-day runs store.
+
+The range runs here carry the tags Dagster's CLI (`--partition-range`) and asset backfills put on
+a single-run backfill; the assets, checks and resources are the real ones from `definitions`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from glimpse_assets.definitions import build_definitions, resources_from_env
+from glimpse_assets.news.assets import news_assets
+from glimpse_assets.news.checks import news_checks
+from glimpse_assets.partitions import (
+    PROVIDER_BACKFILL_POLICY,
+    SINGLE_RUN_BACKFILL_POLICY,
+    daily_partitions,
+)
+from glimpse_assets.publish.assets import social_post
+from glimpse_assets.rides.assets import rides_assets
+from glimpse_assets.rides.checks import rides_checks
+from glimpse_assets.storage import GlimpseIOManager, StoredPartitions
+
+DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
+ALL_ASSETS = [*news_assets, social_post, *rides_assets]
+ALL_CHECKS = [*news_checks, *rides_checks]
+RIDES_ASSETS = [news_assets[0], *rides_assets]  # raw_news feeds raw_rides' headlines
+ASSET_FOLDERS = [asset.key.path[-1] for asset in ALL_ASSETS]
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+
+
+def offline_env(root: Path, **extra: str) -> dict[str, str]:
+    return {"GLIMPSE_STORAGE_URI": str(root), "GLIMPSE_PROVIDER": "offline", **extra}
+
+
+def stored_objects(root: Path, folders: list[str]) -> dict[str, bytes]:
+    """Every stored asset object under `root`, by its path relative to `root`."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for folder in folders
+        for path in sorted((root / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+def whole_store(root: Path) -> dict[str, bytes]:
+    """Every object under `root`, with `root` itself (which the outbox records) written as
+    <storage>, so two stores can be compared byte for byte."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes().replace(
+            str(root).encode(), b"<storage>"
+        )
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def materialize(assets, env, instance, checks=(), **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*assets, *checks],
+        resources=resources_from_env(env),
+        instance=instance,
+        raise_on_error=False,
+        **kwargs,
+    )
+
+
+def check_evaluations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
+    return [
+        event.event_specific_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    return "\n".join(
+        str(event.event_specific_data.error) for event in result.get_step_failure_events()
+    )
+
+
+# -- the policies ----------------------------------------------------------------------------------
+
+
+def test_cheap_assets_backfill_in_one_run_and_provider_bound_ones_a_week_at_a_time():
+    graph = build_definitions(offline_env(Path("unused"))).resolve_asset_graph()
+    policies = {
+        key.to_user_string(): graph.get(key).backfill_policy for key in graph.get_all_asset_keys()
+    }
+    assert policies == {
+        "raw_news": SINGLE_RUN_BACKFILL_POLICY,
+        "news_digest": SINGLE_RUN_BACKFILL_POLICY,
+        "raw_rides": SINGLE_RUN_BACKFILL_POLICY,
+        "clustered_rides": SINGLE_RUN_BACKFILL_POLICY,
+        "rides_report": SINGLE_RUN_BACKFILL_POLICY,
+        "rides_report_page": SINGLE_RUN_BACKFILL_POLICY,
+        "image_prompt": PROVIDER_BACKFILL_POLICY,
+        "news_image": PROVIDER_BACKFILL_POLICY,
+        "anomaly_summaries": PROVIDER_BACKFILL_POLICY,
+        "social_post": PROVIDER_BACKFILL_POLICY,
+    }
+    assert PROVIDER_BACKFILL_POLICY.max_partitions_per_run == 7
+
+
+# -- one run over five days == five one-day runs ---------------------------------------------------
+
+
+def test_five_day_single_run_stores_what_five_single_day_runs_store_and_checks_each_day(tmp_path):
+    by_day_root, range_root = tmp_path / "by_day", tmp_path / "range"
+    with dg.instance_for_test() as instance:
+        for day in DAYS:
+            result = materialize(
+                ALL_ASSETS, offline_env(by_day_root), instance, ALL_CHECKS, partition_key=day
+            )
+            assert result.success, failure_text(result)
+    with dg.instance_for_test() as instance:
+        result = materialize(
+            ALL_ASSETS, offline_env(range_root), instance, ALL_CHECKS, tags=range_tags(*DAYS[::4])
+        )
+        assert result.success, failure_text(result)
+
+    assert len(stored_objects(range_root, ASSET_FOLDERS)) == len(ASSET_FOLDERS) * len(DAYS)
+    # Asset objects, the outbox, the publishing ledger and the gallery: all byte-identical.
+    by_day, in_range = whole_store(by_day_root), whole_store(range_root)
+    assert sorted(in_range) == sorted(by_day)
+    assert {"gallery/index.html", "outbox/2026-03-05/post.json"} <= set(by_day)
+    different = [name for name in by_day if by_day[name] != in_range[name]]
+    assert different == []
+    # One materialisation per asset and day, each with that day's own figures.
+    for asset in ALL_ASSETS:
+        events = result.asset_materializations_for_node(asset.key.path[-1])
+        assert sorted(event.partition for event in events) == DAYS
+    clustered = {
+        event.partition: event.metadata
+        for event in result.asset_materializations_for_node("clustered_rides")
+    }
+    for day in DAYS:
+        frame = pd.read_parquet(range_root / "clustered_rides" / f"{day}.parquet")
+        assert clustered[day]["rows"].value == len(frame)
+        assert clustered[day]["anomalies"].value == int(frame["is_anomaly"].sum())
+    # Every check has a result per day, and one for the range that counts them.
+    evaluations = check_evaluations(result)
+    for check in ALL_CHECKS:
+        name = next(iter(check.check_keys)).name
+        per_day = [e for e in evaluations if e.check_name == name and e.partition is not None]
+        assert sorted(e.partition for e in per_day) == DAYS
+        (summary,) = [e for e in evaluations if e.check_name == name and e.partition is None]
+        assert summary.metadata["days_checked"].value == len(DAYS)
+    labelled = [
+        e for e in evaluations if e.check_name == "clustered_rides_are_all_labelled" and e.partition
+    ]
+    assert all(e.passed for e in labelled)
+
+
+# -- reading a range downstream --------------------------------------------------------------------
+
+
+def test_reports_over_a_range_read_what_single_day_runs_stored(tmp_path):
+    root = tmp_path / "storage"
+    with dg.instance_for_test() as instance:
+        for day in DAYS:
+            assert materialize(RIDES_ASSETS, offline_env(root), instance, partition_key=day).success
+        by_day = stored_objects(root, ["rides_report", "rides_report_page"])
+        for path in [*(root / "rides_report").iterdir(), *(root / "rides_report_page").iterdir()]:
+            path.unlink()
+
+        reports = [asset for asset in rides_assets if asset.key.path[-1].startswith("rides_report")]
+        result = materialize(
+            RIDES_ASSETS,
+            offline_env(root),
+            instance,
+            selection=reports,
+            tags=range_tags(*DAYS[::4]),
+        )
+        assert result.success, failure_text(result)
+
+    assert stored_objects(root, ["rides_report", "rides_report_page"]) == by_day
+
+
+def test_a_range_input_is_read_one_day_at_a_time_when_asked_for(tmp_path):
+    manager = GlimpseIOManager(storage_uri=str(tmp_path))
+    for day in DAYS[:3]:
+        manager.store.write_bytes(f"counts/{day}.json", f'{{"day": "{day}"}}'.encode(), "x")
+
+    @dg.asset(partitions_def=daily_partitions, kinds={"json"})
+    def counts():
+        raise AssertionError("not run: its objects are already stored")
+
+    seen = {}
+
+    @dg.asset(
+        partitions_def=daily_partitions,
+        backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+        deps=[],
+        ins={"counts": dg.AssetIn(key=counts.key)},
+    )
+    def reader(context, counts):
+        seen["type"] = type(counts)
+        seen["keys"] = list(counts)
+        seen["values"] = [counts[day]["day"] for day in counts]
+        return {day: {"read": counts[day]["day"]} for day in context.partition_keys}
+
+    result = dg.materialize(
+        [counts, reader],
+        selection=[reader],
+        resources={"io_manager": manager},
+        tags=range_tags(DAYS[0], DAYS[2]),
+    )
+
+    assert result.success
+    assert seen == {"type": StoredPartitions, "keys": DAYS[:3], "values": DAYS[:3]}
+    for day in DAYS[:3]:
+        assert json.loads((tmp_path / "reader" / f"{day}.json").read_text()) == {"read": day}
+
+
+# -- a bad day in a range --------------------------------------------------------------------------
+
+
+def tlc_trips(day: str, rides: int) -> pd.DataFrame:
+    """A day of TLC yellow trip records (the TLC's own column names), seeded by the day."""
+    rng = np.random.default_rng(date.fromisoformat(day).toordinal())
+    start = pd.Timestamp(day)
+    pickups = start + pd.to_timedelta(np.sort(rng.uniform(0, 86_000, rides)), unit="s")
+    minutes = rng.gamma(4.0, 4.0, rides) + 1
+    miles = np.round(minutes * rng.uniform(0.15, 0.3, rides), 2)
+    return pd.DataFrame(
+        {
+            "VendorID": np.ones(rides, dtype=np.int32),
+            "tpep_pickup_datetime": pickups.astype("datetime64[us]"),
+            "tpep_dropoff_datetime": (pickups + pd.to_timedelta(minutes, unit="m")).astype(
+                "datetime64[us]"
+            ),
+            "passenger_count": np.ones(rides),
+            "trip_distance": miles,
+            "fare_amount": np.full(rides, 12.5),
+        }
+    )
+
+
+@pytest.fixture
+def tlc_folder(tmp_path) -> Path:
+    folder = tmp_path / "tlc"
+    folder.mkdir()
+    for day in DAYS:
+        tlc_trips(day, 400).to_parquet(folder / f"yellow_{day}.parquet", index=False)
+    return folder
+
+
+def test_a_bad_day_fails_the_range_naming_it_and_stored_days_stay_intact(tmp_path, tlc_folder):
+    root = tmp_path / "storage"
+    env = offline_env(root, GLIMPSE_RIDES_SOURCE=str(tlc_folder / "yellow_{date}.parquet"))
+    with dg.instance_for_test() as instance:
+        first = materialize(RIDES_ASSETS, env, instance, rides_checks, tags=range_tags(*DAYS[::4]))
+        assert first.success, failure_text(first)
+        before = stored_objects(root, ASSET_FOLDERS)
+        assert len(before) == len(RIDES_ASSETS) * len(DAYS)
+
+        # 2026-03-03's file loses its distance column; the other days are new and valid.
+        bad = tlc_trips("2026-03-03", 400).drop(columns=["trip_distance"])
+        bad.to_parquet(tlc_folder / "yellow_2026-03-03.parquet", index=False)
+        for day in (DAYS[0], DAYS[1], DAYS[3], DAYS[4]):
+            tlc_trips(day, 500).to_parquet(tlc_folder / f"yellow_{day}.parquet", index=False)
+        second = materialize(RIDES_ASSETS, env, instance, rides_checks, tags=range_tags(*DAYS[::4]))
+
+    assert not second.success
+    text = failure_text(second)
+    assert "raw_rides failed for 2026-03-03" in text
+    assert "trip_distance" in text
+    (failed_step,) = [event.step_key for event in second.get_step_failure_events()]
+    assert failed_step == "raw_rides"
+    # Nothing of the failed range was written: every stored object is byte-identical.
+    assert stored_objects(root, ASSET_FOLDERS) == before
+
+
+def test_a_failure_inside_a_day_keeps_its_retry_decision_and_names_the_day():
+    from glimpse_assets.ranges import day_failure
+
+    failure = day_failure(
+        "image_prompt", "2026-03-02", dg.Failure(description="rejected", allow_retries=False)
+    )
+    assert isinstance(failure, dg.Failure)
+    assert failure.description == "image_prompt failed for 2026-03-02: rejected"
+    assert failure.allow_retries is False
+    assert failure.metadata["failed_day"].value == "2026-03-02"
+
+    other = day_failure("raw_rides", "2026-03-03", KeyError("trip_distance"))
+    assert str(other) == "raw_rides failed for 2026-03-03: KeyError: 'trip_distance'"
