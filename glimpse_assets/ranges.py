@@ -80,7 +80,6 @@ def for_each_day(
             raise day_failure(asset, day, error) from error
         finally:
             _current_day.reset(token)
-        context.log.debug(f"{asset}: computed {day}")
     return values
 
 

@@ -147,10 +147,12 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
             encoded.append((key, formats.encode(value, fmt), fmt))
         for key, data, fmt in encoded:
             self.store.write_bytes(key, data, fmt.content_type)
-            context.log.debug(f"stored {len(data)} bytes at {self.store.uri(key)}")
         frames = [value for value in values.values() if isinstance(value, pd.DataFrame)]
         uris = [self.store.uri(key) for key, _, _ in encoded]
         sizes = [len(data) for _, data, _ in encoded]
+        # One line per output, not per object: every log line is a write to the event log.
+        where = uris[0] if len(uris) == 1 else f"{uris[0]} .. {uris[-1]}"
+        context.log.debug(f"stored {len(uris)} object(s), {sum(sizes)} bytes: {where}")
         context.add_output_metadata(output_metadata(uris, sizes, frames))
 
     def _values_by_partition(self, context: dg.OutputContext, obj: Any) -> dict[str | None, Any]:

@@ -56,7 +56,8 @@ def scatter_png(clustered: pd.DataFrame, title: str) -> bytes:
         axes.set_title(title)
         if len(sample):
             axes.legend(loc="upper left")
-        figure.tight_layout()
+        # Fixed margins: tight_layout would draw the whole figure a second time to measure it.
+        figure.subplots_adjust(left=0.09, right=0.98, bottom=0.11, top=0.93)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", metadata={"Software": None})
         return buffer.getvalue()
