@@ -622,6 +622,31 @@ def test_spend_accumulates_across_runs_and_refuses_the_next_day(fake, local_io_m
     assert fake.count(CHAT) == 2
 
 
+def test_a_chunk_of_days_counts_its_own_unrecorded_spend(fake, local_io_manager, tmp_path):
+    # A backfill chunk records cost only when the step ends; its second day must still see
+    # what the first one spent. Budget: one day's worst case and a bit, as above.
+    per_token = 0.001
+    prices_file = write_prices(
+        tmp_path, {TEXT_MODEL: {"input_per_million": 0.0, "output_per_million": per_token * 1e6}}
+    )
+    budget = MAX_TOKENS * per_token + per_token
+    settings = {"daily_budget_usd": budget, "prices_file": prices_file}
+    resources = openai_resources(fake, local_io_manager, budget_asset_keys=LLM_ASSETS, **settings)
+    two_days = {
+        "dagster/asset_partition_range_start": DAY,
+        "dagster/asset_partition_range_end": NEXT_DAY,
+    }
+
+    result = dg.materialize(UP_TO_PROMPT, resources=resources, tags=two_days, raise_on_error=False)
+
+    assert not result.success
+    assert fake.count(CHAT) == 1  # the first day's call; the second was refused before calling
+    classes, message = failure_of(result, "image_prompt")
+    assert f"image_prompt failed for {NEXT_DAY}" in message
+    assert "BudgetExceededError" in classes or "BudgetExceededError" in message
+    assert not list((Path(local_io_manager.storage_uri) / "image_prompt").glob("*.json"))
+
+
 # -- secrets -------------------------------------------------------------------------------
 
 SECRET = "sk-SECRET-do-not-leak-12345"

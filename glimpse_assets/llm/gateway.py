@@ -24,7 +24,7 @@ from typing import Any
 import dagster as dg
 import openai
 from dagster_aws.s3 import S3Resource
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from glimpse_assets.llm.budget import COST_METADATA_KEY, check_budget, spent_since, utc_midnight
 from glimpse_assets.llm.cache import ResponseCache, cache_key
@@ -76,6 +76,14 @@ def is_forced(context: Any, force: bool) -> bool:
     return force or tag in {"1", "true", "yes"}
 
 
+def step_identity(context: Any) -> tuple[str, str] | None:
+    """(run id, op name) of the step making calls, or None outside a step."""
+    op_context = getattr(context, "op_execution_context", None)
+    if op_context is None:
+        return None
+    return op_context.run_id, op_context.op.name
+
+
 class _InFlight:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -123,6 +131,10 @@ class LLMCalls(dg.ConfigurableResource):
     max_concurrency: int = Field(default=8, ge=1, description="GLIMPSE_LLM_MAX_CONCURRENCY")
     max_retries: int = Field(default=4, ge=0, description="GLIMPSE_LLM_MAX_RETRIES")
     timeout_seconds: float = Field(default=120.0, gt=0, description="GLIMPSE_LLM_TIMEOUT_SECONDS")
+
+    # Spend of calls already made by a step that has not recorded it yet: a step over a chunk of
+    # days records cost_usd only when it ends, so the budget guard adds this for its later days.
+    _unrecorded_usd: dict[tuple[str, str], float] = PrivateAttr(default_factory=dict)
 
     def prices(self):
         return load_prices(self.prices_file)
@@ -212,6 +224,9 @@ class LLMCalls(dg.ConfigurableResource):
             with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(misses))) as pool:
                 list(pool.map(call, misses))
         stats.max_in_flight = in_flight.most
+        step = step_identity(context)
+        if step is not None:
+            self._unrecorded_usd[step] = self._unrecorded_usd.get(step, 0.0) + stats.cost_usd
         return results, stats
 
     def _guard_budget(self, context: Any, uncached: list[CallSpec]) -> None:
@@ -227,4 +242,5 @@ class LLMCalls(dg.ConfigurableResource):
         estimate = sum(spec.estimate_usd or 0.0 for spec in uncached)
         since = utc_midnight(datetime.now(UTC))
         spent = spent_since(context.instance, self.budget_asset_keys, since)
+        spent += self._unrecorded_usd.get(step_identity(context), 0.0)
         check_budget(self.daily_budget_usd, spent, estimate, len(uncached))
