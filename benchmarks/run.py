@@ -91,6 +91,34 @@ def storage_rows(env: dict[str, str]) -> list[str]:
     ]
 
 
+BACKFILLS = [(30, "2026-01-01"), (365, "2025-01-01")]
+
+
+def backfill_rows(env: dict[str, str]) -> list[str]:
+    lines = [
+        "",
+        "## Backfills of both chains, offline (every asset and check, 10,000 rides a day)",
+        "",
+        "Launched as the UI launches them (the `launchPartitionBackfill` mutation) and run by "
+        "`dagster-daemon` with the default run launcher "
+        "(`python benchmarks/backfill.py --days N`). "
+        "Compute = the summed step durations of every asset and check step; overhead = wall - "
+        "compute; idle = wall time in which no step was running at all.",
+        "",
+        "| days | runs | wall s | compute s | overhead s | overhead s per day | idle s "
+        "| objects stored |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for days, start in BACKFILLS:
+        m = measure_in_fresh_process(env, "backfill.py", "--days", str(days), "--start", start)
+        lines.append(
+            f"| {days} ({start}..) | {m['runs_launched']} | {m['wall_s']:.0f} "
+            f"| {m['compute_s']:.0f} | {m['overhead_s']:.0f} | {m['overhead_s_per_day']:.2f} "
+            f"| {m['no_step_running_s']:.0f} | {sum(m['stored_objects'].values()):,} |"
+        )
+    return lines
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -130,7 +158,7 @@ def main() -> None:
             timed([sys.executable, "-m", "glimpse_assets.run", "--day", DAY], env, 3),
         ),
     ]
-    clustering = clustering_rows(env) + storage_rows(env)
+    clustering = clustering_rows(env) + storage_rows(env) + backfill_rows(env)
     shutil.rmtree(workdir, ignore_errors=True)
 
     lines = [

@@ -95,7 +95,7 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
 # -- the policies ----------------------------------------------------------------------------------
 
 
-def test_cheap_assets_backfill_in_one_run_and_provider_bound_ones_a_week_at_a_time():
+def test_cheap_assets_backfill_in_one_run_and_provider_bound_ones_30_days_at_a_time():
     graph = build_definitions(offline_env(Path("unused"))).resolve_asset_graph()
     policies = {
         key.to_user_string(): graph.get(key).backfill_policy for key in graph.get_all_asset_keys()
@@ -112,7 +112,15 @@ def test_cheap_assets_backfill_in_one_run_and_provider_bound_ones_a_week_at_a_ti
         "anomaly_summaries": PROVIDER_BACKFILL_POLICY,
         "social_post": PROVIDER_BACKFILL_POLICY,
     }
-    assert PROVIDER_BACKFILL_POLICY.max_partitions_per_run == 7
+    assert PROVIDER_BACKFILL_POLICY.max_partitions_per_run == 30
+
+
+def test_runs_execute_their_steps_in_process():
+    # A backfill chunk or a daily run pays one process start-up, not one per step.
+    defs = build_definitions(offline_env(Path("unused")))
+    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
+    for job in ("news_job", "rides_job"):
+        assert defs.resolve_job_def(job).executor_def.name == "in_process"
 
 
 # -- one run over five days == five one-day runs ---------------------------------------------------
