@@ -38,6 +38,11 @@ def run_days(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) 
     return list(context.partition_keys)
 
 
+def inputs_of_day(inputs: Mapping[str, Mapping[str, Any]], day: str) -> dict[str, Any]:
+    """Each range input's value for `day`."""
+    return {name: value[day] for name, value in inputs.items()}
+
+
 def add_day_metadata(context: Any, metadata: Mapping[str, Any]) -> None:
     """Attach `metadata` to the day being computed (see the module docstring)."""
     day = _current_day.get()
@@ -72,10 +77,9 @@ def for_each_day(
     asset = context.asset_key.to_user_string()
     values = {}
     for day in days:
-        day_inputs = {name: value[day] for name, value in inputs.items()}
         token = _current_day.set(day)
         try:
-            values[day] = compute(date.fromisoformat(day), **day_inputs)
+            values[day] = compute(date.fromisoformat(day), **inputs_of_day(inputs, day))
         except Exception as error:
             raise day_failure(asset, day, error) from error
         finally:
@@ -100,7 +104,7 @@ def check_each_day(
     spec = next(iter(context.check_specs))
     failed: list[tuple[str, dg.AssetCheckResult]] = []
     for day in days:
-        result = check(day, **{name: value[day] for name, value in inputs.items()})
+        result = check(day, **inputs_of_day(inputs, day))
         context.op_execution_context.log_event(
             dg.AssetCheckEvaluation(
                 asset_key=spec.asset_key,
