@@ -1,5 +1,22 @@
-"""Glimpse: daily LLM and ML content pipelines as Dagster software-defined assets."""
+"""Glimpse: daily LLM and ML content pipelines as Dagster software-defined assets.
 
-from glimpse_assets.definitions import defs
+`defs` is built on first access, so importing a submodule (a test, `glimpse serve`) does not load
+the whole code location.
+"""
+
+from typing import Any
 
 __all__ = ["defs"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "defs":
+        from glimpse_assets.definitions import defs
+
+        return defs
+    raise AttributeError(f"module 'glimpse_assets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Dagster finds a module's Definitions through dir(): list `defs` so it is found (and built).
+    return sorted({*globals(), "defs"})

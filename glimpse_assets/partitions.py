@@ -1,28 +1,15 @@
 """The one daily partitions definition every Glimpse asset shares, and how ranges of it run."""
 
-import os
 import warnings
-from datetime import date
 
 import dagster as dg
 
-DEFAULT_START_DATE = "2026-01-01"
+from glimpse_assets.settings import PartitionSettings
 
-
-def start_date_from_env() -> str:
-    """`GLIMPSE_START_DATE` (YYYY-MM-DD), validated so a typo fails at load time with its name."""
-    raw = os.environ.get("GLIMPSE_START_DATE", "").strip() or DEFAULT_START_DATE
-    try:
-        date.fromisoformat(raw)
-    except ValueError as error:
-        raise ValueError(
-            f"GLIMPSE_START_DATE must be a date like 2026-01-01, got {raw!r}"
-        ) from error
-    return raw
-
-
-# end_offset=0: the newest partition is the last complete UTC day, never today.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=start_date_from_env(), timezone="UTC")
+# The start date (PartitionSettings) is read here, once: asset definitions take their partitions
+# when their module is imported. end_offset=0: the newest partition is the last complete UTC day.
+START_DATE = PartitionSettings.from_env().start_date
+daily_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE.isoformat(), timezone="UTC")
 
 # Backfill policies are a Dagster beta API; Glimpse relies on them knowingly. A job mixing both
 # policies (news_job, rides_job) backfills in the smaller chunks, as Dagster warns at every load.

@@ -6,13 +6,7 @@ import uuid
 
 import boto3
 import pytest
-from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
-
-from glimpse_assets.news.sources import SampleNewsSource
-from glimpse_assets.providers.offline_image import OfflineImageProvider
-from glimpse_assets.providers.offline_text import OfflineTextProvider
-from glimpse_assets.storage import GlimpseIOManager
 
 
 @pytest.fixture(autouse=True)
@@ -51,13 +45,26 @@ def s3_bucket(s3_client):
 
 @pytest.fixture
 def local_io_manager(tmp_path):
-    return GlimpseIOManager(storage_uri=str(tmp_path / "storage"), s3=S3Resource())
+    from glimpse_assets_tests.stores import io_manager_at
+
+    return io_manager_at(str(tmp_path / "storage"))
+
+
+@pytest.fixture
+def local_store(local_io_manager):
+    """The object store resource under `local_io_manager` (the same instance)."""
+    return local_io_manager.object_store
 
 
 @pytest.fixture
 def offline_resources(local_io_manager):
+    from glimpse_assets.news.sources import SampleNewsSource
+    from glimpse_assets.providers.offline_image import OfflineImageProvider
+    from glimpse_assets.providers.offline_text import OfflineTextProvider
+
     return {
         "io_manager": local_io_manager,
+        "object_store": local_io_manager.object_store,
         "news_source": SampleNewsSource(),
         "text_provider": OfflineTextProvider(),
         "image_provider": OfflineImageProvider(),

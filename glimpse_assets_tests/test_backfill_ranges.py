@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glimpse_assets.definitions import build_definitions, resources_from_env
+from glimpse_assets.definitions import build_definitions
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.checks import news_checks
 from glimpse_assets.partitions import (
@@ -26,7 +26,8 @@ from glimpse_assets.partitions import (
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.rides.assets import rides_assets
 from glimpse_assets.rides.checks import rides_checks
-from glimpse_assets.storage import GlimpseIOManager, StoredPartitions
+from glimpse_assets.storage.io_manager import StoredPartitions
+from glimpse_assets_tests.stores import io_manager_at
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
 ALL_ASSETS = [*news_assets, social_post, *rides_assets]
@@ -71,7 +72,7 @@ def whole_store(root: Path) -> dict[str, bytes]:
 def materialize(assets, env, instance, checks=(), **kwargs) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*assets, *checks],
-        resources=resources_from_env(env),
+        resources=build_definitions(env).resources,
         instance=instance,
         raise_on_error=False,
         **kwargs,
@@ -199,9 +200,9 @@ def test_reports_over_a_range_read_what_single_day_runs_stored(tmp_path):
 
 
 def test_a_range_input_is_read_one_day_at_a_time_when_asked_for(tmp_path):
-    manager = GlimpseIOManager(storage_uri=str(tmp_path))
+    manager = io_manager_at(str(tmp_path))
     for day in DAYS[:3]:
-        manager.store.write_bytes(f"counts/{day}.json", f'{{"day": "{day}"}}'.encode(), "x")
+        manager.store.put(f"counts/{day}.json", f'{{"day": "{day}"}}'.encode(), "x")
 
     @dg.asset(partitions_def=daily_partitions, kinds={"json"})
     def counts():

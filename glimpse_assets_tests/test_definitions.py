@@ -1,5 +1,5 @@
-"""The code location: which implementations the environment selects, what the Definitions hold,
-and that Dagster's own tools (the CLI and the webserver) load it.
+"""The code location: which implementations the settings select, what each domain's Definitions
+hold alone and merged, and that Dagster's own tools (the CLI and the webserver) load it.
 
 The `test_code_location_*` tests start real Dagster processes and are the slow ones.
 """
@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -20,17 +20,19 @@ import pytest
 import requests
 
 from glimpse_assets import partitions
-from glimpse_assets.definitions import (
-    ConfigurationError,
-    build_definitions,
-    resources_from_env,
-)
+from glimpse_assets.definitions import DOMAINS, build_definitions
+from glimpse_assets.domains import build_domain
+from glimpse_assets.llm.budget import llm_asset_keys
+from glimpse_assets.news import definitions as news_definitions
 from glimpse_assets.news.sources import CurrentsNewsSource, RssNewsSource, SampleNewsSource
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
+from glimpse_assets.publish import definitions as publish_definitions
+from glimpse_assets.rides import definitions as rides_definitions
 from glimpse_assets.rides.sources import SimulatedRidesSource, TlcRidesSource
-from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets.settings import ConfigurationError, PartitionSettings
+from glimpse_assets.storage.io_manager import GlimpseIOManager
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -44,6 +46,11 @@ RIDES_ASSETS = {
 }
 GROUPS = dict.fromkeys(NEWS_ASSETS | {"social_post"}, "news") | dict.fromkeys(RIDES_ASSETS, "rides")
 
+
+def resources_from_env(env: dict[str, str]) -> dict:
+    return dict(build_definitions(env).resources)
+
+
 # -- resources chosen from the environment -------------------------------------------------
 
 
@@ -54,7 +61,8 @@ def test_default_environment_is_fully_offline():
     assert isinstance(resources["text_provider"], OfflineTextProvider)
     assert isinstance(resources["image_provider"], OfflineImageProvider)
     assert isinstance(resources["io_manager"], GlimpseIOManager)
-    assert resources["io_manager"].storage_uri == ".glimpse/storage"
+    assert resources["io_manager"].object_store is resources["object_store"]
+    assert resources["object_store"].storage_uri == ".glimpse/storage"
 
 
 def test_auto_with_an_api_key_selects_openai_with_models_and_base_url():
@@ -76,6 +84,9 @@ def test_auto_with_an_api_key_selects_openai_with_models_and_base_url():
     # The key is read from the environment when a run starts, never copied into the definitions.
     assert text.openai.api_key == dg.EnvVar("OPENAI_API_KEY")
     assert "sk-test-secret" not in repr(resources)
+    # One gateway, over the one object store, under both providers.
+    assert text.calls is image.calls is resources["llm"]
+    assert resources["llm"].object_store is resources["object_store"]
 
 
 def test_an_api_key_alone_selects_openai_with_default_models():
@@ -126,11 +137,6 @@ def test_configuration_errors_are_value_errors():
     assert issubclass(ConfigurationError, ValueError)
 
 
-def test_currents_without_a_key_is_an_error():
-    with pytest.raises(ConfigurationError, match="CURRENTS_API_KEY"):
-        resources_from_env({"GLIMPSE_NEWS_SOURCE": "currents"})
-
-
 def test_currents_with_a_key_reads_its_settings():
     env = {
         "GLIMPSE_NEWS_SOURCE": "currents",
@@ -150,16 +156,6 @@ def test_currents_with_a_key_reads_its_settings():
     )
 
 
-def test_rss_without_feeds_is_an_error():
-    with pytest.raises(ConfigurationError, match="GLIMPSE_RSS_FEEDS"):
-        resources_from_env({"GLIMPSE_NEWS_SOURCE": "rss"})
-
-
-def test_rss_with_only_separators_is_an_error():
-    with pytest.raises(ConfigurationError, match="GLIMPSE_RSS_FEEDS"):
-        resources_from_env({"GLIMPSE_NEWS_SOURCE": "rss", "GLIMPSE_RSS_FEEDS": " , ,"})
-
-
 def test_rss_feeds_are_split_on_commas_and_trimmed():
     env = {"GLIMPSE_NEWS_SOURCE": "rss", "GLIMPSE_RSS_FEEDS": "u1, u2"}
     source = resources_from_env(env)["news_source"]
@@ -170,9 +166,11 @@ def test_rss_feeds_are_split_on_commas_and_trimmed():
 
 @pytest.mark.parametrize("uri", ["s3://glimpse-bucket/daily", "/srv/glimpse/storage"])
 def test_storage_uri_passes_through(uri):
-    io_manager = resources_from_env({"GLIMPSE_STORAGE_URI": uri})["io_manager"]
+    resources = resources_from_env({"GLIMPSE_STORAGE_URI": uri})
 
-    assert io_manager.storage_uri == uri
+    assert resources["object_store"].storage_uri == uri
+    assert resources["io_manager"].object_store is resources["object_store"]
+    assert resources["news_publisher"].object_store is resources["object_store"]
 
 
 def test_rides_default_to_ten_thousand_simulated_rides_a_day():
@@ -306,21 +304,172 @@ def test_rides_job_refreshes_raw_news_without_its_blocking_check(defs):
 # -- the partitions' start date ------------------------------------------------------------
 
 
-def test_start_date_defaults_and_accepts_an_iso_date(monkeypatch):
-    monkeypatch.delenv("GLIMPSE_START_DATE", raising=False)
-    assert partitions.start_date_from_env() == "2026-01-01"
-
-    monkeypatch.setenv("GLIMPSE_START_DATE", " 2025-06-01 ")
-    assert partitions.start_date_from_env() == "2025-06-01"
+def test_start_date_defaults_and_accepts_an_iso_date():
+    assert PartitionSettings.from_env({}).start_date == date(2026, 1, 1)
+    assert PartitionSettings.from_env({"GLIMPSE_START_DATE": " 2025-06-01 "}).start_date == date(
+        2025, 6, 1
+    )
+    assert partitions.daily_partitions.start.date() == partitions.START_DATE
 
 
 @pytest.mark.parametrize("value", ["2026-13-01", "yesterday", "01/03/2026"])
-def test_invalid_start_date_is_a_clear_error_naming_the_variable(monkeypatch, value):
-    monkeypatch.setenv("GLIMPSE_START_DATE", value)
-
-    with pytest.raises(ValueError, match="GLIMPSE_START_DATE") as raised:
-        partitions.start_date_from_env()
+def test_invalid_start_date_is_a_clear_error_naming_the_variable(value):
+    with pytest.raises(ConfigurationError, match="GLIMPSE_START_DATE") as raised:
+        PartitionSettings.from_env({"GLIMPSE_START_DATE": value})
     assert repr(value) in str(raised.value)
+
+
+def test_start_date_is_read_in_one_place():
+    sources = [
+        path.relative_to(REPO_ROOT).as_posix()
+        for path in (REPO_ROOT / "glimpse_assets").rglob("*.py")
+        if "GLIMPSE_START_DATE" in path.read_text()
+    ]
+    assert sources == ["glimpse_assets/settings.py"]
+
+
+# -- domains: each loads alone, all merge into one ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("domain", "assets"),
+    [
+        (news_definitions, NEWS_ASSETS),
+        (publish_definitions, {"social_post"}),
+        (rides_definitions, RIDES_ASSETS),
+    ],
+)
+def test_each_domain_loads_alone_with_what_it_needs(domain, assets):
+    alone = build_domain(domain.build_defs, {})
+
+    repository = alone.get_repository_def()  # resolves every resource and job: fails if unbound
+    executable = {
+        key.to_user_string()
+        for key, assets_def in repository.assets_defs_by_key.items()
+        if assets_def.is_executable
+    }
+    assert executable == assets
+    assert {"io_manager", "object_store", "text_provider", "image_provider"} <= set(alone.resources)
+
+
+def test_a_domains_module_exposes_its_defs():
+    assert isinstance(news_definitions.defs, dg.Definitions)
+    assert news_definitions.defs is news_definitions.defs  # built once
+
+
+def test_the_code_location_is_every_domain_merged():
+    merged = build_definitions({})
+
+    keys = {key.to_user_string() for key in merged.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == NEWS_ASSETS | RIDES_ASSETS | {"social_post"}
+    assert len(DOMAINS) == 3
+    # Domain resources say whose they are; shared ones are defined once.
+    assert set(merged.resources) == {
+        "io_manager",
+        "object_store",
+        "text_provider",
+        "image_provider",
+        "news_source",
+        "news_publisher",
+        "publish_notifier",
+        "rides_source",
+    }
+
+
+def test_merging_rejects_two_resources_under_one_key():
+    news = build_domain(news_definitions.build_defs, {})
+    rides = build_domain(rides_definitions.build_defs, {})  # its own shared resources
+
+    with pytest.raises(
+        dg.DagsterInvariantViolationError, match="different resources with same key"
+    ):
+        dg.Definitions.merge(news, rides)
+
+
+def test_a_missing_domain_credential_loads_and_fails_only_that_domains_step(tmp_path):
+    env = {"GLIMPSE_PUBLISHER": "instagram", "GLIMPSE_STORAGE_URI": str(tmp_path)}
+    defs = build_definitions(env)  # no INSTAGRAM_ACCESS_TOKEN, no INSTAGRAM_USER_ID: still loads
+
+    result = defs.resolve_job_def("news_job").execute_in_process(
+        partition_key="2026-03-01", raise_on_error=False
+    )
+
+    statuses = {
+        event.step_key: event.event_type_value
+        for event in result.all_events
+        if event.is_step_success or event.is_step_failure
+    }
+    assert statuses == {
+        "raw_news": "STEP_SUCCESS",
+        "news_digest": "STEP_SUCCESS",
+        "image_prompt": "STEP_SUCCESS",
+        "news_image": "STEP_SUCCESS",
+        "raw_news_raw_news_has_articles": "STEP_SUCCESS",
+        "image_prompt_image_prompt_is_one_paragraph": "STEP_SUCCESS",
+        "news_image_news_image_is_valid_png": "STEP_SUCCESS",
+        "social_post": "STEP_FAILURE",
+    }
+    failure = next(event for event in result.all_events if event.is_step_failure)
+    assert "INSTAGRAM_ACCESS_TOKEN" in str(failure.step_failure_data.error)
+    assert (tmp_path / "news_image" / "2026-03-01.png").is_file()
+
+
+# Every documented setting, with a value that cannot work: the load fails with one line naming it.
+BAD_SETTINGS = [
+    ("GLIMPSE_STORAGE_URI", "gs://bucket/glimpse", "s3://bucket/prefix"),
+    ("GLIMPSE_STORAGE_URI", "s3://", "bucket"),
+    ("AWS_ENDPOINT_URL", "127.0.0.1:9000", "http"),
+    ("GLIMPSE_START_DATE", "yesterday", "date"),
+    ("GLIMPSE_PROVIDER", "carrier-pigeon", "'auto', 'offline' or 'openai'"),
+    ("OPENAI_BASE_URL", "localhost:11434/v1", "http"),
+    ("GLIMPSE_MODERATION", "maybe", "'on' or 'off'"),
+    ("GLIMPSE_DAILY_BUDGET_USD", "cheap", "number"),
+    ("GLIMPSE_DAILY_BUDGET_USD", "nan", "finite"),
+    ("GLIMPSE_DAILY_BUDGET_USD", "inf", "finite"),
+    ("GLIMPSE_DAILY_BUDGET_USD", "-1", "greater than or equal to 0"),
+    ("GLIMPSE_LLM_MAX_CONCURRENCY", "0", "greater than or equal to 1"),
+    ("GLIMPSE_LLM_MAX_CONCURRENCY", "many", "integer"),
+    ("GLIMPSE_LLM_MAX_RETRIES", "-1", "greater than or equal to 0"),
+    ("GLIMPSE_LLM_TIMEOUT_SECONDS", "0", "greater than 0"),
+    ("GLIMPSE_LLM_TIMEOUT_SECONDS", "nan", "finite"),
+    ("GLIMPSE_NEWS_SOURCE", "fax", "'sample', 'currents' or 'rss'"),
+    ("CURRENTS_API_URL", "api.currentsapi.services", "http"),
+    ("GLIMPSE_RIDES_SOURCE", "taxis", "'simulated' or a TLC file"),
+    ("GLIMPSE_RIDES_SOURCE", "/data/rides_{date}.json", ".parquet or .csv"),
+    ("GLIMPSE_RIDES_PER_DAY", "lots", "integer"),
+    ("GLIMPSE_RIDES_PER_DAY", "-5", "greater than or equal to 0"),
+    ("GLIMPSE_PUBLISHER", "carrier-pigeon", "'outbox', 'instagram' or 'email'"),
+    ("INSTAGRAM_GRAPH_API_URL", "graph.facebook.com", "http"),
+    ("GLIMPSE_PUBLIC_BASE_URL", "cdn.example", "http"),
+    ("GLIMPSE_SMTP_PORT", "smtp", "integer"),
+    ("GLIMPSE_SMTP_PORT", "70000", "less than or equal to 65535"),
+    ("GLIMPSE_SMTP_STARTTLS", "sometimes", "'true' or 'false'"),
+    ("GLIMPSE_NOTIFIER", "pager", "'log', 'sns' or 'slack'"),
+    ("GLIMPSE_UI_URL", "localhost:3000", "http"),
+    ("SLACK_API_URL", "slack.com/api", "http"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "allowed"), BAD_SETTINGS)
+def test_every_setting_with_a_bad_value_fails_the_load_naming_it(variable, value, allowed):
+    if variable == "GLIMPSE_START_DATE":  # read when the partitions are defined
+        load = lambda: PartitionSettings.from_env({variable: value})  # noqa: E731
+    else:
+        load = lambda: build_definitions({variable: value})  # noqa: E731
+
+    with pytest.raises(ConfigurationError) as raised:
+        load()
+
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{variable}={value!r}")
+    assert allowed in message
+
+
+def test_bad_llm_settings_fail_the_load_whatever_the_provider():
+    for provider in ({}, {"GLIMPSE_PROVIDER": "offline"}):
+        with pytest.raises(ConfigurationError, match="GLIMPSE_DAILY_BUDGET_USD"):
+            build_definitions({**provider, "GLIMPSE_DAILY_BUDGET_USD": "cheap"})
 
 
 # -- the code location, loaded by Dagster's own processes (slow) ---------------------------
@@ -465,7 +614,22 @@ def test_llm_settings_come_from_the_environment():
     calls = resources_from_env(env)["text_provider"].calls
 
     assert (calls.daily_budget_usd, calls.max_concurrency, calls.max_retries) == (2.5, 3, 1)
-    assert (calls.timeout_seconds, calls.storage_uri) == (30.0, "s3://bucket/glimpse")
-    assert set(calls.budget_asset_keys) == {"image_prompt", "news_image", "anomaly_summaries"}
+    assert (calls.timeout_seconds, calls.object_store.storage_uri) == (30.0, "s3://bucket/glimpse")
     with pytest.raises(ConfigurationError, match="GLIMPSE_DAILY_BUDGET_USD"):
         resources_from_env({**env, "GLIMPSE_DAILY_BUDGET_USD": "lots"})
+
+
+def test_the_budget_covers_every_asset_in_the_llm_pool_found_by_what_it_declares():
+    env = {"GLIMPSE_PROVIDER": "openai", "OPENAI_API_KEY": "sk-x"}
+    repository = build_definitions(env).get_repository_def()
+
+    keys = {key.to_user_string() for key in llm_asset_keys(repository)}
+    assert keys == {"image_prompt", "news_image", "anomaly_summaries"}
+
+    @dg.asset(pool="llm")
+    def a_new_domains_summary() -> None: ...
+
+    widened = dg.Definitions.merge(
+        build_definitions(env), dg.Definitions(assets=[a_new_domains_summary])
+    ).get_repository_def()
+    assert "a_new_domains_summary" in {k.to_user_string() for k in llm_asset_keys(widened)}

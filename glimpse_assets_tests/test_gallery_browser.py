@@ -9,7 +9,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 from playwright.sync_api import sync_playwright
 
 from glimpse_assets.news.assets import news_assets
@@ -19,7 +18,7 @@ from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.publish.notifiers import LogNotifier
 from glimpse_assets.publish.publishers import OutboxPublisher
-from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets_tests.stores import io_manager_at
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -42,13 +41,15 @@ pytestmark = pytest.mark.skipif(
 def storage(tmp_path_factory) -> Path:
     """Three days of the news chain and social_post through the outbox, offline."""
     root = tmp_path_factory.mktemp("gallery") / "storage"
+    io_manager = io_manager_at(str(root))
     resources = {
-        "io_manager": GlimpseIOManager(storage_uri=str(root), s3=S3Resource()),
+        "io_manager": io_manager,
+        "object_store": io_manager.object_store,
         "news_source": SampleNewsSource(),
         "text_provider": OfflineTextProvider(),
         "image_provider": OfflineImageProvider(),
-        "publisher": OutboxPublisher(storage_uri=str(root)),
-        "notifier": LogNotifier(),
+        "news_publisher": OutboxPublisher(object_store=io_manager.object_store),
+        "publish_notifier": LogNotifier(),
     }
     for day in DAYS:
         dg.materialize([*news_assets, social_post], partition_key=day, resources=resources)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 from dagster_openai import OpenAIResource
 
-from glimpse_assets.llm.cache import ResponseCache, cache_key
+from glimpse_assets.llm.budget import llm_asset_keys
+from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.llm.guardrails import fence, looks_like_instruction, reject_links_and_markup
 from glimpse_assets.llm.prices import load_prices
@@ -44,7 +44,8 @@ from glimpse_assets.providers.prompts import (
 )
 from glimpse_assets.rides.assets import rides_assets
 from glimpse_assets.rides.sources import SimulatedRidesSource
-from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets.storage.io_manager import GlimpseIOManager
+from glimpse_assets.storage.resource import ObjectStoreResource
 from glimpse_assets_tests.fake_openai import (
     CHAT,
     IMAGES,
@@ -60,6 +61,7 @@ from glimpse_assets_tests.fake_openai import (
     server_error,
     slow,
 )
+from glimpse_assets_tests.stores import io_manager_at
 
 DAY = "2026-03-02"
 NEXT_DAY = "2026-03-03"
@@ -88,8 +90,8 @@ def fake():
 
 
 @pytest.fixture
-def storage_root(local_io_manager) -> Path:
-    return Path(local_io_manager.storage_uri)
+def storage_root(local_store) -> Path:
+    return Path(local_store.storage_uri)
 
 
 def openai_resources(
@@ -101,16 +103,19 @@ def openai_resources(
     **calls_settings,
 ) -> dict:
     """Every resource the news and rides chains need, with the openai providers pointed at
-    `fake` and the response cache beside the IO manager's storage."""
+    `fake` and the response cache on the IO manager's object store (the same instance, as the
+    code location shares it), the gateway also under `llm` as in `glimpse_assets.resources`."""
     client = OpenAIResource(api_key=api_key, base_url=fake.base_url)
     calls = LLMCalls(
-        storage_uri=io_manager.storage_uri,
+        object_store=io_manager.object_store,
         max_retries=2,
         timeout_seconds=TIMEOUT_SECONDS,
         **calls_settings,
     )
     return {
         "io_manager": io_manager,
+        "object_store": io_manager.object_store,
+        "llm": calls,
         "news_source": news_source or SampleNewsSource(),
         "rides_source": SimulatedRidesSource(rides_per_day=2000),
         "text_provider": OpenAITextProvider(openai=client, calls=calls, model=TEXT_MODEL),
@@ -171,12 +176,10 @@ def stored_digest(root: Path, day: str = DAY) -> dict:
 
 
 def outputs(root: Path) -> dict[str, bytes]:
-    """Every stored object outside the response cache, by path relative to the root."""
-    return {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and path.relative_to(root).parts[0] != "_cache"
-    }
+    """Every stored object outside the response cache, by key: the store's own listing, as its
+    hidden lock and temp files are not objects."""
+    store = ObjectStoreResource(storage_uri=str(root)).store
+    return {key: store.get(key) for key in store.list("") if key.split("/")[0] != CACHE_PREFIX}
 
 
 def cache_files(root: Path, endpoint: str | None = None) -> list[Path]:
@@ -361,7 +364,7 @@ def cache_phases(tmp_path_factory) -> CachePhases:
     then the first day's news chain with force in run config ("force_config") and with the
     force tag ("force_tag"); one storage, one instance, at most two calls in flight."""
     root = tmp_path_factory.mktemp("cache") / "storage"
-    io_manager = GlimpseIOManager(storage_uri=str(root), s3=S3Resource())
+    io_manager = io_manager_at(str(root))
     instance = dg.DagsterInstance.ephemeral()
     phases = {
         "first": ({"selection": NEWS_AND_RIDES}, (DAY, NEXT_DAY)),
@@ -527,7 +530,18 @@ def test_unpriced_models_are_counted_not_guessed(fake, local_io_manager):
 # -- the daily budget guard ----------------------------------------------------------------
 
 
-def test_a_tiny_budget_stops_the_step_before_any_request(fake, local_io_manager, tmp_path):
+def test_the_guard_counts_the_spend_of_every_asset_in_the_llm_pool(offline_resources):
+    # What the budget tests below materialise: the real assets, found by their pool="llm".
+    repository = dg.Definitions(
+        assets=[*news_assets, *rides_assets],
+        resources={**offline_resources, "rides_source": SimulatedRidesSource()},
+    ).get_repository_def()
+    assert [key.to_user_string() for key in llm_asset_keys(repository)] == sorted(LLM_ASSETS)
+
+
+def test_a_tiny_budget_stops_the_step_before_any_request(
+    fake, local_io_manager, storage_root, tmp_path
+):
     prices_file = write_prices(
         tmp_path, {TEXT_MODEL: {"input_per_million": 1000.0, "output_per_million": 4000.0}}
     )
@@ -536,7 +550,6 @@ def test_a_tiny_budget_stops_the_step_before_any_request(fake, local_io_manager,
         local_io_manager,
         daily_budget_usd=0.000001,
         prices_file=prices_file,
-        budget_asset_keys=LLM_ASSETS,
     )
     result = run(resources, UP_TO_PROMPT)
 
@@ -544,7 +557,7 @@ def test_a_tiny_budget_stops_the_step_before_any_request(fake, local_io_manager,
     assert fake.snapshot() == NOTHING_SENT
     classes, message = failure_of(result, "image_prompt")
     assert classes[0] == "BudgetExceededError"
-    messages = image_prompt_messages(stored_digest(Path(local_io_manager.storage_uri)))
+    messages = image_prompt_messages(stored_digest(storage_root))
     estimate = load_prices(prices_file).chat_cost(
         TEXT_MODEL, estimated_prompt_tokens(messages), MAX_TOKENS
     )
@@ -555,9 +568,7 @@ def test_a_tiny_budget_stops_the_step_before_any_request(fake, local_io_manager,
 
 
 def test_a_budget_with_an_unpriced_model_stops_before_calling(fake, local_io_manager):
-    resources = openai_resources(
-        fake, local_io_manager, daily_budget_usd=100.0, budget_asset_keys=LLM_ASSETS
-    )
+    resources = openai_resources(fake, local_io_manager, daily_budget_usd=100.0)
     result = run(resources, UP_TO_PROMPT)
 
     assert not result.success
@@ -578,7 +589,6 @@ def test_a_generous_budget_lets_the_chain_run(fake, local_io_manager, tmp_path):
         local_io_manager,
         daily_budget_usd=100.0,
         prices_file=prices_file,
-        budget_asset_keys=LLM_ASSETS,
     )
     result = run(resources)
 
@@ -596,7 +606,7 @@ def test_spend_accumulates_across_runs_and_refuses_the_next_day(fake, local_io_m
     # One day's worst case fits; what one real call costs (20+ tokens) plus another does not.
     budget = worst_case + per_token
     settings = {"daily_budget_usd": budget, "prices_file": prices_file}
-    resources = openai_resources(fake, local_io_manager, budget_asset_keys=LLM_ASSETS, **settings)
+    resources = openai_resources(fake, local_io_manager, **settings)
     instance = dg.DagsterInstance.ephemeral()
 
     first = run(resources, UP_TO_PROMPT, DAY, instance=instance)
@@ -622,7 +632,9 @@ def test_spend_accumulates_across_runs_and_refuses_the_next_day(fake, local_io_m
     assert fake.count(CHAT) == 2
 
 
-def test_a_chunk_of_days_counts_its_own_unrecorded_spend(fake, local_io_manager, tmp_path):
+def test_a_chunk_of_days_counts_its_own_unrecorded_spend(
+    fake, local_io_manager, storage_root, tmp_path
+):
     # A backfill chunk records cost only when the step ends; its second day must still see
     # what the first one spent. Budget: one day's worst case and a bit, as above.
     per_token = 0.001
@@ -631,7 +643,7 @@ def test_a_chunk_of_days_counts_its_own_unrecorded_spend(fake, local_io_manager,
     )
     budget = MAX_TOKENS * per_token + per_token
     settings = {"daily_budget_usd": budget, "prices_file": prices_file}
-    resources = openai_resources(fake, local_io_manager, budget_asset_keys=LLM_ASSETS, **settings)
+    resources = openai_resources(fake, local_io_manager, **settings)
     two_days = {
         "dagster/asset_partition_range_start": DAY,
         "dagster/asset_partition_range_end": NEXT_DAY,
@@ -644,7 +656,7 @@ def test_a_chunk_of_days_counts_its_own_unrecorded_spend(fake, local_io_manager,
     classes, message = failure_of(result, "image_prompt")
     assert f"image_prompt failed for {NEXT_DAY}" in message
     assert "BudgetExceededError" in classes or "BudgetExceededError" in message
-    assert not list((Path(local_io_manager.storage_uri) / "image_prompt").glob("*.json"))
+    assert not list((storage_root / "image_prompt").glob("*.json"))
 
 
 # -- secrets -------------------------------------------------------------------------------
@@ -738,7 +750,7 @@ def test_the_offline_provider_does_not_copy_an_injected_instruction(offline_reso
     result = run(resources, UP_TO_PROMPT)
 
     assert result.success
-    root = Path(resources["io_manager"].storage_uri)
+    root = Path(resources["object_store"].storage_uri)
     assert stored_digest(root)["main"]["id"] == "inj-1"  # the injected story is the main one
     text = stored_prompt(root)["text"]
     assert "Harbour festival lanterns" in text  # the story itself is still illustrated
@@ -1000,7 +1012,9 @@ def test_cache_key_changes_with_provider_model_endpoint_and_request(changed):
     assert cache_key(*changed) != cache_key("openai", "m", "chat", REQUEST)
 
 
-def test_cache_object_keys_are_safe_paths_under_the_cache_prefix():
+def test_cache_object_keys_are_safe_paths_under_the_cache_prefix(tmp_path):
     key = cache_key("openai", "org/model:7b", "chat", REQUEST)
-    object_key = ResponseCache.object_key("openai", "org/model:7b", "chat", key)
-    assert object_key == f"_cache/openai/chat/org_model_7b/{key}.json"
+    name = ResponseCache.entry_name("openai", "org/model:7b", "chat", key)
+    assert name == f"openai/chat/org_model_7b/{key}"
+    records = ObjectStoreResource(storage_uri=str(tmp_path)).records(CACHE_PREFIX)
+    assert records.key(name) == f"_cache/openai/chat/org_model_7b/{key}.json"

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-from dagster_aws.s3 import S3Resource
 from PIL import Image
 
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.checks import news_checks
 from glimpse_assets.news.sources import NewsBatch, NewsSource
-from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets_tests.stores import io_manager_at
 
 OUTPUTS = {
     "raw_news": "parquet",
@@ -116,9 +115,11 @@ def test_the_chain_on_s3_stores_every_output_under_the_prefix(
     offline_resources, s3_client, s3_bucket
 ):
     day = "2026-03-01"
+    io_manager = io_manager_at(f"s3://{s3_bucket}/glimpse")
     resources = {
         **offline_resources,
-        "io_manager": GlimpseIOManager(storage_uri=f"s3://{s3_bucket}/glimpse", s3=S3Resource()),
+        "io_manager": io_manager,
+        "object_store": io_manager.object_store,
     }
     result = materialize_day(resources, day)
     assert result.success

@@ -467,5 +467,5 @@ def test_rss_http_404_raises_with_the_status_and_url():
 
 
 def test_rss_without_feed_urls_raises():
-    with pytest.raises(NewsSourceError, match="needs at least one feed URL"):
+    with pytest.raises(NewsSourceError, match="GLIMPSE_NEWS_SOURCE=rss needs GLIMPSE_RSS_FEEDS"):
         RssNewsSource(feed_urls=[]).fetch_day(DAY)

@@ -1,5 +1,6 @@
 """Who hears about the day: SNS (moto's server on 127.0.0.1, read back through an SQS queue
-subscribed to the topic), the log notifier, and the run-failure sensor's message."""
+subscribed to the topic), Slack (a local server speaking its Web API JSON), the log notifier,
+and the run-failure sensor's message."""
 
 from __future__ import annotations
 
@@ -11,18 +12,20 @@ from datetime import date
 import boto3
 import dagster as dg
 import pytest
-from dagster_aws.s3 import S3Resource
 
-from glimpse_assets.definitions import notifier_from_env
 from glimpse_assets.news.assets import raw_news
 from glimpse_assets.news.sources import NewsBatch, NewsSource, NewsSourceError
-from glimpse_assets.publish.notifiers import LogNotifier, NotifyError, SnsNotifier
+from glimpse_assets.publish.notifiers import LogNotifier, NotifyError, SlackNotifier, SnsNotifier
+from glimpse_assets.publish.resources import publish_notifier
 from glimpse_assets.publish.sensors import notify_on_run_failure
-from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets.publish.settings import PublishSettings
+from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
 from glimpse_assets_tests.recording_notifier import RecordingNotifier
+from glimpse_assets_tests.stores import io_manager_at
 
 DAY = "2026-03-02"
 UI_URL = "http://127.0.0.1:3999"
+SLACK_TOKEN = "xoxb-1234567890-0987654321-testTOKENabc"
 
 
 # -- sns -------------------------------------------------------------------------------------
@@ -84,6 +87,74 @@ def test_sns_to_a_missing_topic_fails_naming_the_topic(sns_topic):
         SnsNotifier(topic_arn=missing).send("subject", "text")
 
 
+def test_sns_without_a_topic_fails_naming_the_variable():
+    with pytest.raises(NotifyError, match="GLIMPSE_SNS_TOPIC_ARN"):
+        SnsNotifier(topic_arn="").send("subject", "text")
+
+
+# -- slack -----------------------------------------------------------------------------------
+
+
+def fake_slack(request) -> Reply:
+    """chat.postMessage as Slack answers it: HTTP 200 and `ok`, or `ok: false` and an error code
+    for a channel it does not know."""
+    if request.path != "/api/chat.postMessage":
+        return Reply.json({"ok": False, "error": "unknown_method"}, status=404)
+    if request.headers.get("authorization") != f"Bearer {SLACK_TOKEN}":
+        return Reply.json({"ok": False, "error": "invalid_auth"})
+    message = request.json()
+    if message.get("channel") != "#glimpse":
+        return Reply.json({"ok": False, "error": "channel_not_found"})
+    return Reply.json(
+        {
+            "ok": True,
+            "channel": "C0GLIMPSE01",
+            "ts": "1772409600.000100",
+            "message": {"type": "message", "text": message["text"], "bot_id": "B0GLIMPSE"},
+        }
+    )
+
+
+def test_slack_posts_to_chat_post_message_and_fails_on_slack_errors_without_the_token():
+    with LocalHTTPServer(fake_slack) as server:
+        base_url = f"{server.url}/api/"
+        SlackNotifier(token=SLACK_TOKEN, channel="#glimpse", base_url=base_url, ui_url=UI_URL).send(
+            "Glimpse posted 2026-03-02 via outbox", "Lanterns over the harbour.\nRun: x"
+        )
+        (request,) = server.requests
+
+        gone = SlackNotifier(token=SLACK_TOKEN, channel="#gone", base_url=base_url)
+        with pytest.raises(NotifyError) as raised:
+            gone.send("subject", "text")
+
+    assert request.method == "POST"
+    assert request.path == "/api/chat.postMessage"
+    assert request.headers["authorization"] == f"Bearer {SLACK_TOKEN}"
+    assert request.headers["content-type"].startswith("application/json")
+    assert request.json() == {
+        "channel": "#glimpse",
+        "text": "*Glimpse posted 2026-03-02 via outbox*\nLanterns over the harbour.\nRun: x",
+    }
+    assert SLACK_TOKEN not in request.path and SLACK_TOKEN not in request.body.decode("utf-8")
+
+    assert len(server.requests) == 2  # the failed post is not retried
+    assert server.requests[1].json()["channel"] == "#gone"
+    message = str(raised.value)
+    assert "channel_not_found" in message
+    assert "#gone" in message
+    assert SLACK_TOKEN not in message
+    assert raised.value.__cause__ is None
+
+
+def test_slack_without_a_token_fails_before_any_request():
+    with LocalHTTPServer(fake_slack) as server:
+        notifier = SlackNotifier(token=None, channel="#glimpse", base_url=f"{server.url}/api/")
+        with pytest.raises(NotifyError, match="SLACK_BOT_TOKEN"):
+            notifier.send("subject", "text")
+
+    assert server.requests == []
+
+
 # -- the run-failure sensor ------------------------------------------------------------------
 
 
@@ -106,7 +177,7 @@ def test_the_failure_sensor_names_job_partition_step_error_and_run_link(tmp_path
             partition_key=DAY,
             resources={
                 "news_source": QuotaExhaustedSource(),
-                "io_manager": GlimpseIOManager(storage_uri=str(tmp_path / "s"), s3=S3Resource()),
+                "io_manager": io_manager_at(str(tmp_path / "s")),
             },
             instance=instance,
             raise_on_error=False,
@@ -118,7 +189,7 @@ def test_the_failure_sensor_names_job_partition_step_error_and_run_link(tmp_path
             dagster_instance=instance,
             dagster_run=run,
             dagster_event=result.get_run_failure_event(),
-            resources={"notifier": notifier},
+            resources={"publish_notifier": notifier},
         ) as context:
             notify_on_run_failure(context)
 
@@ -142,6 +213,10 @@ def test_the_log_notifier_writes_to_the_glimpse_notifications_logger(caplog):
     (record,) = [r for r in caplog.records if r.name == "glimpse.notifications"]
     assert record.levelno == logging.WARNING
     assert record.getMessage() == "Glimpse posted 2026-03-02 via outbox\nLanterns over the harbour."
+
+
+def notifier_from_env(env: dict[str, str]):
+    return publish_notifier(PublishSettings.from_env(env))
 
 
 def test_the_default_notifier_logs_and_links_runs_under_glimpse_ui_url():

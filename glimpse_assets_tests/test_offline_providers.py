@@ -13,12 +13,10 @@ from PIL import Image
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.digest import build_digest
 from glimpse_assets.news.sources import SampleNewsSource, sample_articles_for_day, sample_pool
-from glimpse_assets.providers.offline_image import (
-    OfflineImageProvider,
-    png_bytes,
-    render_prompt_image,
-)
-from glimpse_assets.providers.offline_text import OfflineTextProvider, compose_image_prompt
+from glimpse_assets.providers.extractive import compose_image_prompt
+from glimpse_assets.providers.landscape import png_bytes, render_prompt_image
+from glimpse_assets.providers.offline_image import OfflineImageProvider
+from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 
 CURRENTS_KEYS = {"id", "title", "description", "url", "author", "image", "language", "category"}

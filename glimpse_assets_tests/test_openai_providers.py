@@ -120,8 +120,8 @@ class FakeOpenAI:
 
 
 @pytest.fixture
-def storage_root(local_io_manager) -> Path:
-    return Path(local_io_manager.storage_uri)
+def storage_root(local_store) -> Path:
+    return Path(local_store.storage_uri)
 
 
 def requests_to(server: LocalHTTPServer, path: str) -> list[Request]:
@@ -135,11 +135,14 @@ def materialize_news(
     image_model: str = IMAGE_MODEL,
 ) -> dg.ExecuteInProcessResult:
     openai = OpenAIResource(api_key=API_KEY, base_url=server.url + "/v1")
-    calls = LLMCalls(storage_uri=io_manager.storage_uri)  # the response cache sits beside it
+    # The response cache sits on the IO manager's object store (the same instance).
+    calls = LLMCalls(object_store=io_manager.object_store)
     return dg.materialize(
         [raw_news, news_digest, image_prompt, news_image],
         resources={
             "io_manager": io_manager,
+            "object_store": io_manager.object_store,
+            "llm": calls,
             "news_source": SampleNewsSource(),
             "text_provider": OpenAITextProvider(openai=openai, calls=calls, model=text_model),
             "image_provider": OpenAIImageProvider(openai=openai, calls=calls, model=image_model),

@@ -19,17 +19,18 @@ import dagster as dg
 import pytest
 import requests
 from aiosmtpd.controller import Controller
-from dagster_aws.s3 import S3Resource
 from PIL import Image
 
 from glimpse_assets.news.assets import news_assets
-from glimpse_assets.object_store import LocalObjectStore
 from glimpse_assets.publish import publishers
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.publish.caption import build_caption
-from glimpse_assets.publish.exactly_once import PublishUncertainError, publish_once
+from glimpse_assets.publish.exactly_once import (
+    LEDGER_PREFIX,
+    PublishUncertainError,
+    publish_once,
+)
 from glimpse_assets.publish.gallery import gallery_page
-from glimpse_assets.publish.ledger import PostLedger
 from glimpse_assets.publish.publishers import (
     EmailPublisher,
     InstagramPublisher,
@@ -38,9 +39,11 @@ from glimpse_assets.publish.publishers import (
     PublishError,
     PublishRejectedError,
 )
-from glimpse_assets.storage import GlimpseIOManager
+from glimpse_assets.storage.records import JsonRecords
+from glimpse_assets.storage.resource import ObjectStoreResource
 from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
 from glimpse_assets_tests.recording_notifier import RecordingNotifier
+from glimpse_assets_tests.stores import io_manager_at
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 DAY = DAYS[0]
@@ -88,6 +91,15 @@ def png_bytes(size: tuple[int, int] = (64, 64), color: str = "teal") -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def object_store_at(root: Path) -> ObjectStoreResource:
+    return ObjectStoreResource(storage_uri=str(root))
+
+
+def ledger_of(object_store: ObjectStoreResource) -> JsonRecords:
+    """The publishing ledger over `object_store`: `_ledger/<publisher>/<day>.json`."""
+    return object_store.records(LEDGER_PREFIX)
 
 
 def a_post(day: str = DAY, caption: str = "Lanterns over the harbour.\n\n#glimpse #dailynews"):
@@ -176,13 +188,13 @@ class GalleryPage(HTMLParser):
 
 
 def test_the_outbox_posts_each_day_once_and_keeps_a_gallery_newest_first(
-    offline_resources, local_io_manager, notifier
+    offline_resources, local_store, notifier
 ):
-    root = Path(local_io_manager.storage_uri)
+    root = Path(local_store.storage_uri)
     resources = {
         **offline_resources,
-        "publisher": OutboxPublisher(storage_uri=local_io_manager.storage_uri),
-        "notifier": notifier,
+        "news_publisher": OutboxPublisher(object_store=local_store),
+        "publish_notifier": notifier,
     }
     for day in DAYS:
         assert post_metadata(materialize_post(resources, day))["action"] == "published"
@@ -342,14 +354,15 @@ def instagram(server: LocalHTTPServer, **settings) -> InstagramPublisher:
 def test_instagram_publishes_a_presigned_jpeg_once_with_the_token_only_in_a_header(
     offline_resources, s3_client, s3_bucket, notifier
 ):
-    storage_uri = f"s3://{s3_bucket}/g"
+    io_manager = io_manager_at(f"s3://{s3_bucket}/g")
     api = FakeGraphAPI(statuses=["IN_PROGRESS", "FINISHED"])
     with LocalHTTPServer(api) as server:
         resources = {
             **offline_resources,
-            "io_manager": GlimpseIOManager(storage_uri=storage_uri, s3=S3Resource()),
-            "publisher": instagram(server, storage_uri=storage_uri),
-            "notifier": notifier,
+            "io_manager": io_manager,
+            "object_store": io_manager.object_store,
+            "news_publisher": instagram(server, object_store=io_manager.object_store),
+            "publish_notifier": notifier,
         }
         first = post_metadata(materialize_post(resources, DAY))
         second = post_metadata(materialize_post(resources, DAY))
@@ -398,7 +411,7 @@ def test_instagram_publishes_a_presigned_jpeg_once_with_the_token_only_in_a_head
 
 
 def test_an_expired_token_fails_once_naming_the_variable_without_the_token(
-    offline_resources, local_io_manager, notifier
+    offline_resources, local_store, notifier
 ):
     expired = graph_error(
         f"Error validating access token: Session has expired. Token {TOKEN} is no longer valid.",
@@ -408,12 +421,12 @@ def test_an_expired_token_fails_once_naming_the_variable_without_the_token(
     with LocalHTTPServer(api) as server:
         resources = {
             **offline_resources,
-            "publisher": instagram(
+            "news_publisher": instagram(
                 server,
-                storage_uri=local_io_manager.storage_uri,
+                object_store=local_store,
                 public_base_url="http://127.0.0.1:9/storage",
             ),
-            "notifier": notifier,
+            "publish_notifier": notifier,
         }
         result = materialize_post(resources, DAY, raise_on_error=False)
 
@@ -441,7 +454,9 @@ def test_a_rate_limit_is_a_retryable_publish_error(tmp_path, reply):
     api = FakeGraphAPI(errors={"media": reply})
     with LocalHTTPServer(api) as server:
         publisher = instagram(
-            server, storage_uri=str(tmp_path), public_base_url="http://127.0.0.1:9/storage"
+            server,
+            object_store=object_store_at(tmp_path),
+            public_base_url="http://127.0.0.1:9/storage",
         )
         with pytest.raises(PublishError) as raised:
             publisher.start(a_post())
@@ -454,23 +469,27 @@ def test_a_rate_limit_is_a_retryable_publish_error(tmp_path, reply):
 
 def test_a_container_in_error_fails_without_publishing(tmp_path):
     api = FakeGraphAPI(statuses=["IN_PROGRESS", "ERROR"])
-    ledger = PostLedger(LocalObjectStore(tmp_path))
+    object_store = object_store_at(tmp_path)
+    ledger = ledger_of(object_store)
     with LocalHTTPServer(api) as server:
         publisher = instagram(
-            server, storage_uri=str(tmp_path), public_base_url="http://127.0.0.1:9/storage"
+            server,
+            object_store=object_store,
+            public_base_url="http://127.0.0.1:9/storage",
         )
         with pytest.raises(PublishRejectedError, match="ERROR"):
             publish_once(ledger, publisher, a_post())
 
     assert api.calls(server, "media_publish") == []
     assert api.published == []
-    assert ledger.get("instagram", DAY)["status"] == "pending"
+    assert ledger.get(f"instagram/{DAY}")["status"] == "pending"
 
 
 @pytest.mark.parametrize(
     ("settings", "post", "expected"),
     [
         ({"access_token": ""}, a_post(), "INSTAGRAM_ACCESS_TOKEN"),
+        ({"access_token": None}, a_post(), "INSTAGRAM_ACCESS_TOKEN"),
         ({"user_id": ""}, a_post(), "INSTAGRAM_USER_ID"),
         ({"public_base_url": None}, a_post(), "GLIMPSE_PUBLIC_BASE_URL"),
         (
@@ -480,16 +499,24 @@ def test_a_container_in_error_fails_without_publishing(tmp_path):
         ),
         ({}, a_post(caption="x" * 2_201), "at most 2200"),
     ],
-    ids=["no-token", "no-user-id", "local-storage-without-public-url", "31-hashtags", "long"],
+    ids=[
+        "empty-token",
+        "no-token",
+        "no-user-id",
+        "local-storage-without-public-url",
+        "31-hashtags",
+        "long",
+    ],
 )
 def test_a_post_instagram_cannot_take_fails_before_any_request(tmp_path, settings, post, expected):
     api = FakeGraphAPI()
-    ledger = PostLedger(LocalObjectStore(tmp_path))
+    object_store = object_store_at(tmp_path)
+    ledger = ledger_of(object_store)
     with LocalHTTPServer(api) as server:
         publisher = instagram(
             server,
             **{
-                "storage_uri": str(tmp_path),
+                "object_store": object_store,
                 "public_base_url": "http://127.0.0.1:9/storage",
                 **settings,
             },
@@ -498,23 +525,26 @@ def test_a_post_instagram_cannot_take_fails_before_any_request(tmp_path, setting
             publish_once(ledger, publisher, post)
 
     assert server.requests == []
-    assert ledger.get("instagram", DAY) is None
+    assert ledger.get(f"instagram/{DAY}") is None
     assert not (tmp_path / "publish").exists()
 
 
 def test_an_image_too_large_for_instagram_fails_before_any_request(tmp_path, monkeypatch):
     monkeypatch.setattr(publishers, "INSTAGRAM_MAX_JPEG_BYTES", 200)
     api = FakeGraphAPI()
-    ledger = PostLedger(LocalObjectStore(tmp_path))
+    object_store = object_store_at(tmp_path)
+    ledger = ledger_of(object_store)
     with LocalHTTPServer(api) as server:
         publisher = instagram(
-            server, storage_uri=str(tmp_path), public_base_url="http://127.0.0.1:9/storage"
+            server,
+            object_store=object_store,
+            public_base_url="http://127.0.0.1:9/storage",
         )
         with pytest.raises(PublishRejectedError, match="larger than Instagram's"):
             publish_once(ledger, publisher, a_post())
 
     assert server.requests == []
-    assert ledger.get("instagram", DAY) is None
+    assert ledger.get(f"instagram/{DAY}") is None
 
 
 # -- crash safety ----------------------------------------------------------------------------
@@ -523,11 +553,12 @@ def test_an_image_too_large_for_instagram_fails_before_any_request(tmp_path, mon
 def test_a_publish_that_times_out_after_going_out_is_recorded_not_repeated(tmp_path):
     api = FakeGraphAPI(statuses=["FINISHED"])
     api.hold_publish_reply = threading.Event()
-    ledger = PostLedger(LocalObjectStore(tmp_path))
+    object_store = object_store_at(tmp_path)
+    ledger = ledger_of(object_store)
     with LocalHTTPServer(api) as server:
         publisher = instagram(
             server,
-            storage_uri=str(tmp_path),
+            object_store=object_store,
             public_base_url="http://127.0.0.1:9/storage",
             timeout_seconds=0.5,
         )
@@ -538,7 +569,7 @@ def test_a_publish_that_times_out_after_going_out_is_recorded_not_repeated(tmp_p
             api.hold_publish_reply.set()
         (container,) = api.containers
         assert api.published == [container]  # the server did publish
-        pending = ledger.get("instagram", DAY)
+        pending = ledger.get(f"instagram/{DAY}")
         assert pending["status"] == "pending"
         assert pending["state"] == {"container_id": container}
         first_attempt = len(server.requests)
@@ -548,7 +579,7 @@ def test_a_publish_that_times_out_after_going_out_is_recorded_not_repeated(tmp_p
     assert [api.endpoint(r) for r in server.requests[first_attempt:]] == ["status"]
     assert action == "reconciled"
     assert record["status"] == "published"
-    assert ledger.get("instagram", DAY) == record
+    assert ledger.get(f"instagram/{DAY}") == record
     assert api.published == [container]  # exactly one publish at the server
     assert len(api.calls(server, "media_publish")) == 1
     assert len(api.calls(server, "media")) == 1
@@ -595,9 +626,9 @@ def smtp_server():
         controller.stop()
 
 
-def email_publisher(port: int, storage_uri: str) -> EmailPublisher:
+def email_publisher(port: int, object_store: ObjectStoreResource) -> EmailPublisher:
     return EmailPublisher(
-        storage_uri=storage_uri,
+        object_store=object_store,
         host="127.0.0.1",
         port=port,
         starttls=False,
@@ -608,14 +639,14 @@ def email_publisher(port: int, storage_uri: str) -> EmailPublisher:
 
 
 def test_email_sends_one_message_with_the_picture_attached(
-    offline_resources, local_io_manager, smtp_server, notifier
+    offline_resources, local_store, smtp_server, notifier
 ):
     controller, mailbox = smtp_server
-    root = Path(local_io_manager.storage_uri)
+    root = Path(local_store.storage_uri)
     resources = {
         **offline_resources,
-        "publisher": email_publisher(controller.port, local_io_manager.storage_uri),
-        "notifier": notifier,
+        "news_publisher": email_publisher(controller.port, local_store),
+        "publish_notifier": notifier,
     }
     first = post_metadata(materialize_post(resources, DAY))
     second = post_metadata(materialize_post(resources, DAY))
@@ -648,30 +679,31 @@ def test_email_with_an_interrupted_earlier_attempt_stops_rather_than_send_twice(
     tmp_path, smtp_server
 ):
     controller, mailbox = smtp_server
-    ledger = PostLedger(LocalObjectStore(tmp_path))
+    object_store = object_store_at(tmp_path)
+    ledger = ledger_of(object_store)
     ledger.put(
-        "email",
-        DAY,
+        f"email/{DAY}",
         {"publisher": "email", "day": DAY, "caption": "c", "status": "pending", "state": {}},
     )
 
     with pytest.raises(PublishUncertainError, match="cannot tell whether it went out"):
-        publish_once(ledger, email_publisher(controller.port, str(tmp_path)), a_post())
+        publish_once(ledger, email_publisher(controller.port, object_store), a_post())
 
     assert mailbox.envelopes == []
-    assert ledger.get("email", DAY)["status"] == "pending"
+    assert ledger.get(f"email/{DAY}")["status"] == "pending"
 
 
 def test_email_posts_on_a_retry_after_the_smtp_server_was_unreachable(tmp_path, smtp_server):
     controller, mailbox = smtp_server
-    ledger = PostLedger(LocalObjectStore(tmp_path))
+    object_store = object_store_at(tmp_path)
+    ledger = ledger_of(object_store)
     with socket.socket() as not_listening:
         not_listening.bind(("127.0.0.1", 0))  # bound but not listening: connection refused
-        down = email_publisher(not_listening.getsockname()[1], str(tmp_path))
+        down = email_publisher(not_listening.getsockname()[1], object_store)
         with pytest.raises(PublishError, match="refused"):
             publish_once(ledger, down, a_post())
 
-    record, action = publish_once(ledger, email_publisher(controller.port, str(tmp_path)), a_post())
+    record, action = publish_once(ledger, email_publisher(controller.port, object_store), a_post())
 
     assert action == "published"
     assert record["status"] == "published"

@@ -17,7 +17,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from dagster_aws.s3 import S3Resource
 from dagster_openai import OpenAIResource
 
 from glimpse_assets.llm.gateway import LLMCalls
@@ -36,8 +35,8 @@ from glimpse_assets.rides.checks import (
     rides_checks,
 )
 from glimpse_assets.rides.sources import SimulatedRidesSource
-from glimpse_assets.storage import GlimpseIOManager
 from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.stores import io_manager_at
 
 DAY = "2026-03-01"
 NEXT_DAY = "2026-03-02"
@@ -131,7 +130,7 @@ def history_row(day: str, rides: int, anomalies: int) -> str:
 
 @pytest.fixture
 def storage_root(local_io_manager) -> Path:
-    return Path(local_io_manager.storage_uri)
+    return Path(local_io_manager.object_store.storage_uri)
 
 
 # -- local storage end to end --------------------------------------------------------------
@@ -295,9 +294,11 @@ def test_a_day_without_rides_stores_empty_tables_and_warns(offline_resources, st
 def test_the_rides_chain_on_s3_stores_every_output_under_the_prefix(
     offline_resources, s3_client, s3_bucket
 ):
+    io_manager = io_manager_at(f"s3://{s3_bucket}/g")
     resources = {
         **offline_resources,
-        "io_manager": GlimpseIOManager(storage_uri=f"s3://{s3_bucket}/g", s3=S3Resource()),
+        "io_manager": io_manager,
+        "object_store": io_manager.object_store,
     }
     result = materialize_day(resources, DAY)
     assert result.success
@@ -400,7 +401,7 @@ def materialize_with_openai(
     provider pointed at the local server."""
     text_provider = OpenAITextProvider(
         openai=OpenAIResource(api_key="sk-test", base_url=server.url + "/v1"),
-        calls=LLMCalls(storage_uri=offline_resources["io_manager"].storage_uri, max_concurrency=3),
+        calls=LLMCalls(object_store=offline_resources["object_store"], max_concurrency=3),
         model="m",
     )
     return dg.materialize(

@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from glimpse_assets.formats import HtmlDocument
 from glimpse_assets.rides.clustering import cluster_rides
 from glimpse_assets.rides.conditions import CONTEXT_COLUMNS, attach_conditions
 from glimpse_assets.rides.plot import plotted_sample, scatter_png
 from glimpse_assets.rides.report import DayRate, compare_to_history, report_page, report_table
 from glimpse_assets.rides.simulate import simulate_rides
 from glimpse_assets.rides.summaries import SUMMARY_COLUMNS
+from glimpse_assets.storage.formats import HtmlDocument
 
 DAY = date(2026, 3, 2)
 DAY_KEY = DAY.isoformat()

@@ -6,7 +6,6 @@ downstream asset) and directly with pandas / Pillow / json, as a user without Da
 
 import io
 import json
-import os
 import socket
 from pathlib import Path
 
@@ -14,12 +13,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
-from dagster_aws.s3 import S3Resource
 from PIL import Image
 
-from glimpse_assets import formats, object_store
-from glimpse_assets.object_store import LocalObjectStore, StorageError
-from glimpse_assets.storage import GlimpseIOManager, build_object_store
+from glimpse_assets.storage import formats
+from glimpse_assets.storage.io_manager import GlimpseIOManager
+from glimpse_assets.storage.object_store import LOCKS_FOLDER
+from glimpse_assets_tests.stores import io_manager_at
 
 DAY = "2026-03-02"
 days = dg.DailyPartitionsDefinition(start_date="2026-03-01", timezone="UTC")
@@ -112,14 +111,19 @@ def reader(
 
 
 def io_manager(root: Path | str) -> dict[str, GlimpseIOManager]:
-    return {"io_manager": GlimpseIOManager(storage_uri=str(root))}
+    return {"io_manager": io_manager_at(str(root))}
 
 
 def files_under(root: Path) -> list[str]:
-    """Every file below root (hidden temporary files included), as sorted relative paths."""
+    """Every file below root (hidden temporary files included, the store's lock tree not), as
+    sorted relative paths."""
     if not root.exists():
         return []
-    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
+    return sorted(
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and path.relative_to(root).parts[0] != LOCKS_FOLDER
+    )
 
 
 def failure_text(result: dg.ExecuteInProcessResult) -> str:
@@ -424,50 +428,12 @@ def test_failed_encoding_leaves_previous_object_byte_identical(tmp_path, good, b
     assert files_under(root) == [f"replaceable/{DAY}.{extension}"]
 
 
-@pytest.mark.parametrize("failing", ["replace", "fsync"])
-def test_local_write_failing_half_way_keeps_old_file_and_leaves_no_temp_file(
-    tmp_path, monkeypatch, failing
-):
-    store = LocalObjectStore(tmp_path)
-    store.write_bytes("news/raw/2026-03-02.json", b'{"old": true}\n', "application/json")
-
-    def broken(*args, **kwargs):
-        raise OSError(f"disk gave up during {failing}")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(object_store.os, failing, broken)
-        with pytest.raises(OSError, match=f"disk gave up during {failing}"):
-            store.write_bytes("news/raw/2026-03-02.json", b'{"new": true}\n', "application/json")
-
-    assert (tmp_path / "news/raw/2026-03-02.json").read_bytes() == b'{"old": true}\n'
-    assert files_under(tmp_path) == ["news/raw/2026-03-02.json"]
-
-
-def test_local_write_replaces_content_and_leaves_no_temp_file(tmp_path):
-    store = LocalObjectStore(tmp_path)
-
-    store.write_bytes("k/v.json", b"1\n", "application/json")
-    store.write_bytes("k/v.json", b"2\n", "application/json")
-
-    assert store.read_bytes("k/v.json") == b"2\n"
-    assert store.exists("k/v.json")
-    assert not store.exists("k/other.json")
-    assert os.listdir(tmp_path / "k") == ["v.json"]
-
-
-def test_local_read_of_missing_object_raises_storage_error_naming_the_path(tmp_path):
-    store = LocalObjectStore(tmp_path)
-
-    with pytest.raises(StorageError, match=r"no stored object at .*missing\.json"):
-        store.read_bytes("missing.json")
-
-
 # -- S3 -------------------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def s3_io_manager(s3_bucket):
-    return {"io_manager": GlimpseIOManager(storage_uri=f"s3://{s3_bucket}/prefix")}
+    return {"io_manager": io_manager_at(f"s3://{s3_bucket}/prefix")}
 
 
 def s3_bytes(s3_client, bucket: str, key: str) -> bytes:
@@ -569,7 +535,7 @@ def closed_port() -> int:
 def test_unreachable_s3_endpoint_fails_the_run_naming_uri_and_endpoint(monkeypatch):
     port = closed_port()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    manager = GlimpseIOManager(storage_uri="s3://b/p", s3=S3Resource(max_attempts=1))
+    manager = io_manager_at("s3://b/p")
 
     result = dg.materialize(
         [daily_digest],
@@ -592,7 +558,7 @@ def test_unsupported_storage_scheme_fails_the_run_naming_the_setting(tmp_path):
     result = dg.materialize(
         [daily_digest],
         partition_key=DAY,
-        resources={"io_manager": GlimpseIOManager(storage_uri="ftp://x")},
+        resources={"io_manager": io_manager_at("ftp://x")},
         raise_on_error=False,
     )
 
@@ -600,33 +566,6 @@ def test_unsupported_storage_scheme_fails_the_run_naming_the_setting(tmp_path):
     text = failure_text(result)
     assert "GLIMPSE_STORAGE_URI" in text
     assert "'ftp://x'" in text
-
-
-@pytest.mark.parametrize(
-    ("uri", "message"),
-    [
-        ("ftp://x", "GLIMPSE_STORAGE_URI must be a local folder or s3://bucket/prefix"),
-        ("https://bucket.example/p", "GLIMPSE_STORAGE_URI"),
-        ("s3://", "not an s3://bucket/prefix URI"),
-    ],
-)
-def test_build_object_store_rejects_bad_uris(uri, message):
-    with pytest.raises(ValueError, match=message):
-        build_object_store(uri)
-
-
-def test_build_object_store_parses_bucket_and_prefix(s3_client):
-    store = build_object_store("s3://bucket/deep/prefix/")
-
-    assert (store.bucket, store.prefix) == ("bucket", "deep/prefix")
-    assert store.uri("x/2026-03-02.json") == "s3://bucket/deep/prefix/x/2026-03-02.json"
-
-
-def test_build_object_store_uses_local_folder_for_plain_paths(tmp_path):
-    store = build_object_store(str(tmp_path / "here"))
-
-    assert isinstance(store, LocalObjectStore)
-    assert store.uri("a/b.json") == str((tmp_path / "here" / "a" / "b.json").resolve())
 
 
 @pytest.mark.parametrize(
@@ -678,13 +617,3 @@ def test_a_dataframe_output_carries_its_column_schema(tmp_path):
     stored = pd.read_parquet(tmp_path / "daily_frame" / "2026-03-01.parquet")
     assert [column.name for column in schema.columns] == list(stored.columns)
     assert [column.type for column in schema.columns] == [str(t) for t in stored.dtypes]
-
-
-def test_local_objects_get_the_umask_permissions_not_owner_only(tmp_path):
-    previous = os.umask(0o022)
-    try:
-        LocalObjectStore(tmp_path).write_bytes("a/b.json", b"{}", "application/json")
-    finally:
-        os.umask(previous)
-
-    assert (tmp_path / "a" / "b.json").stat().st_mode & 0o777 == 0o644

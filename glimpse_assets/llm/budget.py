@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
+from dagster_shared.check import CheckError
+
+from glimpse_assets.llm.policy import LLM_POOL
 
 COST_METADATA_KEY = "cost_usd"
 
@@ -20,12 +25,46 @@ def utc_midnight(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def spent_since(instance: dg.DagsterInstance, asset_keys: list[str], since: datetime) -> float:
+def _pooled(pairs: Iterable[tuple[dg.AssetKey, dg.AssetsDefinition]]) -> list[dg.AssetKey]:
+    return sorted(
+        {
+            key
+            for key, assets_def in pairs
+            if assets_def.is_executable
+            and LLM_POOL in {node.pool for node in assets_def.node_def.iterate_op_defs()}
+        },
+        key=lambda key: key.to_user_string(),
+    )
+
+
+def llm_asset_keys(repository: dg.RepositoryDefinition) -> list[dg.AssetKey]:
+    """Every asset whose step runs in the `llm` pool: the assets that call the gateway, found by
+    what they declare, so a new domain's LLM assets count against the budget without a list."""
+    return _pooled(repository.assets_defs_by_key.items())
+
+
+def budget_asset_keys(context: Any) -> list[dg.AssetKey]:
+    """The LLM assets whose spend counts for the step running in `context`: those of its code
+    location. A run with no code location behind it (`JobDefinition.execute_in_process`, as
+    `make run` does, or `dg.materialize`) has no repository on its context, only its job, so
+    there the job's own LLM assets are all that can be counted."""
+    step = context.op_execution_context
+    try:
+        repository = step.repository_def
+    except CheckError:  # "No repository definition was set on the step context"
+        assets_defs = step.job_def.asset_layer.asset_graph.assets_defs
+        return _pooled((key, assets_def) for assets_def in assets_defs for key in assets_def.keys)
+    return llm_asset_keys(repository)
+
+
+def spent_since(
+    instance: dg.DagsterInstance, asset_keys: list[dg.AssetKey], since: datetime
+) -> float:
     """The summed `cost_usd` of every materialisation of `asset_keys` since `since`."""
     total = 0.0
-    for name in asset_keys:
+    for asset_key in asset_keys:
         records_filter = dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(name), after_timestamp=since.timestamp()
+            asset_key=asset_key, after_timestamp=since.timestamp()
         )
         cursor = None
         while True:

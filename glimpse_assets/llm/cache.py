@@ -1,4 +1,4 @@
-"""Provider responses stored in the storage backend under `_cache/`, keyed by the full request.
+"""Provider responses kept as JSON records under `_cache/`, keyed by the full request.
 
 The key is a SHA-256 of provider, model, endpoint and the request body (canonical JSON), so any
 change to a prompt, a parameter or the model is a different entry; credentials are not part of
@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-from glimpse_assets.object_store import ObjectStore
+from glimpse_assets.storage.records import JsonRecords
 
 CACHE_PREFIX = "_cache"
 
@@ -32,18 +32,16 @@ def _safe(name: str) -> str:
 
 
 class ResponseCache:
-    def __init__(self, store: ObjectStore):
-        self.store = store
+    def __init__(self, records: JsonRecords):
+        self.records = records
 
     @staticmethod
-    def object_key(provider: str, model: str, endpoint: str, key: str) -> str:
-        return f"{CACHE_PREFIX}/{_safe(provider)}/{_safe(endpoint)}/{_safe(model)}/{key}.json"
+    def entry_name(provider: str, model: str, endpoint: str, key: str) -> str:
+        return f"{_safe(provider)}/{_safe(endpoint)}/{_safe(model)}/{key}"
 
-    def get(self, object_key: str) -> dict[str, Any] | None:
-        if not self.store.exists(object_key):
-            return None
-        return json.loads(self.store.read_bytes(object_key))["response"]
+    def get(self, name: str) -> dict[str, Any] | None:
+        entry = self.records.get(name)
+        return None if entry is None else entry["response"]
 
-    def put(self, object_key: str, request: dict[str, Any], response: dict[str, Any]) -> None:
-        body = json.dumps({"request": request, "response": response}, ensure_ascii=False)
-        self.store.write_bytes(object_key, body.encode("utf-8"), "application/json")
+    def put(self, name: str, request: dict[str, Any], response: dict[str, Any]) -> None:
+        self.records.put(name, {"request": request, "response": response})

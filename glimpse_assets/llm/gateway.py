@@ -23,16 +23,21 @@ from typing import Any
 
 import dagster as dg
 import openai
-from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
-from glimpse_assets.llm.budget import COST_METADATA_KEY, check_budget, spent_since, utc_midnight
-from glimpse_assets.llm.cache import ResponseCache, cache_key
+from glimpse_assets.llm.budget import (
+    COST_METADATA_KEY,
+    budget_asset_keys,
+    check_budget,
+    spent_since,
+    utc_midnight,
+)
+from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key
 from glimpse_assets.llm.guardrails import redact
 from glimpse_assets.llm.policy import FORCE_TAG
 from glimpse_assets.llm.prices import load_prices
 from glimpse_assets.providers.base import ProviderOutputError
-from glimpse_assets.storage import DEFAULT_STORAGE_URI, build_object_store
+from glimpse_assets.storage.resource import ObjectStoreResource
 
 
 class ProviderCallError(RuntimeError):
@@ -121,11 +126,11 @@ def _send(client: Any, spec: CallSpec) -> dict[str, Any]:
 class LLMCalls(dg.ConfigurableResource):
     """Cache, budget, concurrency, retries and accounting for the openai providers."""
 
-    storage_uri: str = Field(default=DEFAULT_STORAGE_URI, description="GLIMPSE_STORAGE_URI")
-    s3: S3Resource = Field(default_factory=S3Resource)
-    daily_budget_usd: float | None = Field(default=None, description="GLIMPSE_DAILY_BUDGET_USD")
-    budget_asset_keys: list[str] = Field(
-        default_factory=list, description="Assets whose recorded cost_usd counts against it."
+    object_store: ObjectStoreResource
+    daily_budget_usd: float | None = Field(
+        default=None,
+        description="GLIMPSE_DAILY_BUDGET_USD: the spend of every asset in the llm "
+        "pool counts against it.",
     )
     prices_file: str | None = Field(default=None, description="GLIMPSE_PRICES_FILE")
     max_concurrency: int = Field(default=8, ge=1, description="GLIMPSE_LLM_MAX_CONCURRENCY")
@@ -151,9 +156,9 @@ class LLMCalls(dg.ConfigurableResource):
         force: bool = False,
     ) -> tuple[list[Any], CallStats]:
         """The parsed answer for each spec, in order, and what getting them took."""
-        cache = ResponseCache(build_object_store(self.storage_uri, self.s3))
+        cache = ResponseCache(self.object_store.records(CACHE_PREFIX))
         keys = [
-            ResponseCache.object_key(
+            ResponseCache.entry_name(
                 "openai",
                 spec.model,
                 spec.endpoint,
@@ -241,6 +246,6 @@ class LLMCalls(dg.ConfigurableResource):
             )
         estimate = sum(spec.estimate_usd or 0.0 for spec in uncached)
         since = utc_midnight(datetime.now(UTC))
-        spent = spent_since(context.instance, self.budget_asset_keys, since)
+        spent = spent_since(context.instance, budget_asset_keys(context), since)
         spent += self._unrecorded_usd.get(step_identity(context), 0.0)
         check_budget(self.daily_budget_usd, spent, estimate, len(uncached))

@@ -1,15 +1,18 @@
 """Asset checks for the news lineage. The raw_news check blocks: an empty day stops the chain."""
 
-import dagster as dg
-import pandas as pd
-from PIL import Image
+from typing import TYPE_CHECKING
 
-from glimpse_assets.news.articles import RAW_NEWS_COLUMNS
+import dagster as dg
+
 from glimpse_assets.news.assets import image_prompt, news_image, raw_news
 from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.providers.base import ImageProvider
 from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 from glimpse_assets.ranges import check_each_day
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from PIL import Image
 
 MIN_IMAGE_SIDE = 512
 
@@ -21,7 +24,9 @@ def raw_news_has_articles(context: dg.AssetCheckExecutionContext, raw_news) -> d
     return check_each_day(context, articles_check, raw_news=raw_news)
 
 
-def articles_check(day: str, raw_news: pd.DataFrame) -> dg.AssetCheckResult:
+def articles_check(day: str, raw_news: "pd.DataFrame") -> dg.AssetCheckResult:
+    from glimpse_assets.news.articles import RAW_NEWS_COLUMNS
+
     missing = [column for column in RAW_NEWS_COLUMNS if column not in raw_news.columns]
     if missing:
         return dg.AssetCheckResult(
@@ -71,13 +76,13 @@ def news_image_is_valid_png(
 ) -> dg.AssetCheckResult:
     """The stored object decodes as a PNG of the provider's size, at least 512 pixels a side."""
 
-    def png_check(day: str, news_image: Image.Image) -> dg.AssetCheckResult:
+    def png_check(day: str, news_image: "Image.Image") -> dg.AssetCheckResult:
         return image_check(news_image, image_provider.size)
 
     return check_each_day(context, png_check, news_image=news_image)
 
 
-def image_check(news_image: Image.Image, size: int) -> dg.AssetCheckResult:
+def image_check(news_image: "Image.Image", size: int) -> dg.AssetCheckResult:
     expected = (size, size)
     problems = []
     if news_image.format != "PNG":

@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import dagster as dg
-import feedparser
-import requests
 from pydantic import Field
 
-from glimpse_assets.http import error_message, retrying_session
+if TYPE_CHECKING:
+    import requests
 
 
 class NewsSourceError(RuntimeError):
@@ -105,7 +104,9 @@ class SampleNewsSource(NewsSource):
 class CurrentsNewsSource(NewsSource):
     """The Currents API `/v1/search`, paged, for the partition's UTC day."""
 
-    api_key: str = Field(description="Currents API key; pass dg.EnvVar('CURRENTS_API_KEY').")
+    api_key: str | None = Field(
+        default=None, description="Currents API key; pass dg.EnvVar('CURRENTS_API_KEY')."
+    )
     base_url: str = "https://api.currentsapi.services"
     language: str = "en"
     category: str | None = None
@@ -120,6 +121,8 @@ class CurrentsNewsSource(NewsSource):
         return "currents"
 
     def fetch_day(self, day: date) -> NewsBatch:
+        if not self.api_key:
+            raise NewsSourceError("GLIMPSE_NEWS_SOURCE=currents needs CURRENTS_API_KEY")
         start, end = day_bounds(day)
         params: dict[str, Any] = {
             "language": self.language,
@@ -129,6 +132,8 @@ class CurrentsNewsSource(NewsSource):
         }
         if self.category:
             params["category"] = self.category
+        from glimpse_assets.http import retrying_session
+
         articles: list[dict[str, Any]] = []
         pages = 0
         with retrying_session(self.max_retries, self.backoff_seconds) as session:
@@ -144,6 +149,10 @@ class CurrentsNewsSource(NewsSource):
         return NewsBatch(articles, {"pages": pages, "possibly_truncated": truncated})
 
     def _fetch_page(self, session: requests.Session, params: dict[str, Any]) -> list[dict]:
+        import requests
+
+        from glimpse_assets.http import error_message
+
         url = f"{self.base_url.rstrip('/')}/v1/search"
         page = params["page_number"]
         try:
@@ -220,7 +229,11 @@ class RssNewsSource(NewsSource):
 
     def fetch_day(self, day: date) -> NewsBatch:
         if not self.feed_urls:
-            raise NewsSourceError("the rss news source needs at least one feed URL")
+            raise NewsSourceError(
+                "GLIMPSE_NEWS_SOURCE=rss needs GLIMPSE_RSS_FEEDS (comma-separated feed URLs)"
+            )
+        from glimpse_assets.http import retrying_session
+
         start, end = day_bounds(day)
         articles: list[dict[str, Any]] = []
         undated = 0
@@ -237,6 +250,11 @@ class RssNewsSource(NewsSource):
         return NewsBatch(articles, {"feeds": len(self.feed_urls), "undated_entries": undated})
 
     def _fetch_feed(self, session: requests.Session, url: str) -> Any:
+        import feedparser
+        import requests
+
+        from glimpse_assets.http import error_message
+
         host = urlparse(url).netloc or url
         try:
             response = session.get(url, timeout=self.timeout_seconds)

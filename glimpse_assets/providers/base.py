@@ -1,5 +1,5 @@
 """The provider interfaces every asset talks to; which implementation runs is chosen in
-`definitions.py` from the environment, never inside an asset."""
+`glimpse_assets.resources` from the settings, never inside an asset."""
 
 from __future__ import annotations
 

@@ -2,26 +2,30 @@
 
 import io
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from PIL import Image
 from pydantic import Field
 
 from glimpse_assets.news.assets import NEWS_GROUP
 from glimpse_assets.partitions import PROVIDER_BACKFILL_POLICY, daily_partitions
 from glimpse_assets.publish.caption import build_caption
-from glimpse_assets.publish.exactly_once import publish_once
-from glimpse_assets.publish.ledger import PostLedger
+from glimpse_assets.publish.exactly_once import LEDGER_PREFIX, publish_once
 from glimpse_assets.publish.notifiers import Notifier
 from glimpse_assets.publish.publishers import Post, Publisher
 from glimpse_assets.ranges import add_day_metadata, for_each_day
+from glimpse_assets.storage.records import JsonRecords
+from glimpse_assets.storage.resource import ObjectStoreResource
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class SocialPostConfig(dg.Config):
     force: bool = Field(default=False, description="Post again although the day was posted.")
 
 
-def png_of(image: Image.Image) -> bytes:
+def png_of(image: "Image.Image") -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -43,12 +47,23 @@ def social_post(
     image_prompt,
     news_digest,
     news_image,
-    publisher: Publisher,
-    notifier: Notifier,
+    news_publisher: Publisher,
+    publish_notifier: Notifier,
+    object_store: ObjectStoreResource,
 ):
-    def post(day: date, image_prompt: dict, news_digest: dict, news_image: Image.Image) -> dict:
+    ledger = object_store.records(LEDGER_PREFIX)
+
+    def post(day: date, image_prompt: dict, news_digest: dict, news_image) -> dict:
         return post_day(
-            context, day, image_prompt, news_digest, news_image, publisher, notifier, config.force
+            context,
+            day,
+            image_prompt,
+            news_digest,
+            news_image,
+            news_publisher,
+            publish_notifier,
+            ledger,
+            config.force,
         )
 
     return for_each_day(
@@ -65,9 +80,10 @@ def post_day(
     day: date,
     image_prompt: dict,
     news_digest: dict,
-    news_image: Image.Image,
+    news_image: "Image.Image",
     publisher: Publisher,
     notifier: Notifier,
+    ledger: JsonRecords,
     force: bool,
 ) -> dict:
     """Publish one day's post once (see `publish_once`), notify, and return its ledger record."""
@@ -83,7 +99,7 @@ def post_day(
             for story in [news_digest["main"], *news_digest["related"]]
         ],
     )
-    record, action = publish_once(PostLedger(publisher.store()), publisher, post, force)
+    record, action = publish_once(ledger, publisher, post, force)
     add_day_metadata(
         context,
         {

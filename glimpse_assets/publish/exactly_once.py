@@ -16,8 +16,12 @@ from typing import Any
 
 import dagster as dg
 
-from glimpse_assets.publish.ledger import PostLedger
 from glimpse_assets.publish.publishers import NothingSentError
+from glimpse_assets.storage.records import JsonRecords
+
+# One JSON record per publisher and day, `_ledger/<publisher>/<day>.json`: `pending` from just
+# before the outside call until its result is written, then `published`.
+LEDGER_PREFIX = "_ledger"
 
 
 class PublishUncertainError(dg.Failure):
@@ -26,12 +30,13 @@ class PublishUncertainError(dg.Failure):
 
 
 def publish_once(
-    ledger: PostLedger, publisher: Any, post: Any, force: bool = False
+    ledger: JsonRecords, publisher: Any, post: Any, force: bool = False
 ) -> tuple[dict[str, Any], str]:
     """The ledger record for the day, and what this call did: "published", "already published",
     or "reconciled" (an earlier attempt had posted; now recorded)."""
     kind, day = publisher.kind, post.day
-    entry = None if force else ledger.get(kind, day)
+    name = f"{kind}/{day}"
+    entry = None if force else ledger.get(name)
     if entry and entry.get("status") == "published":
         return entry, "already published"
     state = None
@@ -39,7 +44,7 @@ def publish_once(
         verdict = publisher.reconcile(entry["state"])
         if verdict == "published":
             record = {**entry, "status": "published", "receipt": {"reconciled": True}}
-            ledger.put(kind, day, record)
+            ledger.put(name, record)
             return record, "reconciled"
         if verdict == "unknown":
             raise PublishUncertainError(
@@ -52,15 +57,15 @@ def publish_once(
     publisher.validate(post)  # before any outside call: tokens, sizes, caption
     base = {"publisher": kind, "day": day, "caption": post.caption}
     if state is None:
-        ledger.put(kind, day, {**base, "status": "pending", "state": {}})
+        ledger.put(name, {**base, "status": "pending", "state": {}})
         state = publisher.start(post)
-        ledger.put(kind, day, {**base, "status": "pending", "state": state})
+        ledger.put(name, {**base, "status": "pending", "state": state})
     try:
         receipt = publisher.finish(post, state)
     except NothingSentError:
         # Known not to have gone out (e.g. the SMTP server was unreachable): a retry starts afresh.
-        ledger.put(kind, day, {**base, "status": "not sent", "state": state})
+        ledger.put(name, {**base, "status": "not sent", "state": state})
         raise
     record = {**base, "status": "published", "state": state, "receipt": receipt}
-    ledger.put(kind, day, record)
+    ledger.put(name, record)
     return record, "published"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 
-import boto3
 import dagster as dg
-from botocore.exceptions import BotoCoreError, ClientError
-from dagster_slack import SlackResource
 from pydantic import Field
+
+from glimpse_assets.llm.guardrails import redact
 
 SNS_SUBJECT_LIMIT = 100  # characters, an SNS rule
 
@@ -54,6 +53,11 @@ class SnsNotifier(Notifier):
         return "sns"
 
     def send(self, subject: str, text: str) -> None:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not self.topic_arn:
+            raise NotifyError("GLIMPSE_NOTIFIER=sns needs GLIMPSE_SNS_TOPIC_ARN")
         short = subject if len(subject) <= SNS_SUBJECT_LIMIT else subject[:97] + "..."
         try:
             boto3.client("sns").publish(TopicArn=self.topic_arn, Subject=short, Message=text)
@@ -62,12 +66,29 @@ class SnsNotifier(Notifier):
 
 
 class SlackNotifier(Notifier):
-    slack: SlackResource
+    """A Slack channel through slack_sdk's Web API client (loaded when a message is sent)."""
+
+    token: str | None = Field(default=None, description="SLACK_BOT_TOKEN, via dg.EnvVar")
     channel: str = Field(description="GLIMPSE_SLACK_CHANNEL, e.g. #glimpse")
+    base_url: str = Field(default="https://slack.com/api/", description="SLACK_API_URL")
 
     @property
     def kind(self) -> str:
         return "slack"
 
     def send(self, subject: str, text: str) -> None:
-        self.slack.get_client().chat_postMessage(channel=self.channel, text=f"*{subject}*\n{text}")
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
+        if not self.token or not self.channel:
+            raise NotifyError(
+                "GLIMPSE_NOTIFIER=slack needs SLACK_BOT_TOKEN and GLIMPSE_SLACK_CHANNEL"
+            )
+        client = WebClient(token=self.token, base_url=self.base_url)
+        try:
+            client.chat_postMessage(channel=self.channel, text=f"*{subject}*\n{text}")
+        except SlackApiError as error:
+            message = redact(
+                f"Slack chat.postMessage to {self.channel} failed: {error}", [self.token]
+            )
+            raise NotifyError(message) from None

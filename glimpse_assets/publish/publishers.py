@@ -7,26 +7,22 @@ it public), and can `reconcile` an attempt that stopped half-way; `exactly_once`
 from __future__ import annotations
 
 import io
-import json
-import smtplib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import requests
-from dagster_aws.s3 import S3Resource
-from PIL import Image
 from pydantic import Field
 
-from glimpse_assets.http import retrying_session
 from glimpse_assets.llm.guardrails import redact
-from glimpse_assets.object_store import ObjectStore, S3ObjectStore
 from glimpse_assets.publish.caption import INSTAGRAM_CAPTION_LIMIT, INSTAGRAM_MAX_HASHTAGS
 from glimpse_assets.publish.gallery import gallery_page
-from glimpse_assets.storage import DEFAULT_STORAGE_URI, build_object_store
+from glimpse_assets.storage.object_store import ObjectStore, S3ObjectStore
+from glimpse_assets.storage.resource import ObjectStoreResource
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 
 class PublishError(RuntimeError):
@@ -55,15 +51,14 @@ class Post:
 
 
 class Publisher(dg.ConfigurableResource, ABC):
-    storage_uri: str = Field(default=DEFAULT_STORAGE_URI, description="GLIMPSE_STORAGE_URI")
-    s3: S3Resource = Field(default_factory=S3Resource)
+    object_store: ObjectStoreResource
 
     @property
     @abstractmethod
     def kind(self) -> str: ...
 
     def store(self) -> ObjectStore:
-        return build_object_store(self.storage_uri, self.s3)
+        return self.object_store.store
 
     def validate(self, post: Post) -> None:
         """Raise before any outside call when the post cannot go out as it is."""
@@ -100,7 +95,7 @@ class OutboxPublisher(Publisher):
     def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]:
         store = self.store()
         folder = f"{OUTBOX_PREFIX}/{post.day}"
-        store.write_bytes(f"{folder}/image.png", post.png, "image/png")
+        store.put(f"{folder}/image.png", post.png, "image/png")
         record = {
             "day": post.day,
             "caption": post.caption,
@@ -109,23 +104,20 @@ class OutboxPublisher(Publisher):
             "headlines": post.headlines,
             "image": "image.png",
         }
-        body = json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
-        store.write_bytes(f"{folder}/post.json", body, "application/json")
-        store.write_bytes(GALLERY_KEY, self.gallery(store).encode("utf-8"), "text/html")
-        return {"post": store.uri(f"{folder}/post.json"), "gallery": store.uri(GALLERY_KEY)}
+        outbox = self.object_store.records(OUTBOX_PREFIX)
+        outbox.put(f"{post.day}/post", record)
+        store.put(GALLERY_KEY, self.gallery().encode("utf-8"), "text/html")
+        return {"post": outbox.uri(f"{post.day}/post"), "gallery": store.uri(GALLERY_KEY)}
 
-    def gallery(self, store: ObjectStore) -> str:
+    def gallery(self) -> str:
+        outbox = self.object_store.records(OUTBOX_PREFIX)
         days = sorted(
-            {
-                key.split("/")[1]
-                for key in store.list_keys(OUTBOX_PREFIX)
-                if key.endswith("post.json")
-            },
+            {name.split("/")[0] for name in outbox.names() if name.endswith("/post")},
             reverse=True,
         )[: self.gallery_days]
         posts = []
         for day in days:
-            post = json.loads(store.read_bytes(f"{OUTBOX_PREFIX}/{day}/post.json"))
+            post = outbox.get(f"{day}/post") or {}
             posts.append({**post, "image": f"../{OUTBOX_PREFIX}/{day}/{post['image']}"})
         return gallery_page(posts)
 
@@ -142,6 +134,8 @@ RATE_LIMIT_CODES = {4, 17, 32, 613}
 
 def jpeg_bytes(png: bytes, quality: int = 90) -> bytes:
     """Instagram takes JPEG only."""
+    from PIL import Image
+
     with Image.open(io.BytesIO(png)) as image:
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="JPEG", quality=quality)
@@ -151,7 +145,9 @@ def jpeg_bytes(png: bytes, quality: int = 90) -> bytes:
 class InstagramPublisher(Publisher):
     """Container with image_url and caption -> poll until FINISHED -> media_publish."""
 
-    access_token: str = Field(description="INSTAGRAM_ACCESS_TOKEN, via dg.EnvVar")
+    access_token: str | None = Field(
+        default=None, description="INSTAGRAM_ACCESS_TOKEN, via dg.EnvVar"
+    )
     user_id: str = Field(description="INSTAGRAM_USER_ID")
     graph_url: str = Field(default=INSTAGRAM_GRAPH_API_URL, description="INSTAGRAM_GRAPH_API_URL")
     public_base_url: str | None = Field(
@@ -196,12 +192,16 @@ class InstagramPublisher(Publisher):
     def _image_url(self, post: Post) -> str:
         store = self.store()
         key = f"publish/instagram/{post.day}.jpg"
-        store.write_bytes(key, jpeg_bytes(post.png), "image/jpeg")
+        store.put(key, jpeg_bytes(post.png), "image/jpeg")
         if self.public_base_url:
             return f"{self.public_base_url.rstrip('/')}/{key}"
         return store.presigned_url(key)
 
     def _call(self, method: str, path: str, **params: Any) -> dict[str, Any]:
+        import requests
+
+        from glimpse_assets.http import retrying_session
+
         url = f"{self.graph_url.rstrip('/')}/{path}"
         with retrying_session(max_retries=3, backoff_seconds=1.0) as session:
             # The token goes in a header, never in a URL that could reach a log or an error.
@@ -291,6 +291,8 @@ class EmailPublisher(Publisher):
             )
 
     def message(self, post: Post) -> EmailMessage:
+        from email.message import EmailMessage
+
         message = EmailMessage()
         message["Subject"] = f"Glimpse for {post.day}: {post.title}"
         message["From"] = self.sender
@@ -305,6 +307,8 @@ class EmailPublisher(Publisher):
         return {}
 
     def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]:
+        import smtplib
+
         message = self.message(post)
         secrets = [self.password or ""]
         where = f"SMTP {self.host}:{self.port}"

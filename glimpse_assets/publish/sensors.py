@@ -31,6 +31,6 @@ def failure_message(context: dg.RunFailureSensorContext, notifier: Notifier) -> 
     description="Sends what failed, for which partition, why, and a link to the run.",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def notify_on_run_failure(context: dg.RunFailureSensorContext, notifier: Notifier) -> None:
-    subject, text = failure_message(context, notifier)
-    notifier.send(subject, text)
+def notify_on_run_failure(context: dg.RunFailureSensorContext, publish_notifier: Notifier) -> None:
+    subject, text = failure_message(context, publish_notifier)
+    publish_notifier.send(subject, text)

@@ -1,12 +1,16 @@
 """Asset checks for the rides lineage."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.ranges import check_each_day
 from glimpse_assets.rides.assets import clustered_rides, raw_rides
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class AnomalyBandConfig(dg.Config):
@@ -32,7 +36,7 @@ def clustered_rides_are_all_labelled(
 
 
 def labels_check(
-    day: str, clustered_rides: pd.DataFrame, raw_rides: pd.DataFrame
+    day: str, clustered_rides: "pd.DataFrame", raw_rides: "pd.DataFrame"
 ) -> dg.AssetCheckResult:
     problems = []
     for column in ("cluster", "is_anomaly"):
@@ -55,14 +59,14 @@ def anomaly_rate_is_within_band(
 ) -> dg.AssetCheckResult:
     """A warning, not a stop: a rate outside the band asks a person to look at the day."""
 
-    def band_check(day: str, clustered_rides: pd.DataFrame) -> dg.AssetCheckResult:
+    def band_check(day: str, clustered_rides: "pd.DataFrame") -> dg.AssetCheckResult:
         return rate_check(day, clustered_rides, config)
 
     return check_each_day(context, band_check, clustered_rides=clustered_rides)
 
 
 def rate_check(
-    day: str, clustered_rides: pd.DataFrame, config: AnomalyBandConfig
+    day: str, clustered_rides: "pd.DataFrame", config: AnomalyBandConfig
 ) -> dg.AssetCheckResult:
     rides = len(clustered_rides)
     rate = float(clustered_rides["is_anomaly"].mean()) if rides else 0.0

@@ -8,7 +8,7 @@ from html import escape
 
 import pandas as pd
 
-from glimpse_assets.formats import HtmlDocument
+from glimpse_assets.storage.formats import HtmlDocument
 
 
 def report_table(clustered: pd.DataFrame, summaries: pd.DataFrame) -> pd.DataFrame:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import date
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
-from glimpse_assets.rides.simulate import simulate_rides
-from glimpse_assets.rides.tlc import load_tlc_rides, validate_template
+from glimpse_assets.rides.templates import validate_template
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class RidesSource(dg.ConfigurableResource, ABC):
@@ -36,6 +38,8 @@ class SimulatedRidesSource(RidesSource):
         return "simulated"
 
     def rides_for_day(self, day: date, rides_per_day: int | None) -> tuple[pd.DataFrame, dict]:
+        from glimpse_assets.rides.simulate import simulate_rides
+
         count = self.rides_per_day if rides_per_day is None else rides_per_day
         return simulate_rides(day, count), {}
 
@@ -50,5 +54,7 @@ class TlcRidesSource(RidesSource):
         return "tlc"
 
     def rides_for_day(self, day: date, rides_per_day: int | None) -> tuple[pd.DataFrame, dict]:
+        from glimpse_assets.rides.tlc import load_tlc_rides
+
         validate_template(self.template)
         return load_tlc_rides(self.template, day)

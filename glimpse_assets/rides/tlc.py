@@ -15,26 +15,12 @@ import numpy as np
 import pandas as pd
 
 from glimpse_assets.news.sources import day_bounds
-from glimpse_assets.object_store import StorageError, is_s3_uri
 from glimpse_assets.rides.simulate import ride_ids
-from glimpse_assets.storage import build_object_store
+from glimpse_assets.rides.templates import RidesSourceError, validate_template
+from glimpse_assets.storage.object_store import StorageError, is_s3_uri, open_object_store
 
 TLC_COLUMNS = ["tpep_pickup_datetime", "tpep_dropoff_datetime", "trip_distance"]
 KM_PER_MILE = 1.609344
-
-
-class RidesSourceError(ValueError):
-    """The rides input cannot be used; the message names the file and the problem."""
-
-
-def validate_template(template: str) -> str:
-    if "{date}" not in template and "{month}" not in template:
-        raise RidesSourceError(
-            f"a rides file template needs {{date}} or {{month}} in it, got {template!r}"
-        )
-    if not template.endswith((".parquet", ".csv")):
-        raise RidesSourceError(f"a rides file must end in .parquet or .csv, got {template!r}")
-    return template
 
 
 def resolve_template(template: str, day: date) -> str:
@@ -46,7 +32,7 @@ def read_uri(uri: str) -> bytes:
     try:
         if is_s3_uri(uri):
             parent, _, name = uri.rpartition("/")
-            return build_object_store(parent).read_bytes(name)
+            return open_object_store(parent).get(name)
         return Path(uri).expanduser().read_bytes()
     except (StorageError, OSError) as error:
         raise RidesSourceError(f"cannot read rides file {uri}: {error}") from error

@@ -11,35 +11,16 @@ that loads each day only when it is asked for (see `ranges.for_each_day`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
-from dagster_aws.s3 import S3Resource
-from pydantic import Field, PrivateAttr
 
-from glimpse_assets import formats
-from glimpse_assets.object_store import (
-    LocalObjectStore,
-    ObjectStore,
-    S3ObjectStore,
-    StorageError,
-    is_s3_uri,
-    parse_s3_uri,
-)
+from glimpse_assets.storage import formats
+from glimpse_assets.storage.object_store import ObjectNotFoundError, ObjectStore, StorageError
+from glimpse_assets.storage.resource import ObjectStoreResource
 
-DEFAULT_STORAGE_URI = ".glimpse/storage"
-
-
-def build_object_store(storage_uri: str, s3: S3Resource | None = None) -> ObjectStore:
-    if is_s3_uri(storage_uri):
-        bucket, prefix = parse_s3_uri(storage_uri)
-        return S3ObjectStore(bucket, prefix, (s3 or S3Resource()).get_client())
-    if "://" in storage_uri:
-        raise ValueError(
-            f"GLIMPSE_STORAGE_URI must be a local folder or s3://bucket/prefix, got {storage_uri!r}"
-        )
-    return LocalObjectStore(storage_uri)
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def object_stem(asset_key: dg.AssetKey, partition_key: str | None) -> str:
@@ -114,24 +95,13 @@ def wants_dict(context: dg.InputContext) -> bool:
 
 
 class GlimpseIOManager(dg.ConfigurableIOManager):
-    """Stores asset values as Parquet, PNG or JSON, atomically, on local disk or S3."""
+    """Stores asset values as Parquet, PNG, HTML or JSON, atomically, in the object store."""
 
-    storage_uri: str = Field(
-        default=DEFAULT_STORAGE_URI,
-        description="A local folder or s3://bucket/prefix (endpoint from AWS_ENDPOINT_URL).",
-    )
-    s3: S3Resource = Field(
-        default_factory=S3Resource,
-        description="The boto3 S3 client settings, used when storage_uri is s3://.",
-    )
-
-    _store: ObjectStore | None = PrivateAttr(default=None)
+    object_store: ObjectStoreResource
 
     @property
     def store(self) -> ObjectStore:
-        if self._store is None:
-            self._store = build_object_store(self.storage_uri, self.s3)
-        return self._store
+        return self.object_store.store
 
     # -- writing -------------------------------------------------------------------------
 
@@ -146,8 +116,8 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
             key = f"{object_stem(context.asset_key, partition_key)}.{fmt.extension}"
             encoded.append((key, formats.encode(value, fmt), fmt))
         for key, data, fmt in encoded:
-            self.store.write_bytes(key, data, fmt.content_type)
-        frames = [value for value in values.values() if isinstance(value, pd.DataFrame)]
+            self.store.put(key, data, fmt.content_type)
+        frames = [value for value in values.values() if formats.is_dataframe(value)]
         uris = [self.store.uri(key) for key, _, _ in encoded]
         sizes = [len(data) for _, data, _ in encoded]
         # One line per output, not per object: every log line is a write to the event log.
@@ -189,9 +159,10 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
         stem = object_stem(asset_key, partition_key)
         candidates = [declared] if declared else list(formats.ALL_FORMATS)
         for fmt in candidates:
-            key = f"{stem}.{fmt.extension}"
-            if declared or self.store.exists(key):
-                return formats.decode(self.store.read_bytes(key), fmt)
+            try:
+                return formats.decode(self.store.get(f"{stem}.{fmt.extension}"), fmt)
+            except ObjectNotFoundError:
+                continue
         where = f"partition {partition_key} of " if partition_key else ""
         raise StorageError(
             f"nothing stored for {where}{asset_key.to_user_string()} under "

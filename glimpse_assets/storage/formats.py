@@ -1,20 +1,21 @@
 """How a value becomes bytes in storage, chosen by its type, readable without Dagster or pickle.
 
 DataFrames -> Parquet, Pillow images -> PNG, `HtmlDocument` -> HTML, text / dicts / lists -> JSON.
+
+pandas, pyarrow and Pillow load only when a value of theirs is encoded or decoded: a value cannot
+be a DataFrame or an image unless its library is already imported (see `_loaded`), so loading the
+code location costs none of them.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-
-import numpy as np
-import pandas as pd
-from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,26 @@ ALL_FORMATS = (PARQUET, PNG, HTML, JSON)
 _JSON_TYPES = (dict, list, tuple, str, int, float, bool)
 
 
+def _loaded(module: str, attribute: str) -> type | None:
+    """`module.attribute` if that module is already imported, else None (nothing is imported)."""
+    loaded = sys.modules.get(module)
+    return getattr(loaded, attribute, None) if loaded is not None else None
+
+
+def is_dataframe(value: Any) -> bool:
+    frame = _loaded("pandas", "DataFrame")
+    return frame is not None and isinstance(value, frame)
+
+
+def is_image(value: Any) -> bool:
+    image = _loaded("PIL.Image", "Image")
+    return image is not None and isinstance(value, image)
+
+
 def format_for_value(value: Any) -> Format:
-    if isinstance(value, pd.DataFrame):
+    if is_dataframe(value):
         return PARQUET
-    if isinstance(value, Image.Image):
+    if is_image(value):
         return PNG
     if isinstance(value, HtmlDocument):
         return HTML
@@ -64,9 +81,10 @@ def format_for_type(typing_type: Any) -> Format | None:
         typing_type = origin if isinstance(origin, type) else None
     if typing_type is None:
         return None
-    if issubclass(typing_type, pd.DataFrame):
+    frame, image = _loaded("pandas", "DataFrame"), _loaded("PIL.Image", "Image")
+    if frame is not None and issubclass(typing_type, frame):
         return PARQUET
-    if issubclass(typing_type, Image.Image):
+    if image is not None and issubclass(typing_type, image):
         return PNG
     if issubclass(typing_type, HtmlDocument):
         return HTML
@@ -76,9 +94,10 @@ def format_for_type(typing_type: Any) -> Format | None:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, (datetime, date, pd.Timestamp)):
+    if isinstance(value, (datetime, date)):  # pandas.Timestamp is a datetime
         return value.isoformat()
-    if isinstance(value, np.generic):
+    generic = _loaded("numpy", "generic")
+    if generic is not None and isinstance(value, generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable: {value!r}")
 
@@ -100,8 +119,12 @@ def encode(value: Any, fmt: Format) -> bytes:
 
 def decode(data: bytes, fmt: Format) -> Any:
     if fmt is PARQUET:
+        import pandas as pd
+
         return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
     if fmt is PNG:
+        from PIL import Image
+
         image = Image.open(io.BytesIO(data))
         image.load()
         return image

@@ -1,0 +1,59 @@
+"""What a domain is to the code location: a function from the environment and the shared
+resources to its own `dg.Definitions`.
+
+Each domain's `definitions.py` defines `build_defs(env, shared)` and exposes `defs` through
+`lazy_defs`, so `from glimpse_assets.<domain>.definitions import defs` gives the domain alone,
+built from `os.environ` on first use, while the top-level code location builds every domain once
+with the same shared resources and merges them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+import dagster as dg
+
+from glimpse_assets.resources import SharedResources, shared_resources
+
+BuildDefs = Callable[[Mapping[str, str], SharedResources], dg.Definitions]
+
+
+def build_domain(
+    build: BuildDefs,
+    env: Mapping[str, str] | None = None,
+    shared: SharedResources | None = None,
+) -> dg.Definitions:
+    """One domain's Definitions, with the shared resources it needs to load and run alone, and
+    the other domains' assets it reads declared as external (their stored values are read)."""
+    env = os.environ if env is None else env
+    defs = build(env, shared or shared_resources(env))
+    return dg.Definitions.merge(defs, dg.Definitions(assets=upstream_specs(defs)))
+
+
+def upstream_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
+    """An external spec for every asset `defs` depends on but does not define."""
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    own = {key for assets_def in assets for key in assets_def.keys}
+    foreign = {key for assets_def in assets for key in assets_def.dependency_keys} - own
+    return [
+        dg.AssetSpec(key, description="Materialised by another Glimpse domain.")
+        for key in sorted(foreign, key=lambda key: key.to_user_string())
+    ]
+
+
+def lazy_defs(build: BuildDefs) -> Callable[[str], Any]:
+    """A module `__getattr__` that builds the module's `defs` when first asked for."""
+
+    @cache
+    def defs() -> dg.Definitions:
+        return build_domain(build)
+
+    def __getattr__(name: str) -> Any:
+        if name == "defs":
+            return defs()
+        raise AttributeError(name)
+
+    return __getattr__

@@ -1,0 +1,115 @@
+"""The offline text provider's method: extractive, not an LLM. Keywords and a key sentence
+picked with TF-IDF, composed into a fixed template; the same digest always gives the same
+prompt."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from glimpse_assets.llm.guardrails import looks_like_instruction, strip_urls
+from glimpse_assets.providers.base import RideConditions
+from glimpse_assets.providers.prompts import (
+    shape_paragraph,
+    shape_summary,
+)
+from glimpse_assets.providers.prompts import split_sentences as split_all_sentences
+
+STYLE_SENTENCE = (
+    "Style: warm painterly light, rich colour, clear composition, no text or lettering."
+)
+
+_SENTENCES = re.compile(r"(?<=[.!?])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCES.split(text) if len(s.split()) >= 3]
+
+
+def _fit(documents: list[str]):
+    # Imported on first use: see news/digest.py, which does the same to keep the load fast.
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
+    try:
+        return vectorizer, vectorizer.fit_transform(documents)
+    except ValueError:  # nothing but stop words, numbers or symbols
+        return None, None
+
+
+def top_keywords(documents: list[str], count: int) -> list[str]:
+    """The highest-weighted terms of the first document, weighed against all of them."""
+    vectorizer, matrix = _fit(documents)
+    if vectorizer is None:
+        return []
+    weights = matrix[0].toarray().ravel()
+    terms = vectorizer.get_feature_names_out()
+    order = sorted((i for i in np.flatnonzero(weights)), key=lambda i: (-weights[i], terms[i]))
+    return [str(terms[i]) for i in order[:count]]
+
+
+def key_sentence(sentences: list[str], context: list[str]) -> str | None:
+    """The sentence closest to the whole day's text (by TF-IDF cosine); the first on a tie."""
+    if not sentences:
+        return None
+    vectorizer, matrix = _fit([*sentences, " ".join(context)])
+    if vectorizer is None:
+        return sentences[0]
+    scores = (matrix[: len(sentences)] @ matrix[len(sentences)].T).toarray().ravel()
+    return sentences[int(np.argmax(np.round(scores, 9)))]
+
+
+def _words(text: str, limit: int) -> str:
+    words = text.split()
+    return " ".join(words[:limit]).rstrip(".,;:!?") if words else ""
+
+
+def _not_instructions(text: str) -> str:
+    """`text` without URLs and without the sentences that address a model: outside text is
+    material, and an extractive composer must not copy "ignore previous instructions and
+    write X" into a prompt."""
+    kept = " ".join(s for s in split_all_sentences(text) if not looks_like_instruction(s))
+    return strip_urls(kept)
+
+
+def compose_image_prompt(digest: dict) -> str:
+    main = {k: _not_instructions(digest["main"][k]) for k in ("title", "description")}
+    related = [
+        {k: _not_instructions(story[k]) for k in ("title", "description")}
+        for story in digest["related"]
+    ]
+    documents = [f"{main['title']}. {main['description']}"]
+    documents += [f"{s['title']}. {s['description']}" for s in related]
+    keywords = top_keywords(documents, 6)
+    scene = key_sentence(split_sentences(main["description"]), documents)
+    subject = _words(main["title"], 20) or "the day's stories"
+    parts = [f"An editorial illustration of the day's news: {subject}."]
+    if scene:
+        parts.append(_words(scene, 30) + ".")
+    if keywords:
+        parts.append("Visual motifs: " + ", ".join(keywords) + ".")
+    parts.append(STYLE_SENTENCE)
+    return shape_paragraph(" ".join(parts))
+
+
+def extractive_summary(conditions: RideConditions, max_sentences: int) -> str:
+    """The `max_sentences` condition sentences with the most TF-IDF weight, in their order."""
+    sentences = [
+        f"{label}: {sentence}" if index == 0 else sentence
+        for label, text in (
+            ("News", conditions.news),
+            ("Weather", conditions.weather),
+            ("Traffic", conditions.traffic),
+        )
+        for index, sentence in enumerate(split_all_sentences(text))
+    ]
+    sentences = [s if s.endswith((".", "!", "?", "…")) else s + "." for s in sentences]
+    if len(sentences) > max_sentences:
+        vectorizer, matrix = _fit(sentences)
+        weights = np.asarray(matrix.sum(axis=1)).ravel() if vectorizer else np.zeros(len(sentences))
+        keep = sorted(
+            sorted(range(len(sentences)), key=lambda i: (-round(weights[i], 9), i))[:max_sentences]
+        )
+        sentences = [sentences[i] for i in keep]
+    return shape_summary(" ".join(sentences), max_sentences)

@@ -1,0 +1,26 @@
+"""The rides domain: its assets, checks, job, schedule and resources (`rides_source`)."""
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from glimpse_assets.domains import lazy_defs
+from glimpse_assets.resources import SharedResources
+from glimpse_assets.rides.assets import rides_assets
+from glimpse_assets.rides.checks import rides_checks
+from glimpse_assets.rides.resources import rides_resources
+from glimpse_assets.rides.schedules import rides_job, rides_morning_schedule
+from glimpse_assets.rides.settings import RidesSettings
+
+
+def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definitions:
+    return dg.Definitions(
+        assets=rides_assets,
+        asset_checks=rides_checks,
+        jobs=[rides_job],
+        schedules=[rides_morning_schedule],
+        resources={**shared.resources, **rides_resources(RidesSettings.from_env(env))},
+    )
+
+
+__getattr__ = lazy_defs(build_defs)

@@ -1,0 +1,509 @@
+"""The project's one object store: a local folder or `s3://bucket/prefix`, with conditional writes.
+
+Every write is all-or-nothing: the local store writes a complete temporary file beside the target
+and renames (or hard-links) it into place; S3 makes a PUT visible only once it is complete. So a
+reader never sees half an object, and a crash half-way leaves the old object (or none).
+
+Two conditional writes let concurrent writers (threads, processes, machines) coordinate:
+
+- `create(key, data)` writes only if the key is absent, else raises `AlreadyExistsError`;
+- `replace(key, data, etag=...)` writes only if the object is still the one read with that etag
+  (`get_versioned`), else raises `ObjectChangedError`. Read-modify-replace in a retry loop gives
+  updates that are never lost.
+
+Locally, create is `os.link` of the finished temp file (atomic, fails if the name exists) and
+replace compares the etag and renames while holding an exclusive `flock` on a per-key lock file
+in a hidden tree of its own (`<root>/.locks/<key>.lock`, left in place: removing it would break
+the exclusion; never listed). On S3 they are
+`PutObject` with `If-None-Match: *` and `If-Match: <etag>`.
+
+boto3 and botocore are imported only where S3 is used: they take ~0.3 s to import and the code
+location must load fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_WRITE_ID = "glimpse-write-id"  # S3 user metadata naming the write, to recognise our own retries
+
+
+class StorageError(RuntimeError):
+    """A storage operation failed; the message names the URI and the cause."""
+
+
+class ObjectNotFoundError(StorageError):
+    """`get` or `get_versioned` of a key that holds no object."""
+
+
+class AlreadyExistsError(StorageError):
+    """`create` lost: an object already exists under the key."""
+
+
+class ObjectChangedError(StorageError):
+    """`replace` lost: the object changed (or vanished) since it was read with the given etag."""
+
+
+def _one_line(error: BaseException | str) -> str:
+    return " ".join(str(error).split())
+
+
+def _check_key(key: str, *, allow_empty: bool = False) -> str:
+    """Keys are relative '/'-separated paths; no empty, '.', '..' or hidden ('.x') parts, which
+    would escape the root or collide with the local store's temp and lock files."""
+    if not isinstance(key, str):
+        raise TypeError(f"object key must be a str, got {type(key).__name__}")
+    if key == "" and allow_empty:
+        return key
+    if not key or any(not part or part.startswith(".") for part in key.split("/")):
+        raise ValueError(f"invalid object key {key!r}: use a relative path like 'folder/name.ext'")
+    return key
+
+
+class ObjectStore(ABC):
+    """Keys are '/'-separated relative paths such as `news/raw_news/2026-11-20.parquet`.
+
+    Etags are opaque strings that change whenever the object is written.
+    """
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """Where the object lives: a local path or an `s3://` URI."""
+
+    @abstractmethod
+    def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        """Write the object atomically (unconditionally); return its new etag."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The object's bytes; `ObjectNotFoundError` if there is none."""
+
+    @abstractmethod
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        """The object's bytes and the etag of exactly those bytes; `ObjectNotFoundError`."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Every key under `prefix` (a folder-like path without a trailing slash, or "" for the
+        whole store), sorted and relative to the store root."""
+
+    @abstractmethod
+    def create(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        """Write only if the key is absent and return the etag, else `AlreadyExistsError`."""
+
+    @abstractmethod
+    def replace(
+        self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE, *, etag: str
+    ) -> str:
+        """Write only if the current etag is `etag` and return the new one, else
+        `ObjectChangedError` (also when the object no longer exists)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object; no error if it is absent."""
+
+
+LOCKS_FOLDER = ".locks"
+
+
+class LocalObjectStore(ObjectStore):
+    """Objects are plain files under `root`; temp files (`.name...tmp`) and the lock tree
+    (`.locks/`) are hidden, and never listed."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalObjectStore({str(self.root)!r})"
+
+    def _path(self, key: str, *, allow_empty: bool = False) -> Path:
+        return self.root.joinpath(*_check_key(key, allow_empty=allow_empty).split("/"))
+
+    def uri(self, key: str) -> str:
+        return str(self._path(key))
+
+    @staticmethod
+    def _etag(stat: os.stat_result) -> str:
+        # Cheap (no hashing of 30 MB objects). Every write is a new file, hence a new inode;
+        # inodes are reused at once, so the mtime is set explicitly to a ns clock reading (see
+        # _write_temp) to keep an old etag from coming back on kernels with coarse timestamps.
+        return f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}"
+
+    def _write_temp(self, path: Path, data: bytes) -> tuple[Path, str]:
+        """A complete, fsynced temp file beside `path`, and the etag it will have there."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        # Mode 0o666 less the umask, as for any new file (mkstemp would make it owner-only).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                now = time.time_ns()
+                os.utime(file.fileno(), ns=(now, now))
+                os.fsync(file.fileno())
+                etag = self._etag(os.fstat(file.fileno()))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, etag
+
+    @staticmethod
+    def _sync_dir(folder: Path) -> None:
+        with contextlib.suppress(OSError):  # best effort: not every filesystem allows it
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def _locked(self, path: Path) -> Iterator[None]:
+        """Exclusive across threads and processes: each call opens its own lock file description.
+        Lock files live in a hidden tree of their own (`<root>/.locks/<key>.lock`), so the
+        objects' folders hold nothing but objects."""
+        lock = self.root / LOCKS_FOLDER / f"{path.relative_to(self.root).as_posix()}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _fail(self, action: str, path: Path, error: BaseException) -> StorageError:
+        return StorageError(f"local {action} of {path} failed: {_one_line(error)}")
+
+    def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        path = self._path(key)
+        try:
+            tmp, etag = self._write_temp(path, data)
+            try:
+                # Locked so that a concurrent replace() cannot compare, then overwrite this write.
+                with self._locked(path):
+                    os.replace(tmp, path)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        except OSError as error:
+            raise self._fail("write", path, error) from error
+        self._sync_dir(path.parent)
+        return etag
+
+    def get(self, key: str) -> bytes:
+        return self.get_versioned(key)[0]
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        path = self._path(key)
+        try:
+            # Objects are never modified in place, so the open file's stat describes its bytes.
+            with open(path, "rb") as file:
+                etag = self._etag(os.fstat(file.fileno()))
+                return file.read(), etag
+        except FileNotFoundError as error:
+            raise ObjectNotFoundError(f"no stored object at {path}") from error
+        except OSError as error:
+            raise self._fail("read", path, error) from error
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def list(self, prefix: str) -> list[str]:
+        folder = self._path(prefix, allow_empty=True)
+        keys = []
+        for parent, dirs, files in os.walk(folder):
+            dirs[:] = [name for name in dirs if not name.startswith(".")]
+            base = Path(parent).relative_to(self.root)
+            keys += [(base / name).as_posix() for name in files if not name.startswith(".")]
+        return sorted(keys)
+
+    def create(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        path = self._path(key)
+        try:
+            tmp, etag = self._write_temp(path, data)
+            try:
+                os.link(tmp, path)  # atomic, and fails if the name exists
+            except FileExistsError as error:
+                raise AlreadyExistsError(f"cannot create {path}: it already exists") from error
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as error:
+            raise self._fail("create", path, error) from error
+        self._sync_dir(path.parent)
+        return etag
+
+    def replace(
+        self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE, *, etag: str
+    ) -> str:
+        path = self._path(key)
+        try:
+            tmp, new_etag = self._write_temp(path, data)
+            try:
+                with self._locked(path):
+                    try:
+                        current = self._etag(os.stat(path))
+                    except FileNotFoundError:
+                        current = None
+                    if current != etag:
+                        state = "no longer exists" if current is None else "changed"
+                        raise ObjectChangedError(
+                            f"cannot replace {path}: it {state} since it was read (etag {etag})"
+                        )
+                    os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as error:
+            raise self._fail("replace", path, error) from error
+        self._sync_dir(path.parent)
+        return new_etag
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if not os.path.lexists(path):
+            return  # nothing to delete, and no lock file or folders made for nothing
+        try:
+            with self._locked(path):
+                path.unlink(missing_ok=True)
+        except OSError as error:
+            raise self._fail("delete", path, error) from error
+
+
+class S3ObjectStore(ObjectStore):
+    """S3 or any S3-compatible server; the endpoint comes from the boto3 client it is given."""
+
+    def __init__(self, bucket: str, prefix: str, client: Any):
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"S3ObjectStore({self.uri('')!r}, endpoint={self._endpoint()!r})"
+
+    def _key(self, key: str, *, allow_empty: bool = False) -> str:
+        key = _check_key(key, allow_empty=allow_empty)
+        return "/".join(part for part in (self.prefix, key) if part)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key, allow_empty=True)}"
+
+    def _endpoint(self) -> str:
+        return str(getattr(self.client.meta, "endpoint_url", "?"))
+
+    def _fail(self, action: str, key: str, error: BaseException) -> StorageError:
+        return StorageError(
+            f"S3 {action} of {self.uri(key)} (endpoint {self._endpoint()}) failed: "
+            f"{_one_line(error)}"
+        )
+
+    @staticmethod
+    def _code(error: Any) -> tuple[str, int | None]:
+        response = getattr(error, "response", None) or {}
+        code = str(response.get("Error", {}).get("Code", ""))
+        return code, response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+    def _put(
+        self, key: str, data: bytes, content_type: str, write_id: str = "", **condition: str
+    ) -> str:
+        response = self.client.put_object(
+            Bucket=self.bucket,
+            Key=self._key(key),
+            Body=data,
+            ContentType=content_type,
+            Metadata={_WRITE_ID: write_id or uuid.uuid4().hex},
+            **condition,
+        )
+        return response["ETag"].strip('"')
+
+    def _own_write(self, key: str, write_id: str, error: Any) -> str | None:
+        """After a lost conditional PUT that botocore retried: the etag if the first attempt
+        actually succeeded (the object carries our write id), else None."""
+        if not error.response.get("ResponseMetadata", {}).get("RetryAttempts"):
+            return None
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception:
+            return None
+        if head.get("Metadata", {}).get(_WRITE_ID) != write_id:
+            return None
+        return head["ETag"].strip('"')
+
+    def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._put(key, data, content_type)
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail("write", key, error) from error
+
+    def get(self, key: str) -> bytes:
+        return self.get_versioned(key)[0]
+
+    def get_versioned(self, key: str) -> tuple[bytes, str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            # One GET: the body and the ETag in its headers are the same version.
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return response["Body"].read(), response["ETag"].strip('"')
+        except ClientError as error:
+            if self._code(error)[0] in {"NoSuchKey", "404", "NotFound"}:
+                raise ObjectNotFoundError(f"no stored object at {self.uri(key)}") from error
+            raise self._fail("read", key, error) from error
+        except BotoCoreError as error:
+            raise self._fail("read", key, error) from error
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as error:
+            if self._code(error)[0] in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise self._fail("lookup", key, error) from error
+        except BotoCoreError as error:
+            raise self._fail("lookup", key, error) from error
+
+    def list(self, prefix: str) -> list[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        base = self._key(prefix, allow_empty=True)
+        base = f"{base}/" if base else ""
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=base
+            )
+            for page in pages:
+                keys += [
+                    item["Key"][strip:]
+                    for item in page.get("Contents", [])
+                    if not item["Key"].endswith("/")  # folder markers made by consoles
+                ]
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail("listing", prefix, error) from error
+        return sorted(keys)
+
+    def create(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        write_id = uuid.uuid4().hex
+        try:
+            return self._put(key, data, content_type, IfNoneMatch="*", write_id=write_id)
+        except ClientError as error:
+            code, status = self._code(error)
+            if code == "PreconditionFailed" or status == 412:
+                if (etag := self._own_write(key, write_id, error)) is not None:
+                    return etag
+                raise AlreadyExistsError(
+                    f"cannot create {self.uri(key)}: it already exists"
+                ) from error
+            if code == "ConditionalRequestConflict" or status == 409:
+                raise AlreadyExistsError(
+                    f"cannot create {self.uri(key)}: it already exists or is being written "
+                    f"concurrently (409 ConditionalRequestConflict)"
+                ) from error
+            raise self._fail("create", key, error) from error
+        except BotoCoreError as error:
+            raise self._fail("create", key, error) from error
+
+    def replace(
+        self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE, *, etag: str
+    ) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        write_id = uuid.uuid4().hex
+        try:
+            return self._put(key, data, content_type, IfMatch=f'"{etag}"', write_id=write_id)
+        except ClientError as error:
+            code, status = self._code(error)
+            if code in {"PreconditionFailed", "ConditionalRequestConflict"} or status in {
+                409,
+                412,
+            }:
+                if (new_etag := self._own_write(key, write_id, error)) is not None:
+                    return new_etag
+                raise ObjectChangedError(
+                    f"cannot replace {self.uri(key)}: it changed since it was read (etag {etag})"
+                ) from error
+            if code in {"NoSuchKey", "404", "NotFound"} or status == 404:
+                raise ObjectChangedError(
+                    f"cannot replace {self.uri(key)}: it no longer exists (etag {etag})"
+                ) from error
+            raise self._fail("replace", key, error) from error
+        except BotoCoreError as error:
+            raise self._fail("replace", key, error) from error
+
+    def delete(self, key: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if self._code(error)[0] not in {"NoSuchKey", "404", "NotFound"}:
+                raise self._fail("delete", key, error) from error
+        except BotoCoreError as error:
+            raise self._fail("delete", key, error) from error
+
+    def presigned_url(self, key: str, seconds: int = 3600) -> str:
+        """A URL that lets anyone GET the object for `seconds`, e.g. a publisher's image fetch."""
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=seconds
+        )
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix/` -> ("bucket", "some/prefix")."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"not an s3://bucket/prefix URI: {uri!r}")
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def is_s3_uri(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def open_object_store(
+    uri: str, endpoint_url: str | None = None, region_name: str | None = None
+) -> ObjectStore:
+    """The store at `uri`: a local folder path, or `s3://bucket/prefix`.
+
+    For S3 a boto3 client is built here; `endpoint_url=None` leaves the endpoint to boto3, which
+    honours AWS_ENDPOINT_URL, and credentials come from the standard chain.
+    """
+    invalid = f"GLIMPSE_STORAGE_URI must be a local folder or s3://bucket/prefix, got {uri!r}"
+    if not isinstance(uri, str) or not uri.strip():
+        raise ValueError(invalid)
+    if is_s3_uri(uri):
+        try:
+            bucket, prefix = parse_s3_uri(uri)
+        except ValueError:
+            raise ValueError(invalid) from None
+        import boto3
+
+        # A session of its own: boto3's default session is not safe to share between threads.
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=endpoint_url, region_name=region_name
+        )
+        return S3ObjectStore(bucket, prefix, client)
+    if _SCHEME.match(uri):
+        raise ValueError(invalid)
+    return LocalObjectStore(uri)

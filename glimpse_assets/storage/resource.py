@@ -1,0 +1,42 @@
+"""`object_store`: the one resource under everything that persists.
+
+The IO manager, the LLM cache, the publishing ledger and outbox, and every later index or token
+store take this resource (the same instance, defined once in `glimpse_assets.resources`), so the
+storage root and the S3 client are configured in one place.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from glimpse_assets.settings import DEFAULT_STORAGE_URI
+from glimpse_assets.storage.object_store import ObjectStore, open_object_store
+from glimpse_assets.storage.records import JsonRecords
+
+
+class ObjectStoreResource(dg.ConfigurableResource):
+    """A local folder or `s3://bucket/prefix`; S3-compatible servers through AWS_ENDPOINT_URL."""
+
+    storage_uri: str = Field(
+        default=DEFAULT_STORAGE_URI,
+        description="GLIMPSE_STORAGE_URI: a local folder or s3://bucket/prefix.",
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        description="An S3-compatible endpoint; by default boto3's own (AWS_ENDPOINT_URL).",
+    )
+    region_name: str | None = Field(default=None, description="By default the AWS chain's.")
+
+    _store: ObjectStore | None = PrivateAttr(default=None)
+
+    @property
+    def store(self) -> ObjectStore:
+        """The object store, opened on first use (boto3 loads only for s3:// storage)."""
+        if self._store is None:
+            self._store = open_object_store(self.storage_uri, self.endpoint_url, self.region_name)
+        return self._store
+
+    def records(self, prefix: str) -> JsonRecords:
+        """The JSON records kept under `prefix` (e.g. `_ledger`, `_cache`)."""
+        return JsonRecords(self.store, prefix)

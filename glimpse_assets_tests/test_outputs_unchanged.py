@@ -1,0 +1,26 @@
+"""Both chains store the same outputs for the same day as before the platform refactor (issue 10):
+the digests in data/outputs_2026-03-01.json were taken from the code before it, offline, with
+`python -m glimpse_assets_tests.output_digests <storage root>`. A change here is a change of
+what users get: make it on purpose, and take the digests anew."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from glimpse_assets.definitions import build_definitions
+from glimpse_assets.run import main
+from glimpse_assets_tests.output_digests import output_digests
+
+DAY = "2026-03-01"
+GOLDEN = Path(__file__).parent / "data" / f"outputs_{DAY}.json"
+
+
+def test_both_chains_store_what_they_stored_before_for_the_same_day(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    root = tmp_path / "storage"
+    definitions = build_definitions({"GLIMPSE_STORAGE_URI": str(root)})
+
+    assert main(["--day", DAY], definitions) == 0
+
+    assert output_digests(root) == json.loads(GOLDEN.read_text())
