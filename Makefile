@@ -31,8 +31,15 @@ run: install $(DAGSTER_HOME)/dagster.yaml  ## materialise every asset for the la
 test: install-dev  ## the whole pytest suite
 	$(BIN)/python -m pytest
 
-ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+# `dg dev` (webserver and daemon) runs from DAGSTER_HOME with the repo's workspace.yaml: run from
+# the repo root, Dagster warns that the repo-root dagster.yaml (the template copied into
+# DAGSTER_HOME) is not the instance's. A relative GLIMPSE_STORAGE_URI (the default included) is
+# made absolute from the repo root for that reason, so make run and make ui share one storage.
+ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI (and its daemon) on http://127.0.0.1:3000
+	storage="$${GLIMPSE_STORAGE_URI:-.glimpse/storage}"; \
+	case "$$storage" in s3://*|/*) ;; *) storage="$(CURDIR)/$$storage" ;; esac; \
+	cd $(DAGSTER_HOME) && GLIMPSE_STORAGE_URI="$$storage" VIRTUAL_ENV=$(CURDIR)/$(VENV) \
+		$(CURDIR)/$(BIN)/dg dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install-dev
 	$(BIN)/ruff check .
