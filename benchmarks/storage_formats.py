@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from glimpse_assets.formats import PARQUET, encode
 from glimpse_assets.rides.clustering import cluster_rides
 from glimpse_assets.rides.conditions import attach_conditions
 from glimpse_assets.rides.simulate import simulate_rides
+from glimpse_assets.storage.formats import PARQUET, encode
 
 ROWS = 1_000_000
 DAY = date(2026, 3, 1)
