@@ -108,8 +108,7 @@ HEAVY_LIBRARIES = [
     ("requests", "the Currents and RSS sources, the Instagram publisher"),
     ("feedparser", "the RSS source"),
     ("slack_sdk", "the Slack notifier"),
-    ("openai", "the openai providers (GLIMPSE_PROVIDER=openai), chosen at load"),
-    ("dagster_openai", "the openai providers, chosen at load"),
+    ("openai", "the openai providers' first call (GLIMPSE_PROVIDER=openai)"),
 ]
 LOAD_GOAL = 1.7
 LOAD_CODE_LOCATION = (
@@ -130,6 +129,10 @@ def load_rows(env: dict[str, str], repeats: int = 7) -> list[str]:
     names = [name for name, _ in HEAVY_LIBRARIES]
     bare = median_of([python, "-c", "import dagster"], env, repeats)
     load = median_of([python, "-c", LOAD_CODE_LOCATION.format(names=names)], env, repeats)
+    openai_env = {**env, "GLIMPSE_PROVIDER": "openai", "OPENAI_API_KEY": "unused"}
+    load_openai = median_of(
+        [python, "-c", LOAD_CODE_LOCATION.format(names=names)], openai_env, repeats
+    )
     validate = median_of(
         [str(BIN / "dagster"), "definitions", "validate", "-m", "glimpse_assets"], env, 3
     )
@@ -144,6 +147,8 @@ def load_rows(env: dict[str, str], repeats: int = 7) -> list[str]:
         f"| load the code location (`from glimpse_assets import defs; "
         f"defs.get_repository_def()`), no heavy library loaded | {load:.2f} | {ratio:.2f} "
         f"| ≤ {LOAD_GOAL} ({'met' if ratio <= LOAD_GOAL else 'NOT met'}) |",
+        f"| the same with `GLIMPSE_PROVIDER=openai` | {load_openai:.2f} "
+        f"| {load_openai / bare:.2f} | ≤ {LOAD_GOAL} |",
         f"| `dagster definitions validate -m glimpse_assets` | {validate:.2f} "
         f"| {validate / bare:.2f} | |",
         "",

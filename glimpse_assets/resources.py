@@ -41,13 +41,11 @@ def provider_resources(settings: ProviderSettings, object_store: ObjectStoreReso
         from glimpse_assets.providers.offline_text import OfflineTextProvider
 
         return {"text_provider": OfflineTextProvider(), "image_provider": OfflineImageProvider()}
-    # The OpenAI stack (about 0.6 s to import) is loaded only when it is chosen.
-    from dagster_openai import OpenAIResource
-
     from glimpse_assets.llm.gateway import LLMCalls
+    from glimpse_assets.providers.openai_client import OpenAIClient
     from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
 
-    client = OpenAIResource(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=settings.openai_base_url)
+    client = OpenAIClient(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=settings.openai_base_url)
     llm = LLMCalls(
         object_store=object_store,
         daily_budget_usd=settings.daily_budget_usd,

@@ -21,7 +21,7 @@ concurrent calls overlap.
 
     with FakeOpenAI() as fake:
         fake.script(CHAT, rate_limited("0.1"))
-        ... OpenAIResource(api_key=..., base_url=fake.base_url) ...
+        ... OpenAIClient(api_key=..., base_url=fake.base_url) ...
         assert fake.count(CHAT) == 2
 """
 

@@ -516,6 +516,35 @@ def test_code_location_with_a_bad_setting_fails_validation_naming_it(dagster_env
     assert "GLIMPSE_PROVIDER" in completed.stdout + completed.stderr
 
 
+def run_dg(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Dagster's `dg` CLI from the repo root, with the project's venv active, as the README says."""
+    return subprocess.run(
+        [str(VENV_BIN / "dg"), *args],
+        cwd=REPO_ROOT,
+        env={**env, "VIRTUAL_ENV": str(VENV_BIN.parent)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_code_location_checks_and_lists_with_dg(dagster_env):
+    checked = run_dg(["check", "defs"], dagster_env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    listed = run_dg(["list", "defs", "--json"], dagster_env)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert '"raw_news"' in listed.stdout and '"news_daily_schedule"' in listed.stdout
+
+
+def test_code_location_launches_an_asset_partition_with_dg(dagster_env, tmp_path):
+    dagster_env["GLIMPSE_STORAGE_URI"] = str(tmp_path / "storage")
+    launched = run_dg(["launch", "--assets", "raw_news", "--partition", "2026-03-01"], dagster_env)
+
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    assert (tmp_path / "storage" / "raw_news" / "2026-03-01.parquet").is_file()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

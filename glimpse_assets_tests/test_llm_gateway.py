@@ -2,7 +2,7 @@
 
 The news chain (with its checks and the moderation check) and the rides chain run in process
 against `FakeOpenAI`, a fault-injecting OpenAI-compatible server on 127.0.0.1, through the real
-`openai` SDK in dagster-openai's `OpenAIResource`. Tests assert on what reached the server (request
+`openai` SDK in `OpenAIClient`. Tests assert on what reached the server (request
 counts per path), what was stored (outputs and the response cache) and what the run recorded
 (failures, retries, metadata). Plain unit tests of the guardrails, the price table and the cache
 key follow at the end.
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_openai import OpenAIResource
 
 from glimpse_assets.llm.budget import llm_asset_keys
 from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key
@@ -32,6 +31,7 @@ from glimpse_assets.news.moderation import image_prompt_passes_moderation
 from glimpse_assets.news.sources import NewsBatch, NewsSource, SampleNewsSource
 from glimpse_assets.providers.base import ProviderOutputError
 from glimpse_assets.providers.offline_text import OfflineTextProvider
+from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import (
     OpenAIImageProvider,
     OpenAITextProvider,
@@ -105,7 +105,7 @@ def openai_resources(
     """Every resource the news and rides chains need, with the openai providers pointed at
     `fake` and the response cache on the IO manager's object store (the same instance, as the
     code location shares it), the gateway also under `llm` as in `glimpse_assets.resources`."""
-    client = OpenAIResource(api_key=api_key, base_url=fake.base_url)
+    client = OpenAIClient(api_key=api_key, base_url=fake.base_url)
     calls = LLMCalls(
         object_store=io_manager.object_store,
         max_retries=2,

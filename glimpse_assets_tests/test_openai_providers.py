@@ -1,7 +1,7 @@
 """The OpenAI-compatible providers, run for real through Dagster against a local fake of the API.
 
 A `LocalHTTPServer` on 127.0.0.1 speaks the Chat Completions and Images JSON; the real `openai`
-SDK (inside dagster-openai's `OpenAIResource`) talks to it. Tests assert on what was sent, what
+SDK (inside `OpenAIClient`) talks to it. Tests assert on what was sent, what
 was stored and how failures surface in the run.
 """
 
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster_openai import OpenAIResource
 from PIL import Image, ImageDraw
 
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import image_prompt, news_digest, news_image, raw_news
 from glimpse_assets.news.sources import SampleNewsSource
+from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
 from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
 
@@ -134,7 +134,7 @@ def materialize_news(
     text_model: str = TEXT_MODEL,
     image_model: str = IMAGE_MODEL,
 ) -> dg.ExecuteInProcessResult:
-    openai = OpenAIResource(api_key=API_KEY, base_url=server.url + "/v1")
+    openai = OpenAIClient(api_key=API_KEY, base_url=server.url + "/v1")
     # The response cache sits on the IO manager's object store (the same instance).
     calls = LLMCalls(object_store=io_manager.object_store)
     return dg.materialize(

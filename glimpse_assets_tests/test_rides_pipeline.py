@@ -17,10 +17,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from dagster_openai import OpenAIResource
 
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import news_assets, raw_news
+from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import OpenAITextProvider
 from glimpse_assets.rides.assets import (
     anomaly_summaries,
@@ -400,7 +400,7 @@ def materialize_with_openai(
     """raw_news and the rides chain (no image_prompt/news_image) with the OpenAI text
     provider pointed at the local server."""
     text_provider = OpenAITextProvider(
-        openai=OpenAIResource(api_key="sk-test", base_url=server.url + "/v1"),
+        openai=OpenAIClient(api_key="sk-test", base_url=server.url + "/v1"),
         calls=LLMCalls(object_store=offline_resources["object_store"], max_concurrency=3),
         model="m",
     )

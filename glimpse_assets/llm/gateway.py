@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-import openai
 from pydantic import Field, PrivateAttr
 
 from glimpse_assets.llm.budget import (
@@ -191,6 +190,8 @@ class LLMCalls(dg.ConfigurableResource):
         client = client.with_options(max_retries=self.max_retries, timeout=self.timeout_seconds)
         in_flight = _InFlight()
         lock = threading.Lock()
+
+        import openai  # the SDK loads with the first step that calls a provider
 
         def call(index: int) -> None:
             spec = specs[index]

@@ -1,7 +1,7 @@
 """OpenAI-compatible text, image and moderation calls, made through `llm.gateway.LLMCalls`.
 
-dagster-openai's `OpenAIResource` holds the client settings (`OPENAI_API_KEY` via EnvVar,
-`OPENAI_BASE_URL` for any compatible server: Ollama, vLLM, a llama.cpp server, a gateway).
+`OpenAIClient` holds the client settings (`OPENAI_API_KEY` via EnvVar, `OPENAI_BASE_URL` for
+any compatible server: Ollama, vLLM, a llama.cpp server, a gateway).
 Every request goes through the gateway: cached, budgeted, bounded, retried and accounted for.
 """
 
@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-from dagster_openai import OpenAIResource
-from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
 from glimpse_assets.llm.gateway import CallSpec, LLMCalls
@@ -29,6 +27,7 @@ from glimpse_assets.providers.base import (
     TextProvider,
     TextResult,
 )
+from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.prompts import (
     image_prompt_messages,
     shape_paragraph,
@@ -79,14 +78,8 @@ class ModerationResult:
     model: str
 
 
-def _client(openai_resource: OpenAIResource, context: Any):
-    # The op context gives the plain client: dagster-openai's usage wrapper updates metadata
-    # read-modify-write, unsafe across our threads; the gateway accounts for usage itself.
-    return openai_resource.get_client(getattr(context, "op_execution_context", context))
-
-
 class OpenAITextProvider(TextProvider):
-    openai: OpenAIResource
+    openai: OpenAIClient
     calls: LLMCalls
     model: str = Field(default="gpt-4o-mini", description="GLIMPSE_TEXT_MODEL")
     max_tokens: int = Field(default=400, description="Upper bound on an answer's tokens.")
@@ -129,7 +122,7 @@ class OpenAITextProvider(TextProvider):
                 spec.model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
             )
 
-        with _client(self.openai, context) as client:
+        with self.openai.get_client() as client:
             results, stats = self.calls.run(
                 context, client, specs, parse, cost, chat_usage, [self.openai.api_key], force
             )
@@ -172,7 +165,7 @@ class OpenAITextProvider(TextProvider):
                 model=response.get("model") or spec.model,
             )
 
-        with _client(self.openai, context) as client:
+        with self.openai.get_client() as client:
             (result,), stats = self.calls.run(
                 context,
                 client,
@@ -187,6 +180,8 @@ class OpenAITextProvider(TextProvider):
 
 def decode_png(b64_data: str | None, model: str) -> bytes:
     """The PNG bytes of a base64 Images API answer, checked to be a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
     if not b64_data:
         raise ProviderOutputError(f"{model} returned no b64_json image data")
     try:
@@ -205,7 +200,7 @@ def decode_png(b64_data: str | None, model: str) -> bytes:
 
 
 class OpenAIImageProvider(ImageProvider):
-    openai: OpenAIResource
+    openai: OpenAIClient
     calls: LLMCalls
     model: str = Field(default="gpt-image-1", description="GLIMPSE_IMAGE_MODEL")
 
@@ -234,7 +229,7 @@ class OpenAIImageProvider(ImageProvider):
         def cost(spec: CallSpec, response: dict[str, Any]) -> float | None:
             return prices.image_cost(spec.model, size, image_usage(response)["images"])
 
-        with _client(self.openai, context) as client:
+        with self.openai.get_client() as client:
             (result,), stats = self.calls.run(
                 context, client, [spec], parse, cost, image_usage, [self.openai.api_key], force
             )
