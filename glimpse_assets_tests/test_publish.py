@@ -4,8 +4,6 @@ through the ledger, including after a crash half-way through posting."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import io
 import json
 import socket
@@ -13,12 +11,11 @@ import threading
 import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import urlparse
 
 import dagster as dg
 import pytest
 import requests
-from aiosmtpd.controller import Controller
 from PIL import Image
 
 from glimpse_assets.news.assets import news_assets
@@ -26,30 +23,36 @@ from glimpse_assets.publish import publishers
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.publish.caption import build_caption
 from glimpse_assets.publish.exactly_once import (
-    LEDGER_PREFIX,
     PublishUncertainError,
     publish_once,
 )
 from glimpse_assets.publish.gallery import gallery_page
 from glimpse_assets.publish.publishers import (
     EmailPublisher,
-    InstagramPublisher,
     OutboxPublisher,
-    Post,
     PublishError,
     PublishRejectedError,
 )
-from glimpse_assets.storage.records import JsonRecords
 from glimpse_assets.storage.resource import ObjectStoreResource
 from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
+from glimpse_assets_tests.publish_doubles import (
+    DAY,
+    GRAPH_VERSION,
+    TOKEN,
+    FakeGraphAPI,
+    LocalSMTPController,
+    Mailbox,
+    a_post,
+    graph_error,
+    instagram,
+    ledger_of,
+    object_store_at,
+    sent_params,
+)
 from glimpse_assets_tests.recording_notifier import RecordingNotifier
 from glimpse_assets_tests.stores import io_manager_at
 
-DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
-DAY = DAYS[0]
-TOKEN = "EAAGtest0token0abc123"
-USER_ID = "17841400000000001"
-GRAPH_VERSION = "v21.0"
+DAYS = [DAY, "2026-03-02", "2026-03-03"]
 FORCE = {"ops": {"social_post": {"config": {"force": True}}}}
 
 
@@ -85,32 +88,6 @@ def post_metadata(result: dg.ExecuteInProcessResult) -> dict:
 def step_error(result: dg.ExecuteInProcessResult, step: str = "social_post"):
     (event,) = [e for e in result.get_step_failure_events() if e.step_key == step]
     return event.event_specific_data.error
-
-
-def png_bytes(size: tuple[int, int] = (64, 64), color: str = "teal") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def object_store_at(root: Path) -> ObjectStoreResource:
-    return ObjectStoreResource(storage_uri=str(root))
-
-
-def ledger_of(object_store: ObjectStoreResource) -> JsonRecords:
-    """The publishing ledger over `object_store`: `_ledger/<publisher>/<day>.json`."""
-    return object_store.records(LEDGER_PREFIX)
-
-
-def a_post(day: str = DAY, caption: str = "Lanterns over the harbour.\n\n#glimpse #dailynews"):
-    return Post(
-        day=day,
-        caption=caption,
-        png=png_bytes(),
-        title="Harbour lanterns festival",
-        prompt="Lanterns over a harbour at dusk, warm light.",
-        headlines=[{"title": "Harbour lanterns festival", "url": "https://news.example/a1"}],
-    )
 
 
 # -- caption -------------------------------------------------------------------------------
@@ -265,90 +242,6 @@ def test_the_gallery_links_only_http_urls():
 
 
 # -- instagram -------------------------------------------------------------------------------
-
-
-def graph_error(message: str, code: int, status: int = 400, kind: str = "OAuthException"):
-    return Reply.json(
-        {"error": {"message": message, "type": kind, "code": code, "fbtrace_id": "AxYz0123"}},
-        status=status,
-    )
-
-
-def sent_params(request) -> dict[str, str]:
-    """The request's parameters, whether sent in the query string or as a form body."""
-    form = dict(parse_qsl(request.body.decode("utf-8"))) if request.body else {}
-    return {**request.query, **form}
-
-
-class FakeGraphAPI:
-    """Instagram's content-publishing endpoints as Glimpse uses them: create a container, query
-    its status_code, publish it. `errors` maps an endpoint ("media", "status", "media_publish")
-    to the error reply it gives instead; `statuses` are the answers to successive status
-    queries of an unpublished container (the last one repeats)."""
-
-    def __init__(self, statuses=("IN_PROGRESS", "FINISHED"), errors=None):
-        self.statuses = list(statuses)
-        self.errors = dict(errors or {})
-        self.containers: list[str] = []
-        self.published: list[str] = []  # container ids made public, in order
-        self.answered_statuses: list[str] = []
-        self.hold_publish_reply: threading.Event | None = None  # set: reply; unset: stall
-        self._lock = threading.Lock()
-
-    def endpoint(self, request) -> str:
-        parts = request.path.strip("/").split("/")
-        if request.method == "POST" and parts[1:] == [USER_ID, "media"]:
-            return "media"
-        if request.method == "POST" and parts[1:] == [USER_ID, "media_publish"]:
-            return "media_publish"
-        if request.method == "GET" and len(parts) == 2:
-            return "status"
-        return "unknown"
-
-    def __call__(self, request) -> Reply:
-        if request.headers.get("authorization") != f"Bearer {TOKEN}":
-            return graph_error("Invalid OAuth access token - Cannot parse access token", 190)
-        endpoint = self.endpoint(request)
-        if endpoint in self.errors:
-            return self.errors[endpoint]
-        params = sent_params(request)
-        with self._lock:
-            if endpoint == "media":
-                container = str(17_900_000_000_000_000 + len(self.containers))
-                self.containers.append(container)
-                return Reply.json({"id": container})
-            if endpoint == "status":
-                container = request.path.strip("/").split("/")[1]
-                if container in self.published:
-                    status = "PUBLISHED"
-                else:
-                    index = min(len(self.answered_statuses), len(self.statuses) - 1)
-                    status = self.statuses[index]
-                self.answered_statuses.append(status)
-                return Reply.json({"status_code": status, "id": container})
-            if endpoint == "media_publish":
-                self.published.append(params["creation_id"])
-                media_id = str(18_000_000_000_000_000 + len(self.published))
-        if endpoint == "media_publish":
-            if self.hold_publish_reply is not None:
-                self.hold_publish_reply.wait(timeout=10)  # the post is public; the reply stalls
-            return Reply.json({"id": media_id})
-        return graph_error(f"Unsupported request {request.method} {request.path}", 100)
-
-    def calls(self, server: LocalHTTPServer, endpoint: str) -> list:
-        return [r for r in server.requests if self.endpoint(r) == endpoint]
-
-
-def instagram(server: LocalHTTPServer, **settings) -> InstagramPublisher:
-    return InstagramPublisher(
-        **{
-            "access_token": TOKEN,
-            "user_id": USER_ID,
-            "graph_url": f"{server.url}/{GRAPH_VERSION}",
-            "poll_seconds": 0,
-            **settings,
-        }
-    )
 
 
 def test_instagram_publishes_a_presigned_jpeg_once_with_the_token_only_in_a_header(
@@ -588,31 +481,6 @@ def test_a_publish_that_times_out_after_going_out_is_recorded_not_repeated(tmp_p
 
 
 # -- email -----------------------------------------------------------------------------------
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every envelope it receives."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[email.message.EmailMessage]:
-        return [
-            email.message_from_bytes(e.original_content, policy=email.policy.default)
-            for e in self.envelopes
-        ]
-
-
-class LocalSMTPController(Controller):
-    """aiosmtpd's Controller on a free port chosen by the OS (port=0)."""
-
-    def _trigger_server(self):
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
 
 
 @pytest.fixture

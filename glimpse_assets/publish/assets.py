@@ -10,7 +10,7 @@ from pydantic import Field
 from glimpse_assets.news.assets import NEWS_GROUP
 from glimpse_assets.partitions import PROVIDER_BACKFILL_POLICY, daily_partitions
 from glimpse_assets.publish.caption import build_caption
-from glimpse_assets.publish.exactly_once import LEDGER_PREFIX, publish_once
+from glimpse_assets.publish.exactly_once import CLAIM_FIELDS, LEDGER_PREFIX, publish_once
 from glimpse_assets.publish.notifiers import Notifier
 from glimpse_assets.publish.publishers import Post, Publisher
 from glimpse_assets.ranges import add_day_metadata, for_each_day
@@ -75,6 +75,13 @@ def social_post(
     )
 
 
+def claim_owner(context: dg.AssetExecutionContext) -> str:
+    """Who holds a day's ledger claim: this run and step (a retry of the step is the same owner,
+    so it reconciles its own attempt instead of waiting for itself)."""
+    step = context.get_step_execution_context().step.key
+    return f"run {context.run.run_id} step {step}"
+
+
 def post_day(
     context: dg.AssetExecutionContext,
     day: date,
@@ -99,7 +106,7 @@ def post_day(
             for story in [news_digest["main"], *news_digest["related"]]
         ],
     )
-    record, action = publish_once(ledger, publisher, post, force)
+    record, action = publish_once(ledger, publisher, post, force, owner=claim_owner(context))
     add_day_metadata(
         context,
         {
@@ -115,4 +122,5 @@ def post_day(
             f"Glimpse posted {post.day} via {publisher.kind}",
             f"{post.caption}\n\n{receipt}\nRun: {notifier.run_url(context.run.run_id)}",
         )
-    return {key: record[key] for key in sorted(record) if key != "state"}
+    # What was posted where; the claim fields say which run posted it, which the ledger keeps.
+    return {key: record[key] for key in sorted(record) if key not in {"state", *CLAIM_FIELDS}}

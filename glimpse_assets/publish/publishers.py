@@ -6,6 +6,7 @@ it public), and can `reconcile` an attempt that stopped half-way; `exactly_once`
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from abc import ABC, abstractmethod
@@ -22,7 +23,12 @@ from glimpse_assets.storage.object_store import ObjectStore, S3ObjectStore
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 if TYPE_CHECKING:
+    import ssl
     from email.message import EmailMessage
+
+
+def _one_line(error: BaseException | str) -> str:
+    return " ".join(str(error).split())
 
 
 class PublishError(RuntimeError):
@@ -38,6 +44,11 @@ class PublishRejectedError(dg.Failure):
 
     def __init__(self, description: str):
         super().__init__(description=description, allow_retries=False)
+
+
+class RefusedBeforeSendingError(PublishRejectedError):
+    """Refused before anything could reach anyone (login refused, certificate not trusted):
+    nothing went out, so the next attempt starts afresh, but retrying as it is cannot help."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +286,11 @@ class EmailPublisher(Publisher):
     starttls: bool = Field(default=True, description="GLIMPSE_SMTP_STARTTLS")
     username: str | None = Field(default=None, description="GLIMPSE_SMTP_USERNAME")
     password: str | None = Field(default=None, description="GLIMPSE_SMTP_PASSWORD, via dg.EnvVar")
+    ca_file: str | None = Field(
+        default=None,
+        description="GLIMPSE_SMTP_CA_FILE: a PEM bundle of the CAs to trust for STARTTLS instead "
+        "of the system's (e.g. a private CA); the certificate is verified either way",
+    )
     sender: str = Field(description="GLIMPSE_EMAIL_FROM")
     recipients: list[str] = Field(description="GLIMPSE_EMAIL_TO, comma-separated")
     timeout_seconds: float = Field(default=30.0, gt=0)
@@ -289,6 +305,8 @@ class EmailPublisher(Publisher):
                 "the email publisher needs GLIMPSE_SMTP_HOST, GLIMPSE_EMAIL_FROM and "
                 "GLIMPSE_EMAIL_TO"
             )
+        if self.starttls:
+            self.tls_context()  # an unreadable GLIMPSE_SMTP_CA_FILE fails here, before the claim
 
     def message(self, post: Post) -> EmailMessage:
         from email.message import EmailMessage
@@ -306,25 +324,47 @@ class EmailPublisher(Publisher):
     def start(self, post: Post) -> dict[str, Any]:
         return {}
 
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifies the server's certificate and name: the password goes only to the real
+        server. `ca_file` replaces the system's CAs (e.g. for a private CA)."""
+        import ssl
+
+        try:
+            return ssl.create_default_context(cafile=self.ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise RefusedBeforeSendingError(
+                f"GLIMPSE_SMTP_CA_FILE {self.ca_file!r} is not a readable PEM CA bundle: "
+                f"{_one_line(error)}"
+            ) from None
+
     def finish(self, post: Post, state: dict[str, Any]) -> dict[str, Any]:
         import smtplib
+        import ssl
 
         message = self.message(post)
         secrets = [self.password or ""]
         where = f"SMTP {self.host}:{self.port}"
+        context = self.tls_context() if self.starttls else None
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
         except OSError as error:
             raise NothingSentError(redact(f"{where} unreachable: {error}", secrets)) from None
-        with smtp:
+        try:
             try:
-                if self.starttls:
-                    smtp.starttls()
+                if context is not None:
+                    smtp.starttls(context=context)
                 if self.username:
                     smtp.login(self.username, self.password or "")
+            except ssl.SSLCertVerificationError as error:
+                raise RefusedBeforeSendingError(
+                    f"{where}: the server's TLS certificate could not be verified "
+                    f"({_one_line(error.verify_message or error)}), so nothing was sent and the "
+                    "password was not used; if the server uses a private CA, set "
+                    "GLIMPSE_SMTP_CA_FILE to its PEM bundle"
+                ) from None
             except smtplib.SMTPAuthenticationError as error:
-                raise PublishRejectedError(
-                    redact(f"SMTP login refused: {error}", secrets)
+                raise RefusedBeforeSendingError(
+                    redact(f"SMTP login refused: {_one_line(error)}", secrets)
                 ) from None
             except (smtplib.SMTPException, OSError) as error:
                 raise NothingSentError(redact(f"{where} failed: {error}", secrets)) from None
@@ -334,6 +374,10 @@ class EmailPublisher(Publisher):
                 raise PublishError(
                     redact(f"{where} failed while sending: {error}", secrets)
                 ) from None
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()  # the message is accepted; a lost goodbye changes nothing
+        finally:
+            smtp.close()  # no QUIT after a failure: the connection may be half-way into TLS
         return {"recipients": sorted(set(self.recipients) - set(refused))}
 
     def reconcile(self, state: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ def news_publisher(settings: PublishSettings, object_store: ObjectStoreResource)
             host=settings.smtp_host or "",
             port=settings.smtp_port,
             starttls=settings.smtp_starttls == "true",
+            ca_file=settings.smtp_ca_file,
             username=settings.smtp_username,
             password=secret("GLIMPSE_SMTP_PASSWORD", settings.smtp_password_set),
             sender=settings.email_from or "",

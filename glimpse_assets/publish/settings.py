@@ -22,6 +22,7 @@ class PublishSettings(Settings):
     smtp_host: str | None = Field(None, alias="GLIMPSE_SMTP_HOST")
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = Field(587, alias="GLIMPSE_SMTP_PORT")
     smtp_starttls: choice("true", "false") = Field("true", alias="GLIMPSE_SMTP_STARTTLS")
+    smtp_ca_file: str | None = Field(None, alias="GLIMPSE_SMTP_CA_FILE")
     smtp_username: str | None = Field(None, alias="GLIMPSE_SMTP_USERNAME")
     smtp_password_set: IsSet = Field(False, alias="GLIMPSE_SMTP_PASSWORD")
     email_from: str | None = Field(None, alias="GLIMPSE_EMAIL_FROM")
