@@ -147,7 +147,8 @@ class ProviderSettings(Settings):
     daily_budget_usd: Money = Field(None, alias="GLIMPSE_DAILY_BUDGET_USD")
     prices_file: str | None = Field(None, alias="GLIMPSE_PRICES_FILE")
     max_concurrency: Annotated[int, Field(ge=1)] = Field(8, alias="GLIMPSE_LLM_MAX_CONCURRENCY")
-    max_retries: Annotated[int, Field(ge=0, le=10)] = Field(4, alias="GLIMPSE_LLM_MAX_RETRIES")
+    # The only retries of an LLM call (no step or run retries on top): 1 + this many requests.
+    max_retries: Annotated[int, Field(ge=0, le=10)] = Field(2, alias="GLIMPSE_LLM_MAX_RETRIES")
     timeout_seconds: Seconds = Field(120.0, alias="GLIMPSE_LLM_TIMEOUT_SECONDS")
 
     @property

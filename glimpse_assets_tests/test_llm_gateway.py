@@ -21,7 +21,7 @@ import dagster as dg
 import pytest
 
 from glimpse_assets.llm.budget import llm_asset_keys
-from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key
+from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key, server_identity
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.llm.guardrails import fence, looks_like_instruction, reject_links_and_markup
 from glimpse_assets.llm.prices import load_prices
@@ -108,9 +108,7 @@ def openai_resources(
     client = OpenAIClient(api_key=api_key, base_url=fake.base_url)
     calls = LLMCalls(
         object_store=io_manager.object_store,
-        max_retries=2,
-        timeout_seconds=TIMEOUT_SECONDS,
-        **calls_settings,
+        **{"max_retries": 2, "timeout_seconds": TIMEOUT_SECONDS, **calls_settings},
     )
     return {
         "io_manager": io_manager,
@@ -176,10 +174,11 @@ def stored_digest(root: Path, day: str = DAY) -> dict:
 
 
 def outputs(root: Path) -> dict[str, bytes]:
-    """Every stored object outside the response cache, by key: the store's own listing, as its
-    hidden lock and temp files are not objects."""
+    """Every stored asset output, by key: the store's own listing (its hidden lock and temp files
+    are not objects) without the records kept under `_`-prefixed folders (the response cache,
+    the spend records and any other bookkeeping)."""
     store = ObjectStoreResource(storage_uri=str(root)).store
-    return {key: store.get(key) for key in store.list("") if key.split("/")[0] != CACHE_PREFIX}
+    return {key: store.get(key) for key in store.list("") if not key.startswith("_")}
 
 
 def cache_files(root: Path, endpoint: str | None = None) -> list[Path]:
@@ -273,11 +272,11 @@ def test_an_unreadable_200_is_not_retried_by_the_sdk_and_stores_nothing(
 
     assert not result.success
     events = step_events(result, "image_prompt")
-    # Three attempts of the step (Dagster's policy retries twice), one request each: the SDK
-    # does not retry a 200 it cannot read.
-    assert events["STEP_UP_FOR_RETRY"] == 2
+    # One attempt, one request: the SDK does not retry a 200 it cannot read, and neither does
+    # the step's retry policy (none) or anything else.
+    assert not any(events[name] for name in RETRY_EVENTS)
     assert events["STEP_FAILURE"] == 1
-    assert fake.snapshot() == {CHAT: 3, IMAGES: 0, MODERATIONS: 0}
+    assert fake.snapshot() == {CHAT: 1, IMAGES: 0, MODERATIONS: 0}
     assert not (storage_root / "image_prompt").exists()
     assert cache_files(storage_root) == []
     assert materialized(result) == {"raw_news", "news_digest"}
@@ -449,7 +448,10 @@ def test_cache_objects_hold_each_request_sent_and_no_api_key(cache_phases):
         assert b"Bearer" not in data
         entry = json.loads(data)
         endpoint, model = path.parent.parent.name, path.parent.name
-        assert path.stem == cache_key("openai", model, endpoint, entry["request"])
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/v1", entry["server"])
+        assert path.stem == cache_key(
+            "openai", model, endpoint, entry["request"], server=entry["server"]
+        )
         cached_requests.add(json.dumps(entry["request"], sort_keys=True))
     sent = [json.dumps(body, sort_keys=True) for body in cache_phases.request_bodies]
     assert len(sent) == len(set(sent)) == len(cache_files(root))
@@ -627,8 +629,14 @@ def test_spend_accumulates_across_runs_and_refuses_the_next_day(fake, local_io_m
     assert run(resources, UP_TO_PROMPT, DAY, instance=instance).success
     assert fake.count(CHAT) == 1
 
-    # The same day on an instance with nothing spent yet fits the same budget.
-    assert run(resources, UP_TO_PROMPT, NEXT_DAY, instance=dg.DagsterInstance.ephemeral()).success
+    # The spend is kept with the storage, not the instance: a fresh instance is refused too...
+    assert not run(
+        resources, UP_TO_PROMPT, NEXT_DAY, instance=dg.DagsterInstance.ephemeral()
+    ).success
+    assert fake.count(CHAT) == 1
+    # ... while other storage, with nothing spent yet today, fits the same budget.
+    elsewhere = openai_resources(fake, io_manager_at(str(tmp_path / "elsewhere")), **settings)
+    assert run(elsewhere, UP_TO_PROMPT, NEXT_DAY, instance=dg.DagsterInstance.ephemeral()).success
     assert fake.count(CHAT) == 2
 
 
@@ -656,7 +664,7 @@ def test_a_chunk_of_days_counts_its_own_unrecorded_spend(
     classes, message = failure_of(result, "image_prompt")
     assert f"image_prompt failed for {NEXT_DAY}" in message
     assert "BudgetExceededError" in classes or "BudgetExceededError" in message
-    assert not list((storage_root / "image_prompt").glob("*.json"))
+    assert not (storage_root / "image_prompt" / f"{NEXT_DAY}.json").exists()
 
 
 # -- secrets -------------------------------------------------------------------------------
@@ -975,12 +983,19 @@ REQUEST = {
     "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "Café ☕"}],
     "max_tokens": 400,
 }
+SERVER = "https://api.openai.com/v1"
+
+
+def key_of(provider="openai", model="m", endpoint="chat", request=None, server=SERVER) -> str:
+    return cache_key(
+        provider, model, endpoint, REQUEST if request is None else request, server=server
+    )
 
 
 def test_cache_key_is_a_stable_sha256():
-    key = cache_key("openai", "m", "chat", REQUEST)
+    key = key_of()
     assert re.fullmatch(r"[0-9a-f]{64}", key)
-    assert key == cache_key("openai", "m", "chat", json.loads(json.dumps(REQUEST)))
+    assert key == key_of(request=json.loads(json.dumps(REQUEST)))
 
 
 def test_cache_key_ignores_the_order_of_keys():
@@ -989,31 +1004,63 @@ def test_cache_key_ignores_the_order_of_keys():
         "messages": [{"content": m["content"], "role": m["role"]} for m in REQUEST["messages"]],
         "model": "m",
     }
-    assert cache_key("openai", "m", "chat", reordered) == cache_key("openai", "m", "chat", REQUEST)
+    assert key_of(request=reordered) == key_of()
 
 
 @pytest.mark.parametrize(
     "changed",
     [
-        ("other-provider", "m", "chat", REQUEST),
-        ("openai", "m2", "chat", REQUEST),
-        ("openai", "m", "images", REQUEST),
-        ("openai", "m", "chat", {**REQUEST, "max_tokens": 401}),
-        ("openai", "m", "chat", {**REQUEST, "messages": REQUEST["messages"][::-1]}),
-        (
-            "openai",
-            "m",
-            "chat",
-            {**REQUEST, "messages": [REQUEST["messages"][0], {"role": "user", "content": "Cafe"}]},
-        ),
+        {"provider": "other-provider"},
+        {"model": "m2"},
+        {"endpoint": "images"},
+        {"request": {**REQUEST, "max_tokens": 401}},
+        {"request": {**REQUEST, "temperature": 0.2}},
+        {"request": {**REQUEST, "messages": REQUEST["messages"][::-1]}},
+        {
+            "request": {
+                **REQUEST,
+                "messages": [REQUEST["messages"][0], {"role": "user", "content": "Cafe"}],
+            }
+        },
+        {"server": "http://localhost:11434/v1"},
+        {"server": "https://api.openai.com/v2"},
+        {"server": "https://gateway.example/openai/v1"},
     ],
 )
-def test_cache_key_changes_with_provider_model_endpoint_and_request(changed):
-    assert cache_key(*changed) != cache_key("openai", "m", "chat", REQUEST)
+def test_cache_key_changes_with_server_provider_model_endpoint_and_request(changed):
+    assert key_of(**changed) != key_of()
+
+
+@pytest.mark.parametrize(
+    ("base_url", "identity"),
+    [
+        (None, "https://api.openai.com/v1"),  # the SDK's default, when nothing is set
+        ("https://api.openai.com/v1/", "https://api.openai.com/v1"),
+        ("HTTPS://API.OpenAI.com:443/v1", "https://api.openai.com/v1"),
+        ("http://LocalHost:80/v1/", "http://localhost/v1"),
+        ("http://localhost:11434/v1", "http://localhost:11434/v1"),
+        ("http://user:secret@127.0.0.1:8000//v1/", "http://127.0.0.1:8000/v1"),
+        ("http://[::1]:8000/v1", "http://[::1]:8000/v1"),
+        ("https://x.example/v1?b=2&a=1", "https://x.example/v1?a=1&b=2"),
+    ],
+)
+def test_the_server_identity_is_the_normalised_base_url_without_credentials(base_url, identity):
+    assert server_identity(base_url) == identity
+
+
+def test_the_server_identity_is_read_from_the_client_the_calls_go_through(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with OpenAIClient(api_key="sk-x").get_client() as client:
+        assert server_identity(client.base_url) == "https://api.openai.com/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # read by the SDK itself
+    with OpenAIClient(api_key="sk-x").get_client() as client:
+        assert server_identity(client.base_url) == "http://127.0.0.1:9/v1"
+    with OpenAIClient(api_key="sk-x", base_url="http://other:8080/v1/").get_client() as client:
+        assert server_identity(client.base_url) == "http://other:8080/v1"
 
 
 def test_cache_object_keys_are_safe_paths_under_the_cache_prefix(tmp_path):
-    key = cache_key("openai", "org/model:7b", "chat", REQUEST)
+    key = key_of(model="org/model:7b")
     name = ResponseCache.entry_name("openai", "org/model:7b", "chat", key)
     assert name == f"openai/chat/org_model_7b/{key}"
     records = ObjectStoreResource(storage_uri=str(tmp_path)).records(CACHE_PREFIX)

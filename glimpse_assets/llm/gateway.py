@@ -1,15 +1,35 @@
 """Every paid provider call goes through `LLMCalls.run`:
 
-1. cache: a response already stored for the exact same request is used, not paid for again
-   (unless the step asks for `force`: run config `force: true` or the run tag `force=true`);
-2. budget: the uncached calls' worst-case cost is checked against GLIMPSE_DAILY_BUDGET_USD
-   before anything is sent;
-3. calls: sent concurrently, at most `max_concurrency` in flight; the openai SDK retries 429,
-   5xx, connection errors and timeouts with exponential backoff and jitter, honouring
-   Retry-After; any other 4xx fails at once, and is not retried by Dagster either;
-4. checking: each answer is parsed and validated before it is cached or stored;
+1. cache: a response already stored for the exact same request to the same server is used, not
+   paid for again (unless the step asks for `force`: run config `force: true` or the run tag
+   `force=true`); the key is in `llm.cache`;
+2. budget: the uncached calls' worst-case cost is reserved in today's spend record before
+   anything is sent, refused if it does not fit GLIMPSE_DAILY_BUDGET_USD (`llm.budget`), and
+   settled to what the answers cost afterwards;
+3. calls: sent concurrently, at most `max_concurrency` in flight;
+4. checking: each answer is parsed and validated before it is cached or stored; a rejected
+   answer is still counted as spent;
 5. accounting: requests, cache hits and misses, tokens, images and estimated USD become the
    step's metadata; API keys are scrubbed from every error message.
+
+Retries: each call has one retry budget, the openai SDK's. It retries a 429, 408, 409, 5xx, a
+connection error or a timeout `max_retries` times (GLIMPSE_LLM_MAX_RETRIES, default 2), waiting
+0.5 s, 1 s, 2 s ... (at most 8 s, less up to 25 % jitter) or the server's Retry-After when that
+is at most 120 s (a longer one is not retried). Nothing retries after it: what outlives those
+retries, any other 4xx, an unreadable answer, a rejected answer and a budget stop fail the step
+with `allow_retries=False`, the LLM steps' retry policy is `max_retries=0` (`llm.policy`), and
+run retries skip runs that failed in a step (`retry_on_asset_or_op_failure: false` in
+dagster.yaml). Worst case for one call, with R retries and a timeout of T seconds:
+
+    requests  = 1 + R                                     defaults: 3
+    wall time = (1 + R) * T + R * 120 s (Retry-After)     defaults: 3 * 120 + 2 * 120 = 600 s
+              = (1 + R) * T + sum(min(0.5 * 2**i, 8))     without Retry-After: 361.5 s
+
+T bounds each wait of a request (connecting, then each read), so an answer trickling in slower
+than that could take longer; the APIs send a whole answer at once. A step with N uncached calls
+sends at most N * (1 + R) requests and takes about ceil(N / max_concurrency) times the per-call
+wall time. A crashed run (not a failed step) is re-run from failure up to twice: answers already
+received are cached, only the call in flight at the crash is sent again.
 """
 
 from __future__ import annotations
@@ -18,20 +38,19 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from glimpse_assets.llm.budget import (
+    BUDGET_PREFIX,
     COST_METADATA_KEY,
-    budget_asset_keys,
-    check_budget,
-    spent_since,
-    utc_midnight,
+    BudgetLedger,
+    Reservation,
+    Spend,
 )
-from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key
+from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key, server_identity
 from glimpse_assets.llm.guardrails import redact
 from glimpse_assets.llm.policy import FORCE_TAG
 from glimpse_assets.llm.prices import load_prices
@@ -39,8 +58,12 @@ from glimpse_assets.providers.base import ProviderOutputError
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 
-class ProviderCallError(RuntimeError):
-    """A provider call failed after the SDK's retries; Dagster's retry policy may try again."""
+class ProviderCallError(dg.Failure):
+    """A provider call failed after the SDK's retries, or got no readable answer: not retried
+    again, neither by Dagster's step retries nor by run retries."""
+
+    def __init__(self, description: str):
+        super().__init__(description=description, allow_retries=False)
 
 
 @dataclass(frozen=True)
@@ -128,20 +151,32 @@ class LLMCalls(dg.ConfigurableResource):
     object_store: ObjectStoreResource
     daily_budget_usd: float | None = Field(
         default=None,
-        description="GLIMPSE_DAILY_BUDGET_USD: the spend of every asset in the llm "
-        "pool counts against it.",
+        ge=0,
+        allow_inf_nan=False,
+        description="GLIMPSE_DAILY_BUDGET_USD: what every LLM call made with this storage may "
+        "spend in a UTC day.",
     )
     prices_file: str | None = Field(default=None, description="GLIMPSE_PRICES_FILE")
     max_concurrency: int = Field(default=8, ge=1, description="GLIMPSE_LLM_MAX_CONCURRENCY")
-    max_retries: int = Field(default=4, ge=0, description="GLIMPSE_LLM_MAX_RETRIES")
-    timeout_seconds: float = Field(default=120.0, gt=0, description="GLIMPSE_LLM_TIMEOUT_SECONDS")
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="GLIMPSE_LLM_MAX_RETRIES: the SDK's, the only ones"
+    )
+    timeout_seconds: float = Field(
+        default=120.0, gt=0, allow_inf_nan=False, description="GLIMPSE_LLM_TIMEOUT_SECONDS"
+    )
 
-    # Spend of calls already made by a step that has not recorded it yet: a step over a chunk of
-    # days records cost_usd only when it ends, so the budget guard adds this for its later days.
-    _unrecorded_usd: dict[tuple[str, str], float] = PrivateAttr(default_factory=dict)
+    _ledger: BudgetLedger | None = PrivateAttr(default=None)
 
     def prices(self):
         return load_prices(self.prices_file)
+
+    def ledger(self) -> BudgetLedger:
+        """Today's spend record (`_budget/<UTC day>.json` in the object store)."""
+        if self._ledger is None:
+            self._ledger = BudgetLedger(
+                self.object_store.records(BUDGET_PREFIX), self.daily_budget_usd
+            )
+        return self._ledger
 
     def run(
         self,
@@ -156,23 +191,25 @@ class LLMCalls(dg.ConfigurableResource):
     ) -> tuple[list[Any], CallStats]:
         """The parsed answer for each spec, in order, and what getting them took."""
         cache = ResponseCache(self.object_store.records(CACHE_PREFIX))
+        # The client's own base URL: OpenAIClient's, else OPENAI_BASE_URL, else the SDK default.
+        server = server_identity(getattr(client, "base_url", None))
         keys = [
             ResponseCache.entry_name(
                 "openai",
                 spec.model,
                 spec.endpoint,
-                cache_key("openai", spec.model, spec.endpoint, spec.request),
+                cache_key("openai", spec.model, spec.endpoint, spec.request, server=server),
             )
             for spec in specs
         ]
         try:
             return self._run(
-                context, client, specs, keys, cache, parse, cost, usage, secrets, force
+                context, client, server, specs, keys, cache, parse, cost, usage, secrets, force
             )
         except ProviderOutputError as error:  # a rejected answer: retrying the same call won't help
             raise dg.Failure(description=str(error), allow_retries=False) from error
 
-    def _run(self, context, client, specs, keys, cache, parse, cost, usage, secrets, force):
+    def _run(self, context, client, server, specs, keys, cache, parse, cost, usage, secrets, force):
         forced = is_forced(context, force)
         stats = CallStats()
         results: list[Any] = [None] * len(specs)
@@ -185,11 +222,14 @@ class LLMCalls(dg.ConfigurableResource):
                 results[index] = parse(spec, cached)
                 stats.cache_hits += 1
         stats.cache_misses = len(misses)
-        self._guard_budget(context, [specs[i] for i in misses])
+        if not misses:
+            return results, stats
+        reservation = self._reserve(context, [specs[i] for i in misses])
 
         client = client.with_options(max_retries=self.max_retries, timeout=self.timeout_seconds)
         in_flight = _InFlight()
         lock = threading.Lock()
+        spend = Spend()
 
         import openai  # the SDK loads with the first step that calls a provider
 
@@ -207,46 +247,77 @@ class LLMCalls(dg.ConfigurableResource):
                     secrets,
                 )
                 if error.status_code in (408, 409, 429) or error.status_code >= 500:
-                    raise ProviderCallError(message) from None
+                    raise ProviderCallError(
+                        f"{message} (after {self.max_retries} retries)"
+                    ) from None
                 raise dg.Failure(description=message, allow_retries=False) from None
             except (openai.OpenAIError, ValueError) as error:  # connection, timeout, broken JSON
                 raise ProviderCallError(
                     redact(f"{spec.endpoint} call to {spec.model} failed: {error}", secrets)
                 ) from None
-            parsed = parse(spec, response)  # a rejected answer is never cached
-            cache.put(keys[index], spec.request, response)
+            # An answer came back: it was paid for, whether or not it passes the checks below.
+            spent = cost(spec, response)
             with lock:
-                results[index] = parsed
                 stats.requests += 1
-                for name, count in usage(response).items():
-                    stats.usage[name] = stats.usage.get(name, 0) + count
-                spent = cost(spec, response)
-                if spent is None:
+                if spent is None:  # counted at its worst case, if one is known
                     stats.unpriced_calls += 1
+                    spend.unpriced_calls += 1
+                    charged = spec.estimate_usd or 0.0
                 else:
                     stats.cost_usd += spent
+                    charged = spent
+                spend.usd += charged
+                spend.paid_calls += 1
+            try:
+                parsed = parse(spec, response)  # a rejected answer is never cached
+            except ProviderOutputError as error:
+                with lock:
+                    spend.rejected_calls += 1
+                    spend.rejected_usd += charged
+                raise dg.Failure(
+                    description=str(error),
+                    allow_retries=False,
+                    metadata={"rejected_answer_cost_usd": round(charged, 6)},
+                ) from error
+            cache.put(keys[index], spec.request, response, server)
+            with lock:
+                results[index] = parsed
+                for name, count in usage(response).items():
+                    stats.usage[name] = stats.usage.get(name, 0) + count
 
-        if misses:
+        try:
             with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(misses))) as pool:
                 list(pool.map(call, misses))
+        except BaseException:
+            self._settle(context, reservation, spend, quietly=True)
+            raise
+        self._settle(context, reservation, spend)
         stats.max_in_flight = in_flight.most
-        step = step_identity(context)
-        if step is not None:
-            self._unrecorded_usd[step] = self._unrecorded_usd.get(step, 0.0) + stats.cost_usd
         return results, stats
 
-    def _guard_budget(self, context: Any, uncached: list[CallSpec]) -> None:
-        if self.daily_budget_usd is None or not uncached:
-            return
-        unpriced = sorted({spec.model for spec in uncached if spec.estimate_usd is None})
-        if unpriced:
-            raise dg.Failure(
-                description=f"GLIMPSE_DAILY_BUDGET_USD is set but no price is known for "
-                f"{', '.join(unpriced)}: add it to GLIMPSE_PRICES_FILE. Nothing was called.",
-                allow_retries=False,
-            )
+    def _reserve(self, context: Any, uncached: list[CallSpec]) -> Reservation:
+        if self.daily_budget_usd is not None:
+            unpriced = sorted({spec.model for spec in uncached if spec.estimate_usd is None})
+            if unpriced:
+                raise dg.Failure(
+                    description=f"GLIMPSE_DAILY_BUDGET_USD is set but no price is known for "
+                    f"{', '.join(unpriced)}: add it to GLIMPSE_PRICES_FILE. Nothing was called.",
+                    allow_retries=False,
+                )
         estimate = sum(spec.estimate_usd or 0.0 for spec in uncached)
-        since = utc_midnight(datetime.now(UTC))
-        spent = spent_since(context.instance, budget_asset_keys(context), since)
-        spent += self._unrecorded_usd.get(step_identity(context), 0.0)
-        check_budget(self.daily_budget_usd, spent, estimate, len(uncached))
+        run_id, step = step_identity(context) or (None, None)
+        return self.ledger().reserve(estimate, len(uncached), {"run_id": run_id, "step": step})
+
+    def _settle(
+        self, context: Any, reservation: Reservation, spend: Spend, quietly: bool = False
+    ) -> None:
+        """After a failure (`quietly`), a spend record that cannot be written is logged rather
+        than hiding the failure; the reservation then stays counted."""
+        try:
+            self.ledger().settle(reservation, spend)
+        except Exception as error:
+            if not quietly:
+                raise
+            log = getattr(context, "log", None)
+            if log is not None:
+                log.error(f"could not settle budget reservation {reservation.id}: {error}")

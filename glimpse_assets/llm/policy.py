@@ -15,9 +15,10 @@ class LLMStepConfig(dg.Config):
 
 
 def llm_retry_policy() -> dg.RetryPolicy:
-    """For what outlived the SDK's own retries (a long outage, a rate limit): try the step again
-    later. Rejected answers, budget stops and non-retryable 4xx bypass it (Failure with
-    allow_retries=False)."""
-    return dg.RetryPolicy(
-        max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-    )
+    """No step retries: every outside call already has its one retry budget in its client (the
+    openai SDK retries a 429, 5xx, connection error or timeout GLIMPSE_LLM_MAX_RETRIES times),
+    and a step retry would multiply it. A failure that outlives the SDK's retries, a rejected
+    answer, a budget stop or a 4xx fails the step once, and the run once (run retries are for
+    crashed runs only, see dagster.yaml). An explicit zero rather than no policy, so that a job's
+    `op_retry_policy` cannot add retries to these steps either."""
+    return dg.RetryPolicy(max_retries=0)
