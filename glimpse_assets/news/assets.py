@@ -20,6 +20,7 @@ from glimpse_assets.partitions import (
 )
 from glimpse_assets.providers.base import ImageProvider, TextProvider
 from glimpse_assets.ranges import for_each_day
+from glimpse_assets.storage.resource import ObjectStoreResource
 
 NEWS_GROUP = "news"
 
@@ -78,7 +79,8 @@ def image_prompt(
     backfill_policy=PROVIDER_BACKFILL_POLICY,
     group_name=NEWS_GROUP,
     kinds={"python", "png"},
-    description="The day's picture, drawn by the image provider from the image prompt.",
+    description="The day's picture, drawn by the image provider from the image prompt; never a "
+    "prompt that moderation flagged.",
     pool=LLM_POOL,
     retry_policy=llm_retry_policy(),
 )
@@ -87,11 +89,15 @@ def news_image(
     config: LLMStepConfig,
     image_prompt,
     image_provider: ImageProvider,
+    object_store: ObjectStoreResource,
 ):
+    from glimpse_assets.llm.guardrails import MODERATION_PREFIX, ModerationVerdicts
     from glimpse_assets.news.steps import draw_image
 
+    verdicts = ModerationVerdicts(object_store.records(MODERATION_PREFIX))
+
     def draw(day: date, image_prompt: dict):
-        return draw_image(context, image_provider, image_prompt["text"], config.force)
+        return draw_image(context, image_provider, image_prompt["text"], config.force, verdicts)
 
     return for_each_day(context, draw, image_prompt=image_prompt)
 

@@ -8,7 +8,7 @@ from glimpse_assets.domains import lazy_defs
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.checks import news_checks
 from glimpse_assets.news.resources import news_resources
-from glimpse_assets.news.schedules import news_daily_schedule, news_job
+from glimpse_assets.news.schedules import news_checks_job, news_daily_schedule, news_job
 from glimpse_assets.news.settings import NewsSettings
 from glimpse_assets.resources import SharedResources
 
@@ -24,7 +24,7 @@ def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definition
     return dg.Definitions(
         assets=news_assets,
         asset_checks=checks,
-        jobs=[news_job],
+        jobs=[news_job, news_checks_job],
         schedules=[news_daily_schedule],
         resources={**shared.resources, **news_resources(NewsSettings.from_env(env))},
     )

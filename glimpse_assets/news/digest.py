@@ -122,6 +122,14 @@ def digest_text(main: dict[str, Any], related: list[dict[str, Any]], categories,
     return "\n".join(kept)
 
 
+def main_story_id(raw_news: pd.DataFrame, budget: DigestBudget | None = None) -> str:
+    """The id of the article `build_digest` makes the main story (the sample source uses it to
+    vary the main story from day to day)."""
+    if raw_news.empty:
+        raise EmptyNewsDayError("no articles: no main story")
+    return str(rank_articles(clean_articles(raw_news, budget or DigestBudget())).iloc[0]["id"])
+
+
 def build_digest(raw_news: pd.DataFrame, day: date, budget: DigestBudget | None = None) -> dict:
     """One JSON-ready digest of the day: main story, related stories, categories, bounded text."""
     budget = budget or DigestBudget()

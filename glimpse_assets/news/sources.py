@@ -13,13 +13,14 @@ import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import dagster as dg
 from pydantic import Field
+
+from glimpse_assets.llm.guardrails import redact_outside_text, redact_url
 
 if TYPE_CHECKING:
     import requests
@@ -65,13 +66,20 @@ def day_seed(day: date, salt: str = "") -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def sample_articles_for_day(
-    day: date, pool: tuple[dict[str, Any], ...], min_articles: int = 8, max_articles: int = 14
+def _draw(
+    day: date,
+    pool: tuple[dict[str, Any], ...],
+    min_articles: int,
+    max_articles: int,
+    excluded: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
-    """A deterministic draw from the pool: the same day always gives the same articles."""
+    """The day's seeded draw from the pool, leaving out the articles whose ids are `excluded`
+    (unless that would leave nothing to draw)."""
     rng = random.Random(day_seed(day, "news"))
-    count = min(len(pool), rng.randint(min_articles, max_articles))
-    picks = rng.sample(range(len(pool)), count)
+    available = [i for i, item in enumerate(pool) if item["id"] not in excluded]
+    available = available or list(range(len(pool)))
+    count = min(len(available), rng.randint(min_articles, max_articles))
+    picks = rng.sample(available, count)
     start, _ = day_bounds(day)
     seconds = sorted(rng.randrange(86_400) for _ in picks)
     articles = []
@@ -81,6 +89,65 @@ def sample_articles_for_day(
         article["published"] = (start + timedelta(seconds=offset)).strftime("%Y-%m-%d %H:%M:%S %z")
         articles.append(article)
     return articles
+
+
+class _Pool:
+    """A pool as a cache key: equal when the articles are (a test may pass its own pool)."""
+
+    def __init__(self, pool: tuple[dict[str, Any], ...]) -> None:
+        self.articles = pool
+        text = json.dumps(pool, sort_keys=True, ensure_ascii=False, default=str)
+        self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Pool) and other.digest == self.digest
+
+
+def _main_story(articles: list[dict[str, Any]], day: date) -> str:
+    """The pool id of the article the day's digest makes its main story."""
+    # Imported here: the digest's ranking brings pandas and scikit-learn, which only a step
+    # drawing the sample news should load.
+    from glimpse_assets.news.articles import articles_to_frame
+    from glimpse_assets.news.digest import main_story_id
+
+    frame, _ = articles_to_frame(articles, "sample", day)
+    return main_story_id(frame).removesuffix(f"-{day:%Y%m%d}")
+
+
+@lru_cache(maxsize=512)
+def _day_main_story(day: date, pool: _Pool, min_articles: int, max_articles: int) -> str:
+    excluded = _excluded_main_stories(day, pool, min_articles, max_articles)
+    return _main_story(_draw(day, pool.articles, min_articles, max_articles, excluded), day)
+
+
+def _excluded_main_stories(
+    day: date, pool: _Pool, min_articles: int, max_articles: int
+) -> frozenset[str]:
+    """The main stories of the week's earlier days (Monday to Sunday), and on a Sunday also the
+    next Monday's: a Monday's draw excludes nothing, so no chain reaches further back."""
+    monday = day - timedelta(days=day.weekday())
+    earlier = [monday + timedelta(days=n) for n in range(day.weekday())]
+    if day.weekday() == 6:
+        earlier.append(day + timedelta(days=1))
+    return frozenset(_day_main_story(d, pool, min_articles, max_articles) for d in earlier)
+
+
+def sample_articles_for_day(
+    day: date, pool: tuple[dict[str, Any], ...], min_articles: int = 8, max_articles: int = 14
+) -> list[dict[str, Any]]:
+    """A deterministic draw from the pool: the same day always gives the same articles.
+
+    The digest's main story (its most central article, see `digest`) changes every day: a day
+    draws from the pool without the main stories of the earlier days of its week (Monday to
+    Sunday), and a Sunday also without the next Monday's, so no two days of a week, and no two
+    consecutive days, share a main story (given a pool of more than 7 articles).
+    """
+    key = _Pool(pool)
+    excluded = _excluded_main_stories(day, key, min_articles, max_articles)
+    return _draw(day, pool, min_articles, max_articles, excluded)
 
 
 class SampleNewsSource(NewsSource):
@@ -148,6 +215,11 @@ class CurrentsNewsSource(NewsSource):
         truncated = pages == self.max_pages and len(articles) == pages * self.page_size
         return NewsBatch(articles, {"pages": pages, "possibly_truncated": truncated})
 
+    def _error(self, text: str, *urls: str) -> NewsSourceError:
+        """An error whose text, built from the API's answer or an exception, shows neither the
+        key (an API may echo it) nor credentials in the base URL."""
+        return NewsSourceError(redact_outside_text(text, [self.api_key], [self.base_url, *urls]))
+
     def _fetch_page(self, session: requests.Session, params: dict[str, Any]) -> list[dict]:
         import requests
 
@@ -158,22 +230,27 @@ class CurrentsNewsSource(NewsSource):
         try:
             response = session.get(url, params=params, timeout=self.timeout_seconds)
         except requests.RequestException as error:
-            raise NewsSourceError(f"Currents API unreachable at {url}: {error}") from error
+            raise self._error(f"Currents API unreachable at {url}: {error}", url) from None
         if response.status_code != 200:
             hint = " Check CURRENTS_API_KEY." if response.status_code in (401, 403) else ""
-            raise NewsSourceError(
+            raise self._error(
                 f"Currents API returned HTTP {response.status_code} for page {page}: "
-                f"{error_message(response)}.{hint}"
+                f"{error_message(response, secrets=[self.api_key])}.{hint}",
+                url,
             )
         try:
             body = response.json()
-        except ValueError as error:
-            raise NewsSourceError(
-                f"Currents API returned malformed JSON for page {page}: {response.text[:200]!r}"
-            ) from error
+        except ValueError:
+            raise self._error(
+                f"Currents API returned malformed JSON for page {page}: "
+                + repr(redact_outside_text(response.text, [self.api_key], [url])[:200]),
+                url,
+            ) from None
         if not isinstance(body, dict) or body.get("status") != "ok":
             message = body.get("message") or body.get("msg") if isinstance(body, dict) else body
-            raise NewsSourceError(f"Currents API answered with an error for page {page}: {message}")
+            raise self._error(
+                f"Currents API answered with an error for page {page}: {message}", url
+            )
         news = body.get("news")
         if not isinstance(news, list):
             raise NewsSourceError(f"Currents API response for page {page} has no 'news' list")
@@ -255,13 +332,17 @@ class RssNewsSource(NewsSource):
 
         from glimpse_assets.http import error_message
 
-        host = urlparse(url).netloc or url
+        def error(text: str) -> NewsSourceError:
+            # The feed URL may carry credentials (https://user:pass@host/feed, ?token=...), and
+            # an answer or an exception may echo them: shown redacted, wherever they appear.
+            return NewsSourceError(redact_outside_text(text, [], [url]))
+
         try:
             response = session.get(url, timeout=self.timeout_seconds)
-        except requests.RequestException as error:
-            raise NewsSourceError(f"feed {host} unreachable: {error}") from error
+        except requests.RequestException as raised:
+            raise error(f"feed {redact_url(url)} unreachable: {raised}") from None
         if response.status_code != 200:
-            raise NewsSourceError(
+            raise error(
                 f"feed {url} returned HTTP {response.status_code}: {error_message(response)}"
             )
         feed = feedparser.parse(response.content)
@@ -269,5 +350,5 @@ class RssNewsSource(NewsSource):
             # feedparser leaves `version` empty for anything it does not recognise as a feed
             # (an HTML page, an empty body); a real feed with no entries still has one.
             reason = feed.get("bozo_exception") or "not recognised as a feed"
-            raise NewsSourceError(f"feed {url} is not valid RSS or Atom: {reason}")
+            raise error(f"feed {url} is not valid RSS or Atom: {reason}")
         return feed

@@ -11,11 +11,12 @@ import dagster as dg
 import pandas as pd
 from PIL import Image
 
+from glimpse_assets.llm.guardrails import ModerationVerdicts
 from glimpse_assets.metadata import image_preview, markdown_table
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.digest import build_digest, digest_markdown
 from glimpse_assets.news.sources import NewsSource
-from glimpse_assets.providers.base import ImageProvider, TextProvider
+from glimpse_assets.providers.base import ImageProvider, TextProvider, output_errors_fail
 from glimpse_assets.ranges import add_day_metadata
 
 
@@ -54,7 +55,8 @@ def digest_day(context: dg.AssetExecutionContext, day: date, raw_news: pd.DataFr
 def write_prompt(
     context: dg.AssetExecutionContext, text_provider: TextProvider, news_digest: dict, force: bool
 ) -> dict:
-    result = text_provider.write_image_prompt(context, news_digest, force=force)
+    with output_errors_fail(f"the image prompt for {news_digest['day']}"):
+        result = text_provider.write_image_prompt(context, news_digest, force=force)
     add_day_metadata(
         context,
         {
@@ -74,9 +76,18 @@ def write_prompt(
 
 
 def draw_image(
-    context: dg.AssetExecutionContext, image_provider: ImageProvider, prompt: str, force: bool
+    context: dg.AssetExecutionContext,
+    image_provider: ImageProvider,
+    prompt: str,
+    force: bool,
+    verdicts: ModerationVerdicts,
 ) -> Image.Image:
-    result = image_provider.draw(context, prompt, force=force)
+    """The picture for `prompt`; a non-retryable Failure naming the categories, before any call,
+    when moderation flagged this exact prompt in this run or any earlier one, whichever provider
+    draws it now."""
+    verdicts.refuse_if_flagged(prompt)
+    with output_errors_fail("the image"):
+        result = image_provider.draw(context, prompt, force=force)
     image = Image.open(io.BytesIO(result.png))
     image.load()
     add_day_metadata(

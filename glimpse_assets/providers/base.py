@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,6 +14,19 @@ import dagster as dg
 
 class ProviderOutputError(ValueError):
     """A provider answered, but with output that cannot be used; the message says why."""
+
+
+@contextmanager
+def output_errors_fail(what: str) -> Iterator[None]:
+    """A `ProviderOutputError` raised inside becomes a non-retryable `dagster.Failure` naming
+    `what` was being made: the same input gives the same unusable output, so a step retry would
+    only wait and fail again."""
+    try:
+        yield
+    except ProviderOutputError as error:
+        raise dg.Failure(
+            description=f"{what} failed the output checks: {error}", allow_retries=False
+        ) from error
 
 
 @dataclass(frozen=True)

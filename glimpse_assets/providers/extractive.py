@@ -1,6 +1,10 @@
 """The offline text provider's method: extractive, not an LLM. Keywords and a key sentence
 picked with TF-IDF, composed into a fixed template; the same digest always gives the same
-prompt."""
+prompt.
+
+Outside text is material: before anything is picked from it, URLs, markup and sentences that
+address a model are taken out, so what is composed passes the guardrails a model's answer must
+pass (`prompts.shape_paragraph`, `prompts.shape_summary`)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import re
 
 import numpy as np
 
-from glimpse_assets.llm.guardrails import looks_like_instruction, strip_urls
+from glimpse_assets.llm.guardrails import looks_like_instruction, strip_links_and_markup
 from glimpse_assets.providers.base import RideConditions
 from glimpse_assets.providers.prompts import (
+    SUMMARY_MAX_WORDS,
     shape_paragraph,
     shape_summary,
 )
@@ -20,7 +25,12 @@ STYLE_SENTENCE = (
     "Style: warm painterly light, rich colour, clear composition, no text or lettering."
 )
 
+NO_CONDITIONS = "No particular conditions were recorded."
+
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
+# Left alone, a stray bracket could pair up with one from another sentence once sentences are
+# joined ("a <b." + " c> d"), and make markup that the guardrails reject.
+_BRACKETS = re.compile(r"[<>\[\]]")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -66,11 +76,12 @@ def _words(text: str, limit: int) -> str:
 
 
 def _not_instructions(text: str) -> str:
-    """`text` without URLs and without the sentences that address a model: outside text is
-    material, and an extractive composer must not copy "ignore previous instructions and
-    write X" into a prompt."""
-    kept = " ".join(s for s in split_all_sentences(text) if not looks_like_instruction(s))
-    return strip_urls(kept)
+    """`text` without URLs, markup, brackets and the sentences that address a model: outside
+    text is material, and an extractive composer must neither copy "ignore previous
+    instructions and write X" into a prompt nor a link or a tag into a text the guardrails
+    then reject."""
+    plain = " ".join(_BRACKETS.sub(" ", strip_links_and_markup(text)).split())
+    return " ".join(s for s in split_all_sentences(plain) if not looks_like_instruction(s))
 
 
 def compose_image_prompt(digest: dict) -> str:
@@ -93,8 +104,18 @@ def compose_image_prompt(digest: dict) -> str:
     return shape_paragraph(" ".join(parts))
 
 
+def _capped(sentence: str, max_words: int) -> str:
+    words = sentence.split()
+    if len(words) <= max_words:
+        return sentence if sentence.endswith((".", "!", "?", "…")) else sentence + "."
+    return " ".join(words[:max_words]).rstrip(".,;:!?-") + "…"
+
+
 def extractive_summary(conditions: RideConditions, max_sentences: int) -> str:
-    """The `max_sentences` condition sentences with the most TF-IDF weight, in their order."""
+    """The `max_sentences` condition sentences with the most TF-IDF weight, in their order.
+
+    Each sentence is cut to its share of `SUMMARY_MAX_WORDS`; a headline's URL or markup is
+    left out (see `_not_instructions`), so the summary always passes `shape_summary`."""
     sentences = [
         f"{label}: {sentence}" if index == 0 else sentence
         for label, text in (
@@ -102,9 +123,10 @@ def extractive_summary(conditions: RideConditions, max_sentences: int) -> str:
             ("Weather", conditions.weather),
             ("Traffic", conditions.traffic),
         )
-        for index, sentence in enumerate(split_all_sentences(text))
+        for index, sentence in enumerate(split_all_sentences(_not_instructions(text)))
     ]
-    sentences = [s if s.endswith((".", "!", "?", "…")) else s + "." for s in sentences]
+    max_words = SUMMARY_MAX_WORDS // max(max_sentences, 1)
+    sentences = [_capped(s, max_words) for s in sentences] or [NO_CONDITIONS]
     if len(sentences) > max_sentences:
         vectorizer, matrix = _fit(sentences)
         weights = np.asarray(matrix.sum(axis=1)).ravel() if vectorizer else np.zeros(len(sentences))

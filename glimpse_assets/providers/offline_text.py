@@ -1,11 +1,21 @@
 """Offline text: extractive, not an LLM. TF-IDF keywords and key sentences composed into a
-fixed template (see `extractive`, loaded with scikit-learn when the first text is written)."""
+fixed template (see `extractive`, loaded with scikit-learn when the first text is written).
+
+The composer strips URLs and markup from its material, so its output passes the same checks
+as a model's; should it ever fail them, the step fails at once with the reason (a non-retryable
+`dagster.Failure`): the same input would give the same output again.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from glimpse_assets.providers.base import RideConditions, TextProvider, TextResult
+from glimpse_assets.providers.base import (
+    RideConditions,
+    TextProvider,
+    TextResult,
+    output_errors_fail,
+)
 from glimpse_assets.providers.prompts import SUMMARY_MAX_SENTENCES
 
 OFFLINE_METHOD = "extractive, not an LLM: TF-IDF keywords and key sentence in a fixed template"
@@ -20,11 +30,10 @@ class OfflineTextProvider(TextProvider):
     ) -> TextResult:
         from glimpse_assets.providers.extractive import compose_image_prompt
 
+        with output_errors_fail(f"the offline image prompt for {digest.get('day', 'the day')}"):
+            text = compose_image_prompt(digest)
         return TextResult(
-            text=compose_image_prompt(digest),
-            provider="offline",
-            model="tfidf-extractive",
-            method=OFFLINE_METHOD,
+            text=text, provider="offline", model="tfidf-extractive", method=OFFLINE_METHOD
         )
 
     def summarise_conditions(
@@ -35,12 +44,16 @@ class OfflineTextProvider(TextProvider):
     ) -> list[TextResult]:
         from glimpse_assets.providers.extractive import extractive_summary
 
-        return [
-            TextResult(
-                text=extractive_summary(item, SUMMARY_MAX_SENTENCES),
-                provider="offline",
-                model="tfidf-extractive",
-                method=OFFLINE_SUMMARY_METHOD,
+        results = []
+        for item in conditions:
+            with output_errors_fail(f"the offline summary of the conditions in {item.city}"):
+                text = extractive_summary(item, SUMMARY_MAX_SENTENCES)
+            results.append(
+                TextResult(
+                    text=text,
+                    provider="offline",
+                    model="tfidf-extractive",
+                    method=OFFLINE_SUMMARY_METHOD,
+                )
             )
-            for item in conditions
-        ]
+        return results
