@@ -24,6 +24,7 @@ from glimpse_assets.rides.clustering import (
     ClusterStats,
     cluster_rides,
     dbscan_labels,
+    finite_rides,
     standardise,
 )
 from glimpse_assets.rides.simulate import simulate_rides
@@ -351,7 +352,7 @@ def test_cluster_rides_zero_rows():
     assert clustered.empty
     assert list(clustered.columns) == [*rides.columns, "cluster", "is_anomaly"]
     assert stats == ClusterStats(rows=0, clusters=0, anomalies=0)
-    assert stats.anomaly_rate == 0.0
+    assert stats.anomaly_rate is None  # no rides, no rate (not 0.0)
 
 
 # -- invalid parameters ----------------------------------------------------------------------------
@@ -369,3 +370,43 @@ def test_invalid_eps_or_min_samples_raise_value_error(eps, min_samples):
 def test_invalid_parameters_raise_even_for_zero_rows():
     with pytest.raises(ValueError):
         dbscan_labels(np.empty((0, 2)), 0.0, 10)
+
+
+# -- NaN or infinite features: left out and counted, never all noise -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("dist", "time"),
+    [(np.nan, 10.0), (3.0, np.nan), (np.inf, 10.0), (3.0, -np.inf), (np.nan, np.nan)],
+)
+def test_a_ride_with_a_nonfinite_feature_is_dropped_and_counted_not_making_all_noise(dist, time):
+    rides = simulate_rides(date(2026, 3, 2), 50)
+    _, clean_stats = cluster_rides(rides)
+    assert clean_stats.anomalies < 50
+    broken = rides.copy()
+    broken.loc[17, ["ride_dist", "ride_time"]] = [dist, time]
+
+    clustered, stats = cluster_rides(broken)
+
+    assert stats.dropped_nonfinite_features == 1
+    assert stats.rows == len(clustered) == 49
+    assert rides["ride_id"].iloc[17] not in set(clustered["ride_id"])
+    assert stats.anomalies < 49
+    assert np.isfinite(clustered[["ride_dist", "ride_time"]].to_numpy()).all()
+    expected, _ = cluster_rides(rides.drop(index=17).reset_index(drop=True))
+    pd.testing.assert_frame_equal(clustered, expected)
+
+
+def test_finite_rides_keeps_clean_rides_as_they_are():
+    rides = simulate_rides(date(2026, 3, 2), 20)
+    kept, dropped = finite_rides(rides)
+    assert dropped == 0
+    pd.testing.assert_frame_equal(kept, rides)
+    missing = rides.assign(ride_time=pd.array([None] * 20, dtype="Float64"))
+    assert finite_rides(missing)[1] == 20
+
+
+def test_dbscan_labels_refuses_nonfinite_points_rather_than_crash():
+    points = np.array([[1.0, 2.0], [np.nan, 1.0], [2.0, 2.0]])
+    with pytest.raises(ValueError, match="finite"):
+        dbscan_labels(points, 0.3, 2)

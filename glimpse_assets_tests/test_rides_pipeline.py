@@ -20,8 +20,9 @@ import pytest
 
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import news_assets, raw_news
+from glimpse_assets.providers.offline_text import OFFLINE_SUMMARY_METHOD
 from glimpse_assets.providers.openai_client import OpenAIClient
-from glimpse_assets.providers.openai_provider import OpenAITextProvider
+from glimpse_assets.providers.openai_provider import LLM_METHOD, OpenAITextProvider
 from glimpse_assets.rides.assets import (
     anomaly_summaries,
     raw_rides,
@@ -34,6 +35,7 @@ from glimpse_assets.rides.checks import (
     labels_check,
     rides_checks,
 )
+from glimpse_assets.rides.conditions import INVENTED_FROM, NEWS_IN_TURN_FROM
 from glimpse_assets.rides.sources import SimulatedRidesSource
 from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
 from glimpse_assets_tests.stores import io_manager_at
@@ -60,7 +62,16 @@ NEWS_OUTPUTS = {
 PARQUET_OUTPUTS = [name for name, ext in RIDES_OUTPUTS.items() if ext == "parquet"]
 RIDE_COLUMNS = ["ride_id", "ride_dist", "ride_time", "ride_speed", "news", "weather", "traffic"]
 CONTEXT = ["news", "weather", "traffic"]
-SUMMARY_COLUMNS = ["ride_id", "cluster", "ride_dist", "ride_time", "summary", "provider", "model"]
+SUMMARY_COLUMNS = [
+    "ride_id",
+    "cluster",
+    "ride_dist",
+    "ride_time",
+    "summary",
+    "provider",
+    "model",
+    "method",
+]
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 
 
@@ -154,6 +165,10 @@ def test_a_day_stores_rides_labels_summaries_report_and_page_readable_without_da
     expected_news = [titles[b % len(titles)] for b in block]
     assert rides["news"].astype(str).tolist() == expected_news
     assert set(rides["news"].astype(str)) <= set(news["title"])
+    # Simulated rides: their weather and traffic are invented, and each ride says so.
+    assert set(rides["news_from"].astype(str)) == {NEWS_IN_TURN_FROM}
+    assert set(rides["weather_from"].astype(str)) == {INVENTED_FROM}
+    assert set(rides["traffic_from"].astype(str)) == {INVENTED_FROM}
 
     clustered = read_frame(storage_root, "clustered_rides", DAY)
     assert clustered["ride_id"].tolist() == rides["ride_id"].tolist()
@@ -167,6 +182,7 @@ def test_a_day_stores_rides_labels_summaries_report_and_page_readable_without_da
     assert sorted(summaries["ride_id"]) == sorted(anomalous["ride_id"])
     assert (summaries["cluster"] == -1).all()
     assert (summaries["provider"] == "offline").all()
+    assert (summaries["method"] == OFFLINE_SUMMARY_METHOD).all()
     assert summaries["summary"].map(lambda s: 1 <= sentences(s) <= 3).all()
     assert not summaries["summary"].str.contains("\n").any()
 
@@ -196,7 +212,8 @@ def test_a_day_stores_rides_labels_summaries_report_and_page_readable_without_da
     summary_metadata = metadata_of(result, "anomaly_summaries")
     contexts = len(anomalous[CONTEXT].drop_duplicates())
     assert summary_metadata["anomalies"] == len(anomalous)
-    assert summary_metadata["contexts"] == summary_metadata["provider_calls"] == contexts
+    assert summary_metadata["contexts"] == contexts > 0
+    assert summary_metadata["provider_calls"] == 0  # the offline provider makes no request
 
 
 def test_rerunning_a_day_is_byte_identical_and_another_day_differs(offline_resources, storage_root):
@@ -276,12 +293,18 @@ def test_a_day_without_rides_stores_empty_tables_and_warns(offline_resources, st
     assert metadata_of(result, "raw_rides")["note"] == "no rides for this day"
     assert metadata_of(result, "raw_rides")["rides"] == 0
     assert metadata_of(result, "anomaly_summaries")["provider_calls"] == 0
+    # No rides, no rate: left out rather than reported as 0.0.
+    clustered_metadata = metadata_of(result, "clustered_rides")
+    assert clustered_metadata["rows"] == 0
+    assert "anomaly_rate" not in clustered_metadata
+    assert "anomaly_rate" not in metadata_of(result, "rides_report_page")
 
     checks = checks_of(result)
     band = checks["anomaly_rate_is_within_band"]
     assert not band.passed
     assert band.severity == dg.AssetCheckSeverity.WARN
     assert band.description == f"no rides on {DAY}"
+    assert "anomaly_rate" not in band.metadata
     assert checks["clustered_rides_are_all_labelled"].passed
     assert [name for name, check in checks.items() if not check.passed] == [
         "anomaly_rate_is_within_band"
@@ -432,6 +455,10 @@ def test_summaries_are_cached_and_force_in_run_config_asks_again(offline_resourc
     assert after_first == contexts > 0
     assert after_second == after_first  # every summary came from the cache
     assert len(server.requests) == after_first + contexts  # force called for each context again
+    # provider_calls counts the requests made, not the contexts summarised.
+    calls = [metadata_of(r, "anomaly_summaries")["provider_calls"] for r in (first, second, forced)]
+    assert calls == [contexts, 0, contexts]
+    assert metadata_of(second, "anomaly_summaries")["contexts"] == contexts
 
 
 def test_one_chat_call_per_distinct_context_at_most_three_in_flight(
@@ -467,6 +494,7 @@ def test_one_chat_call_per_distinct_context_at_most_three_in_flight(
     summaries = read_frame(storage_root, "anomaly_summaries", DAY)
     assert sorted(summaries["ride_id"]) == sorted(anomalous["ride_id"])
     assert (summaries["provider"] == "openai").all() and (summaries["model"] == "m").all()
+    assert (summaries["method"] == LLM_METHOD).all()
     context_of = anomalous.set_index("ride_id")[CONTEXT].astype(str)
     for row in summaries.itertuples(index=False):
         news, weather, traffic = context_of.loc[row.ride_id]
@@ -550,3 +578,49 @@ def test_labels_check_reports_null_labels_and_a_missing_column():
     labelled = rides.assign(cluster=[0, 0, -1], is_anomaly=[False, False, True])
     result = labels_check("2026-03-01", clustered_rides=labelled, raw_rides=rides)
     assert result.passed and result.description == "3 rides, all labelled"
+
+
+def test_provider_calls_are_each_days_own_requests_in_a_range_run(offline_resources):
+    days = [DAY, NEXT_DAY]
+
+    def run_range(server: LocalHTTPServer) -> dg.ExecuteInProcessResult:
+        provider = OpenAITextProvider(
+            openai=OpenAIClient(api_key="sk-test", base_url=server.url + "/v1"),
+            calls=LLMCalls(object_store=offline_resources["object_store"], max_concurrency=3),
+            model="m",
+        )
+        return dg.materialize(
+            [raw_news, *rides_assets],
+            resources={
+                **offline_resources,
+                "text_provider": provider,
+                "rides_source": SimulatedRidesSource(rides_per_day=RIDES),
+            },
+            tags={
+                "dagster/asset_partition_range_start": days[0],
+                "dagster/asset_partition_range_end": days[-1],
+            },
+            raise_on_error=False,
+        )
+
+    with LocalHTTPServer(FakeChatServer()) as server:
+        first = run_range(server)
+        sent_first = len(server.requests)
+        again = run_range(server)
+        sent_again = len(server.requests) - sent_first
+    assert first.success and again.success
+
+    def by_day(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+        return {
+            m.partition: {k: getattr(v, "value", v) for k, v in m.metadata.items()}
+            for m in result.asset_materializations_for_node("anomaly_summaries")
+        }
+
+    first_days, again_days = by_day(first), by_day(again)
+    assert set(first_days) == set(again_days) == set(days)
+    for day in days:
+        assert first_days[day]["provider_calls"] == first_days[day]["contexts"] > 0
+        assert first_days[day]["provider_calls"] == first_days[day]["llm_requests"]
+        assert again_days[day]["provider_calls"] == 0  # all from the cache
+    assert sent_first == sum(first_days[day]["provider_calls"] for day in days)
+    assert sent_again == 0

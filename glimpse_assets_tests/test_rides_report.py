@@ -13,9 +13,23 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from glimpse_assets.providers.offline_text import OFFLINE_SUMMARY_METHOD
+from glimpse_assets.providers.openai_provider import LLM_METHOD
 from glimpse_assets.rides.clustering import cluster_rides
-from glimpse_assets.rides.conditions import CONTEXT_COLUMNS, attach_conditions
-from glimpse_assets.rides.plot import plotted_sample, scatter_png
+from glimpse_assets.rides.conditions import (
+    CONTEXT_COLUMNS,
+    INVENTED_FROM,
+    NEWS_IN_TURN_FROM,
+    attach_conditions,
+    block_conditions,
+)
+from glimpse_assets.rides.plot import (
+    ANOMALY_COLOUR,
+    CLUSTER_COLOURS,
+    cluster_groups,
+    plotted_sample,
+    scatter_png,
+)
 from glimpse_assets.rides.report import DayRate, compare_to_history, report_page, report_table
 from glimpse_assets.rides.simulate import simulate_rides
 from glimpse_assets.rides.summaries import SUMMARY_COLUMNS
@@ -32,15 +46,27 @@ HISTORY = [
 ]
 
 
+def news_of(titles: list[str]) -> pd.DataFrame:
+    published = [f"2026-03-02 {hour:02d}:00:00+00:00" for hour in range(len(titles))]
+    return pd.DataFrame(
+        {"id": titles, "title": titles, "published": pd.to_datetime(published, utc=True)}
+    )
+
+
 @pytest.fixture(scope="module")
 def clustered() -> pd.DataFrame:
-    rides = attach_conditions(simulate_rides(DAY, 3_000), DAY, ["Harbour reopens", "Bridge shut"])
+    blocks = block_conditions(
+        DAY, news_of(["Harbour reopens", "Bridge shut"]), news_by_publication_time=False
+    )
+    rides = attach_conditions(simulate_rides(DAY, 3_000), blocks)
     frame, _ = cluster_rides(rides, eps=0.3, min_samples=10)
     assert 0 < frame["is_anomaly"].sum() < len(frame)
     return frame
 
 
-def summaries_for(clustered: pd.DataFrame, hostile: bool = False) -> pd.DataFrame:
+def summaries_for(
+    clustered: pd.DataFrame, hostile: bool = False, method: str = OFFLINE_SUMMARY_METHOD
+) -> pd.DataFrame:
     """What summarise_anomalies stores: one row per anomalous ride, one text per context."""
     anomalies = clustered[clustered["is_anomaly"]]
     keys = anomalies[CONTEXT_COLUMNS].astype(str).agg(" | ".join, axis=1)
@@ -55,8 +81,9 @@ def summaries_for(clustered: pd.DataFrame, hostile: bool = False) -> pd.DataFram
             "ride_dist": anomalies["ride_dist"].to_numpy(),
             "ride_time": anomalies["ride_time"].to_numpy(),
             "summary": [text[key] for key in keys],
-            "provider": "offline",
-            "model": "extractive-v1",
+            "provider": "offline" if method == OFFLINE_SUMMARY_METHOD else "openai",
+            "model": "extractive-v1" if method == OFFLINE_SUMMARY_METHOD else "gpt-test",
+            "method": method,
         }
     )[SUMMARY_COLUMNS]
 
@@ -96,6 +123,7 @@ def test_report_table_keeps_every_ride_in_order(clustered):
         "summary",
         "summary_provider",
         "summary_model",
+        "summary_method",
     ]
     pd.testing.assert_frame_equal(table[clustered.columns], clustered)
 
@@ -110,7 +138,9 @@ def test_report_table_joins_summaries_onto_anomalous_rides_only(clustered):
     assert anomalous["summary"].tolist() == expected.loc[anomalous["ride_id"]].tolist()
     assert (anomalous["summary_provider"] == "offline").all()
     assert (anomalous["summary_model"] == "extractive-v1").all()
-    assert normal[["summary", "summary_provider", "summary_model"]].isna().all().all()
+    assert (anomalous["summary_method"] == OFFLINE_SUMMARY_METHOD).all()
+    written = ["summary", "summary_provider", "summary_model", "summary_method"]
+    assert normal[written].isna().all().all()
 
 
 def test_report_table_without_anomaly_summaries_keeps_every_ride(clustered):
@@ -218,10 +248,55 @@ def test_report_page_embeds_the_plot_as_a_png(normal_page):
     assert image.size == (700, 450)
 
 
+def summary_rows(page: str) -> list[str]:
+    section = page[page.index("<h2>What may explain the anomalies</h2>") :]
+    return re.findall(r"<tr><td>[\d,]+</td>.*?</tr>", section)
+
+
 def test_report_page_lists_each_summary_with_its_ride_count(normal_page):
     page, _, summaries = normal_page
+    rows = summary_rows(page)
+    assert len(rows) == summaries["summary"].nunique()
     for summary, rides in summaries["summary"].value_counts().items():
-        assert f"<tr><td>{rides:,}</td><td>{escape(summary)}</td></tr>" in page
+        (row,) = [row for row in rows if f"<td>{escape(summary)}<p" in row]
+        assert row.startswith(f"<tr><td>{rides:,}</td>")
+
+
+def test_report_page_says_where_each_condition_came_from(normal_page):
+    page, table, _ = normal_page
+    anomalous = table[table["is_anomaly"]]
+    for row in summary_rows(page):
+        assert "<b>News:</b>" in row and "<b>Weather:</b>" in row and "<b>Traffic:</b>" in row
+        assert f"[{escape(NEWS_IN_TURN_FROM)}]" in row
+        assert row.count(f"[{escape(INVENTED_FROM)}]") == 2  # weather and traffic
+    for news in anomalous["news"].astype(str).unique():
+        assert escape(news) in page
+
+
+def test_report_page_says_an_offline_summary_is_extractive_not_an_llm(normal_page):
+    page, _, _ = normal_page
+    for row in summary_rows(page):
+        by = f"written by: {escape(OFFLINE_SUMMARY_METHOD)} (offline, extractive-v1)"
+        assert by in row
+        assert "extractive, not an LLM" in row
+
+
+def test_report_page_names_the_llm_that_wrote_a_summary(clustered):
+    table = report_table(clustered, summaries_for(clustered, method=LLM_METHOD))
+    page = report_page(CITY, today_of(table), [], table, scatter_png(table, DAY_KEY))
+    rows = summary_rows(page)
+    assert rows and all(f"written by: {LLM_METHOD} (openai, gpt-test)" in row for row in rows)
+    assert "not an LLM" not in page
+
+
+def test_report_page_of_a_table_stored_before_the_sources_were_recorded(clustered):
+    old_columns = [c for c in clustered.columns if not c.endswith("_from")]
+    summaries = summaries_for(clustered).drop(columns="method")
+    table = report_table(clustered[old_columns], summaries)
+    page = report_page(CITY, today_of(table), [], table, scatter_png(table, DAY_KEY))
+    for row in summary_rows(page):
+        assert row.count("[not recorded]") == 3
+        assert "written by: extractive, not an LLM (offline, extractive-v1)" in row
 
 
 def test_report_page_escapes_summaries(normal_page):
@@ -303,3 +378,82 @@ def test_plotted_sample_default_limit_is_20000():
     sample = plotted_sample(frame)
     assert (~sample["is_anomaly"]).sum() == 20_000
     assert sample["is_anomaly"].sum() == 3
+
+
+# -- the plot: clusters told apart, anomalies marked, small clusters kept ------------------------
+
+
+def relative_luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_cluster_colours_are_distinct_strong_on_white_and_never_the_anomaly_red():
+    assert len(set(CLUSTER_COLOURS)) == len(CLUSTER_COLOURS)
+    assert ANOMALY_COLOUR not in CLUSTER_COLOURS
+    for colour in CLUSTER_COLOURS:
+        contrast = 1.05 / (relative_luminance(colour) + 0.05)  # against white
+        assert contrast >= 3.0, colour  # WCAG's 3:1 for graphics; viridis' #fde725 is 1.26
+
+
+def two_clusters(big: int, small: int, anomalies: int = 5) -> pd.DataFrame:
+    """A big cluster near the origin, a small one far from it, and a few anomalies."""
+    rng = np.random.default_rng(11)
+    count = big + small + anomalies
+    cluster = np.array([0] * big + [1] * small + [-1] * anomalies)
+    dist = np.where(cluster == 0, rng.uniform(1, 8, count), rng.uniform(20, 22, count))
+    dist[cluster == -1] = rng.uniform(10, 15, anomalies)
+    time = np.where(cluster == 1, 60.0, dist * 2.0)
+    return pd.DataFrame(
+        {
+            "ride_id": [f"r{i:07d}" for i in range(count)],
+            "ride_dist": dist,
+            "ride_time": time,
+            "cluster": cluster,
+            "is_anomaly": cluster == -1,
+        }
+    )
+
+
+def test_the_legend_names_every_cluster_with_its_rides_in_its_own_colour():
+    frame = two_clusters(big=900, small=40)
+    groups = cluster_groups(frame)
+    assert [g.label for g in groups] == ["cluster 0: 900 rides", "cluster 1: 40 rides"]
+    assert [g.clusters for g in groups] == [(0,), (1,)]
+    assert len({g.colour for g in groups}) == 2
+
+
+def test_clusters_past_the_seventh_share_one_legend_entry():
+    frame = pd.concat(
+        [two_clusters(big=10 + n, small=0, anomalies=0).assign(cluster=n) for n in range(10)],
+        ignore_index=True,
+    )
+    groups = cluster_groups(frame)
+    assert len(groups) == 8
+    assert groups[0].label == "cluster 9: 19 rides"  # largest first
+    assert groups[-1].label == "3 other clusters: 33 rides"
+    assert groups[-1].clusters == (2, 1, 0)
+    assert len({g.colour for g in groups}) == 8
+
+
+def test_a_small_cluster_of_a_million_ride_day_is_kept_whole_in_the_plotted_sample():
+    frame = two_clusters(big=1_000_000, small=13)
+    sample = plotted_sample(frame)
+    assert (sample["cluster"] == 1).sum() == 13
+    assert (~sample["is_anomaly"]).sum() == 20_000
+    assert sample["is_anomaly"].sum() == 5
+
+
+def pixels_near(image: Image.Image, colour: str, tolerance: int = 40) -> int:
+    target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+    rgb = np.asarray(image.convert("RGB")).astype(int)
+    return int((np.abs(rgb - target).max(axis=2) <= tolerance).sum())
+
+
+def test_the_rendered_plot_shows_the_second_cluster_and_the_anomalies_in_their_colours():
+    frame = two_clusters(big=5_000, small=30, anomalies=20)
+    second = cluster_groups(frame)[1].colour
+    image = assert_png(scatter_png(frame, DAY_KEY))
+    assert pixels_near(image, second) > 100  # a pale yellow at half alpha would not be
+    assert pixels_near(image, ANOMALY_COLOUR) > 100

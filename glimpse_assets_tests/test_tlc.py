@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glimpse_assets.rides.tlc import KM_PER_MILE, RidesSourceError, load_tlc_rides
+from glimpse_assets.rides.conditions import attach_conditions, block_conditions
+from glimpse_assets.rides.simulate import simulate_rides
+from glimpse_assets.rides.tlc import KM_PER_MILE, RidesSourceError, load_tlc_rides, trips_to_rides
 
 DAY = date(2026, 3, 2)
 RIDE_COLUMNS = ["ride_id", "pickup_at", "ride_dist", "ride_time", "ride_speed"]
@@ -142,13 +144,44 @@ def test_monthly_file_gives_each_day_its_own_rides(tmp_path, fmt):
     assert len(march_1) == 2
 
 
+def assert_typed_like_a_day_with_rides(rides: pd.DataFrame) -> None:
+    """An empty day has the columns and types of a full one (and of a simulated day of zero
+    rides), so that its conditions attach (pickup_at.dt) and its files read with the others."""
+    full, _ = trips_to_rides(trip_records(CLEAN_DAY), DAY)
+    zero_simulated = simulate_rides(DAY, 0)
+    assert list(rides.columns) == RIDE_COLUMNS
+    assert rides.dtypes.to_dict() == full.dtypes.to_dict()
+    for column in RIDE_COLUMNS:
+        assert rides[column].dtype == zero_simulated[column].dtype, column
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_day_without_rides_in_a_monthly_file_gives_an_empty_frame(tmp_path, fmt):
+def test_day_without_rides_in_a_monthly_file_gives_a_typed_empty_frame(tmp_path, fmt):
     write_trips(trip_records(MONTH), tmp_path / f"yellow_2026-03.{fmt}", fmt)
     rides, dropped = load_tlc_rides(str(tmp_path / f"yellow_{{month}}.{fmt}"), date(2026, 3, 20))
     assert rides.empty
-    assert list(rides.columns) == RIDE_COLUMNS
+    assert_typed_like_a_day_with_rides(rides)
     assert dropped == {**NO_DROPS, "other_days": len(MONTH)}
+    assert attach_conditions(rides, block_conditions_of_an_empty_news_day()).empty
+
+
+def block_conditions_of_an_empty_news_day() -> pd.DataFrame:
+    news = pd.DataFrame(
+        {"id": [], "title": [], "published": pd.to_datetime([], utc=True)}, dtype=object
+    )
+    return block_conditions(DAY, news, news_by_publication_time=True, conditions="none")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("miles", [None, 0.0, -2.0])
+def test_a_day_whose_every_distance_is_invalid_gives_a_typed_empty_frame(tmp_path, fmt, miles):
+    trips = [(pickup, dropoff, miles) for pickup, dropoff, _ in CLEAN_DAY]
+    write_trips(trip_records(trips), tmp_path / f"trips_2026-03-02.{fmt}", fmt)
+    rides, dropped = load_tlc_rides(str(tmp_path / f"trips_{{date}}.{fmt}"), DAY)
+    assert rides.empty
+    assert_typed_like_a_day_with_rides(rides)
+    assert dropped == {**NO_DROPS, "missing_or_nonpositive_distance": len(CLEAN_DAY)}
+    assert attach_conditions(rides, block_conditions_of_an_empty_news_day()).empty
 
 
 # -- invalid rows: dropped and counted by reason ---------------------------------------------------

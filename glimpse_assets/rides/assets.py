@@ -1,11 +1,13 @@
 """The rides lineage: raw_rides -> clustered_rides -> anomaly_summaries -> rides_report
-(-> rides_report_page). raw_rides also reads the day's raw_news headlines.
+(-> rides_report_page). raw_rides also reads the day's raw_news headlines, and the page depends
+on the previous 7 days of clustered_rides (`REPORT_HISTORY`) for its comparison.
 
 As in the news lineage, each asset's logic is written for one day (`rides.steps`, imported when
 the step runs) and run by `for_each_day`, so one definition serves a daily run and a backfill
 range (see `ranges`).
 """
 
+import warnings
 from datetime import date
 
 import dagster as dg
@@ -20,8 +22,20 @@ from glimpse_assets.partitions import (
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.rides.sources import RidesSource
+from glimpse_assets.storage.resource import ObjectStoreResource
 
 RIDES_GROUP = "rides"
+HISTORY_DAYS = 7
+
+# The page's history: the 7 days before its own, in the lineage as a partition mapping. Days
+# before the first partition are left out (allow_nonexistent_upstream_partitions, a Dagster beta
+# parameter used knowingly); days never materialised are skipped when the page reads storage.
+warnings.filterwarnings(
+    "ignore", message=".*allow_nonexistent_upstream_partitions", category=dg.BetaWarning
+)
+REPORT_HISTORY = dg.TimeWindowPartitionMapping(
+    start_offset=-HISTORY_DAYS, end_offset=-1, allow_nonexistent_upstream_partitions=True
+)
 
 
 class RawRidesConfig(dg.Config):
@@ -40,7 +54,8 @@ class ClusteringConfig(dg.Config):
     backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
-    description="The day's taxi rides, with the news, weather and traffic each one went through.",
+    description="The day's taxi rides, with the news, weather and traffic each one went through "
+    "and where each came from; rides with a NaN or infinite distance or time are dropped.",
 )
 def raw_rides(
     context: dg.AssetExecutionContext, config: RawRidesConfig, raw_news, rides_source: RidesSource
@@ -74,8 +89,8 @@ def clustered_rides(context: dg.AssetExecutionContext, config: ClusteringConfig,
     backfill_policy=PROVIDER_BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
-    description="For each anomalous ride, a summary of at most 3 sentences of its conditions; "
-    "one provider call per distinct context.",
+    description="For each anomalous ride, a summary of at most 3 sentences of its conditions, "
+    "and what wrote it; one provider call per distinct context not already cached.",
     pool=LLM_POOL,
     retry_policy=llm_retry_policy(),
 )
@@ -89,7 +104,7 @@ def anomaly_summaries(
     from glimpse_assets.rides.steps import summaries_for_day
 
     def summarise(day: date, clustered_rides):
-        return summaries_for_day(context, clustered_rides, text_provider, rides_source, config)
+        return summaries_for_day(context, clustered_rides, text_provider, rides_source, config, day)
 
     return for_each_day(context, summarise, clustered_rides=clustered_rides)
 
@@ -118,14 +133,29 @@ def rides_report(context: dg.AssetExecutionContext, clustered_rides, anomaly_sum
     group_name=RIDES_GROUP,
     kinds={"python", "html"},
     description="The morning report as a page: counts, the rate against the previous 7 days, "
-    "the plot and the summaries.",
+    "the plot, and the summaries with where each condition came from.",
+    # The previous 7 days of clustered_rides, read from storage by the step (only their
+    # is_anomaly column is decoded), not loaded by the IO manager: a day never materialised is
+    # skipped, and a range run gives each day its own window.
+    deps=[dg.AssetDep(clustered_rides, partition_mapping=REPORT_HISTORY)],
 )
-def rides_report_page(context: dg.AssetExecutionContext, rides_report, rides_source: RidesSource):
+def rides_report_page(
+    context: dg.AssetExecutionContext,
+    rides_report,
+    rides_source: RidesSource,
+    object_store: ObjectStoreResource,
+):
     from glimpse_assets.rides.steps import report_page_for_day
 
     def page(day: date, rides_report):
         return report_page_for_day(
-            context, clustered_rides.key, rides_report, rides_source.city, day
+            context,
+            rides_report,
+            rides_source.city,
+            day,
+            object_store.store,
+            clustered_rides.key,
+            REPORT_HISTORY,
         )
 
     return for_each_day(context, page, rides_report=rides_report)

@@ -81,7 +81,8 @@ def rate_check(
         passed=inside,
         severity=dg.AssetCheckSeverity.WARN,
         description=description,
-        metadata={"anomaly_rate": rate, "rides": rides},
+        # No rides, no rate: the metadata says only what was measured.
+        metadata={"rides": rides, **({"anomaly_rate": rate} if rides else {})},
     )
 
 

@@ -8,6 +8,10 @@ allows), a million rides in well under a second. The parity is tested in the sui
 it compares squared distances with eps squared, so a pair whose distance rounds to a hair above
 eps in floating point (e.g. 0.05000000000000002 for eps 0.05) can count as neighbours where
 scikit-learn says no; on continuous ride data such ties do not arise.
+
+A ride whose distance or time is NaN or infinite cannot be standardised: one such row makes the
+mean and standard deviation NaN and every ride of the day noise. `finite_rides` drops and counts
+them; raw_rides applies it to every source, and `cluster_rides` again for any other caller.
 """
 
 from __future__ import annotations
@@ -22,13 +26,22 @@ FEATURES = ["ride_dist", "ride_time"]
 
 @dataclass(frozen=True)
 class ClusterStats:
-    rows: int
+    rows: int  # rides labelled
     clusters: int
     anomalies: int
+    dropped_nonfinite_features: int = 0  # rides left out before clustering (see finite_rides)
 
     @property
-    def anomaly_rate(self) -> float:
-        return self.anomalies / self.rows if self.rows else 0.0
+    def anomaly_rate(self) -> float | None:
+        """Anomalies per labelled ride; None on a day without rides (there is no rate)."""
+        return self.anomalies / self.rows if self.rows else None
+
+
+def finite_rides(rides: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """`rides` without the rows whose features are NaN or infinite, and how many those were."""
+    finite = np.isfinite(rides[FEATURES].to_numpy(dtype=float, na_value=np.nan)).all(axis=1)
+    dropped = int((~finite).sum())
+    return (rides[finite].reset_index(drop=True) if dropped else rides), dropped
 
 
 def standardise(values: np.ndarray) -> np.ndarray:
@@ -49,6 +62,8 @@ def dbscan_labels(
         raise ValueError(f"DBSCAN needs eps > 0 and min_samples >= 1, got {eps} and {min_samples}")
     if len(points) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+    if not np.isfinite(points).all():  # the extension can crash the process on NaN
+        raise ValueError("DBSCAN needs finite points: drop NaN and infinite rows first")
     from dbscan import DBSCAN  # a compiled extension, loaded when a step clusters
 
     labels, core = DBSCAN(
@@ -60,7 +75,9 @@ def dbscan_labels(
 def cluster_rides(
     rides: pd.DataFrame, eps: float = 0.3, min_samples: int = 10
 ) -> tuple[pd.DataFrame, ClusterStats]:
-    """`rides` with `cluster` (-1 = anomaly) and `is_anomaly` added."""
+    """`rides` with `cluster` (-1 = anomaly) and `is_anomaly` added; rides with a NaN or infinite
+    feature are left out (and counted in the stats)."""
+    rides, dropped = finite_rides(rides)
     points = standardise(rides[FEATURES].to_numpy(dtype=float))
     labels, _ = dbscan_labels(points, eps, min_samples)
     clustered = rides.assign(cluster=labels, is_anomaly=labels == -1)
@@ -68,5 +85,6 @@ def cluster_rides(
         rows=len(rides),
         clusters=len(np.unique(labels[labels >= 0])),
         anomalies=int((labels == -1).sum()),
+        dropped_nonfinite_features=dropped,
     )
     return clustered, stats

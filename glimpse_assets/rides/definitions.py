@@ -1,4 +1,5 @@
-"""The rides domain: its assets, checks, job, schedule and resources (`rides_source`)."""
+"""The rides domain: its assets, checks, job, the sensor that starts it after the day's news, and
+its resources (`rides_source`)."""
 
 from collections.abc import Mapping
 
@@ -9,7 +10,7 @@ from glimpse_assets.resources import SharedResources
 from glimpse_assets.rides.assets import rides_assets
 from glimpse_assets.rides.checks import rides_checks
 from glimpse_assets.rides.resources import rides_resources
-from glimpse_assets.rides.schedules import rides_job, rides_morning_schedule
+from glimpse_assets.rides.schedules import rides_after_news_sensor, rides_checks_job, rides_job
 from glimpse_assets.rides.settings import RidesSettings
 
 
@@ -17,8 +18,8 @@ def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definition
     return dg.Definitions(
         assets=rides_assets,
         asset_checks=rides_checks,
-        jobs=[rides_job],
-        schedules=[rides_morning_schedule],
+        jobs=[rides_job, rides_checks_job],
+        sensors=[rides_after_news_sensor],
         resources={**shared.resources, **rides_resources(RidesSettings.from_env(env))},
     )
 

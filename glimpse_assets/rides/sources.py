@@ -1,4 +1,5 @@
-"""Where a day's rides come from: simulated (default) or NYC TLC trip-record files."""
+"""Where a day's rides come from: simulated (default) or NYC TLC trip-record files, and which
+conditions (weather, traffic) and news rule go with them (see `conditions`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from glimpse_assets.rides.templates import validate_template
+from glimpse_assets.rides.templates import validate_conditions, validate_template
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,10 +18,35 @@ if TYPE_CHECKING:
 
 class RidesSource(dg.ConfigurableResource, ABC):
     city: str = Field(default="Port Aldermere", description="GLIMPSE_RIDES_CITY, for summaries")
+    conditions: str | None = Field(
+        default=None,
+        description="GLIMPSE_RIDES_CONDITIONS: 'invented', 'none' or a conditions file template; "
+        "by default the source's own (see default_conditions).",
+    )
 
     @property
     @abstractmethod
     def kind(self) -> str: ...
+
+    @property
+    @abstractmethod
+    def default_conditions(self) -> str:
+        """The weather and traffic used when no conditions source is configured."""
+
+    @property
+    @abstractmethod
+    def news_by_publication_time(self) -> bool:
+        """Whether a block of rides carries the headline of its time (real rides) or the day's
+        headlines in turn (simulated rides)."""
+
+    @property
+    def clock(self) -> str:
+        """The time zone whose wall-clock time the rides' pickup times are."""
+        return "UTC"
+
+    @property
+    def conditions_source(self) -> str:
+        return validate_conditions(self.conditions or self.default_conditions)
 
     @abstractmethod
     def rides_for_day(self, day: date, rides_per_day: int | None) -> tuple[pd.DataFrame, dict]:
@@ -37,6 +63,14 @@ class SimulatedRidesSource(RidesSource):
     def kind(self) -> str:
         return "simulated"
 
+    @property
+    def default_conditions(self) -> str:
+        return "invented"  # invented rides, invented weather and traffic, labelled as such
+
+    @property
+    def news_by_publication_time(self) -> bool:
+        return False
+
     def rides_for_day(self, day: date, rides_per_day: int | None) -> tuple[pd.DataFrame, dict]:
         from glimpse_assets.rides.simulate import simulate_rides
 
@@ -49,9 +83,26 @@ class TlcRidesSource(RidesSource):
 
     template: str = Field(description="Path or URI with {date} or {month}, .parquet or .csv")
 
+    timezone: str = Field(
+        default="America/New_York",
+        description="The zone of the files' wall-clock times, to place headlines on that clock.",
+    )
+
     @property
     def kind(self) -> str:
         return "tlc"
+
+    @property
+    def default_conditions(self) -> str:
+        return "none"  # a real day gets no invented weather or traffic
+
+    @property
+    def news_by_publication_time(self) -> bool:
+        return True
+
+    @property
+    def clock(self) -> str:
+        return self.timezone
 
     def rides_for_day(self, day: date, rides_per_day: int | None) -> tuple[pd.DataFrame, dict]:
         from glimpse_assets.rides.tlc import load_tlc_rides

@@ -4,30 +4,30 @@ Imported by the assets when they run, so that loading the code location loads no
 numpy, matplotlib or the DBSCAN package.
 """
 
-from datetime import date, timedelta
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from glimpse_assets.llm.policy import LLMStepConfig
 from glimpse_assets.metadata import markdown_table, png_preview
-from glimpse_assets.news.text import clean_text
+from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import add_day_metadata
-from glimpse_assets.rides.clustering import cluster_rides
-from glimpse_assets.rides.conditions import attach_conditions
+from glimpse_assets.rides.clustering import cluster_rides, finite_rides
+from glimpse_assets.rides.conditions import attach_conditions, block_conditions
 from glimpse_assets.rides.plot import scatter_png
 from glimpse_assets.rides.report import DayRate, report_page
 from glimpse_assets.rides.sources import RidesSource
 from glimpse_assets.rides.summaries import summarise_anomalies
-from glimpse_assets.storage.formats import HtmlDocument
-
-HISTORY_DAYS = 7
-
-
-def headlines(raw_news: pd.DataFrame) -> list[str]:
-    ordered = raw_news.sort_values(["published", "id"], kind="stable")
-    return [text for text in (clean_text(t) for t in ordered["title"]) if text]
+from glimpse_assets.storage.formats import PARQUET, HtmlDocument
+from glimpse_assets.storage.io_manager import object_stem
+from glimpse_assets.storage.object_store import ObjectNotFoundError, ObjectStore
 
 
 def rides_for_day(
@@ -38,13 +38,29 @@ def rides_for_day(
     rides_per_day: int | None,
 ) -> pd.DataFrame:
     rides, dropped = rides_source.rides_for_day(day, rides_per_day)
-    rides = attach_conditions(rides, day, headlines(raw_news))
+    # Whatever the source: a NaN or infinite distance or time would make every ride noise.
+    rides, dropped["nonfinite_features"] = finite_rides(rides)
+    conditions = rides_source.conditions_source
+    blocks = block_conditions(
+        day,
+        raw_news,
+        news_by_publication_time=rides_source.news_by_publication_time,
+        conditions=conditions,
+        timezone=rides_source.clock,
+    )
+    rides = attach_conditions(rides, blocks)
     add_day_metadata(
         context,
         {
             "rides_source": rides_source.kind,
             "rides": len(rides),
             **{f"dropped_{reason}": count for reason, count in dropped.items()},
+            "conditions_source": conditions,
+            "news_rule": (
+                "headline of each block's time"
+                if rides_source.news_by_publication_time
+                else "headlines in turn"
+            ),
             "note": "no rides for this day" if rides.empty else "",
             "preview": dg.MetadataValue.md(
                 markdown_table(rides, ["ride_id", "ride_dist", "ride_time", "weather"], limit=5)
@@ -62,13 +78,16 @@ def cluster_day(
     min_samples: int,
 ) -> pd.DataFrame:
     clustered, stats = cluster_rides(raw_rides, eps, min_samples)
+    rate = stats.anomaly_rate
     add_day_metadata(
         context,
         {
             "rows": stats.rows,
             "clusters": stats.clusters,
             "anomalies": stats.anomalies,
-            "anomaly_rate": stats.anomaly_rate,
+            # No rides, no rate: the key is left out rather than reported as 0.0.
+            **({"anomaly_rate": rate} if rate is not None else {}),
+            "dropped_nonfinite_features": stats.dropped_nonfinite_features,
             "eps": eps,
             "min_samples": min_samples,
             "plot": png_preview(scatter_png(clustered, day.isoformat())),
@@ -77,58 +96,105 @@ def cluster_day(
     return clustered
 
 
+def metadata_added_for_day(context: dg.AssetExecutionContext, day: date) -> Mapping[str, Any]:
+    """The metadata this step has attached to `day` so far (see `ranges.add_day_metadata`)."""
+    if len(context.partition_keys) == 1:
+        return context.get_output_metadata(context.op_execution_context.op_def.output_defs[0].name)
+    # In a range, per-day metadata is kept on the step context (as `ranges` reads it too).
+    step = context.get_step_execution_context()
+    return step.get_asset_metadata(context.asset_key, day.isoformat())
+
+
+def requests_made(
+    context: dg.AssetExecutionContext, day: date, summaries: pd.DataFrame
+) -> int | None:
+    """Provider requests the day's summaries took, as measured: the gateway's `llm_requests`
+    (cached answers are not requests), none for no context or for the offline provider (it
+    makes no request), and None (not reported) for a provider that does not say."""
+    reported = (metadata_added_for_day(context, day) or {}).get("llm_requests")
+    if reported is not None:
+        return int(getattr(reported, "value", reported))
+    if summaries.empty or (summaries["provider"] == "offline").all():
+        return 0
+    return None
+
+
 def summaries_for_day(
     context: dg.AssetExecutionContext,
     clustered_rides: pd.DataFrame,
     text_provider: TextProvider,
     rides_source: RidesSource,
     config: LLMStepConfig,
+    day: date,
 ) -> pd.DataFrame:
-    summaries, usage = summarise_anomalies(
+    summaries, counts = summarise_anomalies(
         context, clustered_rides, text_provider, rides_source.city, force=config.force
     )
+    requests = requests_made(context, day, summaries)
     add_day_metadata(
         context,
         {
-            **usage,
-            "provider_calls": usage["contexts"],
+            **counts,
+            **({"provider_calls": requests} if requests is not None else {}),
             "preview": dg.MetadataValue.md(
-                markdown_table(summaries.drop_duplicates("summary"), ["summary", "model"], limit=8)
+                markdown_table(
+                    summaries.drop_duplicates("summary"), ["summary", "model", "method"], limit=8
+                )
             ),
         },
     )
     return summaries
 
 
-def day_rate_history(
-    context: dg.AssetExecutionContext, clustered_rides: dg.AssetKey, day: date
-) -> list[DayRate]:
-    """Rides and anomalies of the previous days, from clustered_rides' recorded metadata."""
-    keys = [(day - timedelta(days=n)).isoformat() for n in range(HISTORY_DAYS, 0, -1)]
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=clustered_rides, asset_partitions=keys), limit=1000
-    ).records  # newest first
-    latest: dict[str, dict] = {}
-    for record in records:
-        latest.setdefault(record.partition_key, record.asset_materialization.metadata)
-    history = []
-    for key in keys:
-        metadata = latest.get(key)
-        if metadata and "rows" in metadata and "anomalies" in metadata:
-            history.append(DayRate(key, metadata["rows"].value, metadata["anomalies"].value))
-    return history
+def history_days(mapping: dg.TimeWindowPartitionMapping, day: date) -> list[str]:
+    """`day`'s own window of earlier days under the page's declared partition mapping (days
+    before the first partition left out), oldest first."""
+    subset = daily_partitions.empty_subset().with_partition_keys([day.isoformat()])
+    mapped = mapping.get_upstream_mapped_partitions_result_for_partitions(
+        subset, daily_partitions, daily_partitions
+    )
+    return sorted(mapped.partitions_subset.get_partition_keys())
+
+
+def stored_day_rates(store: ObjectStore, asset: dg.AssetKey, days: list[str]) -> list[DayRate]:
+    """Rides and anomalies of each stored day of `asset` (clustered_rides) among `days`, read
+    from storage; a day never materialised is skipped. Only the `is_anomaly` column is decoded
+    (a row count and a sum); the object itself is read whole, as the object store serves it."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rates = []
+    for key in days:
+        try:
+            data = store.get(f"{object_stem(asset, key)}.{PARQUET.extension}")
+        except ObjectNotFoundError:
+            continue
+        labels = pq.read_table(io.BytesIO(data), columns=["is_anomaly"]).column("is_anomaly")
+        anomalies = pc.sum(labels).as_py() or 0
+        rates.append(DayRate(key, len(labels), int(anomalies)))
+    return rates
 
 
 def report_page_for_day(
     context: dg.AssetExecutionContext,
-    clustered_rides: dg.AssetKey,
     rides_report: pd.DataFrame,
     city: str,
     day: date,
+    store: ObjectStore,
+    history_asset: dg.AssetKey,
+    history_mapping: dg.TimeWindowPartitionMapping,
 ) -> HtmlDocument:
     key = day.isoformat()
     today = DayRate(key, len(rides_report), int(rides_report["is_anomaly"].sum()))
-    history = day_rate_history(context, clustered_rides, day)
+    window = history_days(history_mapping, day)
+    history = stored_day_rates(store, history_asset, window)
     plot = scatter_png(rides_report, key)
-    add_day_metadata(context, {"days_compared": len(history), "anomaly_rate": today.rate or 0.0})
+    add_day_metadata(
+        context,
+        {
+            "days_compared": len(history),
+            "history_days_not_stored": len(window) - len(history),
+            **({"anomaly_rate": today.rate} if today.rate is not None else {}),
+        },
+    )
     return report_page(city, today, history, rides_report, plot)

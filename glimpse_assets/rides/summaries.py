@@ -8,7 +8,16 @@ import pandas as pd
 from glimpse_assets.providers.base import RideConditions, TextProvider
 from glimpse_assets.rides.conditions import CONTEXT_COLUMNS
 
-SUMMARY_COLUMNS = ["ride_id", "cluster", "ride_dist", "ride_time", "summary", "provider", "model"]
+SUMMARY_COLUMNS = [
+    "ride_id",
+    "cluster",
+    "ride_dist",
+    "ride_time",
+    "summary",
+    "provider",
+    "model",
+    "method",  # what wrote the summary, e.g. "extractive, not an LLM: ..." or "LLM via ..."
+]
 
 
 def distinct_conditions(anomalies: pd.DataFrame) -> pd.DataFrame:
@@ -24,7 +33,8 @@ def summarise_anomalies(
     city: str,
     force: bool = False,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """A summary row per anomalous ride, and what it took (contexts, calls, token usage)."""
+    """A summary row per anomalous ride, and how many anomalies and distinct contexts it took
+    (the requests made, if any, are the provider's to report: see `steps.summaries_for_day`)."""
     anomalies = clustered[clustered["is_anomaly"]]
     contexts = distinct_conditions(anomalies)
     results = provider.summarise_conditions(
@@ -36,6 +46,7 @@ def summarise_anomalies(
         "summary": [r.text for r in results],
         "provider": [r.provider for r in results],
         "model": [r.model for r in results],
+        "method": [r.method for r in results],
     }
     # Typed as strings even on a day without anomalies, so every day's file has one schema.
     summaries = contexts.assign(

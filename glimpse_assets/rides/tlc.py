@@ -3,6 +3,8 @@
 The template names one file per day (`{date}`, YYYY-MM-DD) or per month (`{month}`, YYYY-MM).
 Only rides picked up on the partition's day are kept. TLC times are local wall-clock times
 without a zone; they are read as they are and labelled UTC, so "the day" is the file's own day.
+A day without a valid trip (every row invalid, or a monthly file without the day) gives the same
+typed, empty frame as a simulated day of zero rides: "no rides", not an error.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import io
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from glimpse_assets.news.sources import day_bounds
@@ -21,6 +22,7 @@ from glimpse_assets.storage.object_store import StorageError, is_s3_uri, open_ob
 
 TLC_COLUMNS = ["tpep_pickup_datetime", "tpep_dropoff_datetime", "trip_distance"]
 KM_PER_MILE = 1.609344
+PICKUP_DTYPE = "datetime64[us, UTC]"  # as simulated rides: a day without trips has the same schema
 
 
 def resolve_template(template: str, day: date) -> str:
@@ -89,13 +91,16 @@ def trips_to_rides(trips: pd.DataFrame, day: date) -> tuple[pd.DataFrame, dict[s
     rides = pd.DataFrame(
         {
             "ride_id": ride_ids(f"tlc-{day:%Y%m%d}-", int(keep.sum())),
-            "pickup_at": pickup[keep].to_numpy(),
+            # The Series, not .to_numpy(): a tz-aware column becomes an object array that stays
+            # untyped when it is empty (a day with no valid trip), and pickup_at.dt then fails.
+            "pickup_at": pickup[keep].astype(PICKUP_DTYPE).reset_index(drop=True),
             "ride_dist": distance_km,
             "ride_time": ride_time,
             "ride_speed": distance_km / (ride_time / 60.0),
         }
     )
-    rides = rides[np.isfinite(rides["ride_speed"])].reset_index(drop=True)
+    # A distance or time that is infinite is not dropped here: raw_rides drops and counts every
+    # source's rides with a non-finite feature (`clustering.finite_rides`).
     return rides, dropped
 
 
