@@ -192,6 +192,32 @@ def backfill_rows(env: dict[str, str]) -> list[str]:
     return lines
 
 
+RANGE_MEMORY_DAYS = (3, 30)
+
+
+def range_memory_rows(env: dict[str, str]) -> list[str]:
+    lines = [
+        "",
+        "## Memory of a single-run range (`raw_rides` + `clustered_rides`, 1,000,000 simulated "
+        "rides a day, offline, one fresh process: `python benchmarks/range_memory.py --days N`)",
+        "",
+        "| days | wall s | s per day | peak RSS MiB | objects stored | stored MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for days in RANGE_MEMORY_DAYS:
+        m = measure_in_fresh_process(env, "range_memory.py", "--days", str(days))
+        lines.append(
+            f"| {days} | {m['wall_s']:.1f} | {m['wall_s'] / days:.2f} | {m['peak_rss_mib']:.0f} "
+            f"| {m['objects_stored']} | {m['stored_mib']:.0f} |"
+        )
+    lines += [
+        "",
+        "Each day is stored as soon as it is computed and let go, so the peak is one day's work "
+        "(clustering a million rides), whatever the number of days.",
+    ]
+    return lines
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -202,7 +228,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-SECTIONS = ("load", "day", "clustering", "storage", "backfill")
+SECTIONS = ("load", "day", "clustering", "storage", "backfill", "range_memory")
 
 
 def main() -> None:
@@ -233,6 +259,7 @@ def main() -> None:
         ("clustering", clustering_rows),
         ("storage", storage_rows),
         ("backfill", backfill_rows),
+        ("range_memory", range_memory_rows),
     ):
         if section in sections:
             others += measure(env)

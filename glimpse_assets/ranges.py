@@ -2,26 +2,39 @@
 
 A run over one partition gives an asset plain input values and stores the plain value it returns.
 A run over several partitions (`BackfillPolicy.single_run()` or a bounded multi-run chunk) gives
-every partitioned input as a mapping from partition key to that day's value, and the IO manager
-expects a mapping back (see `storage`). `for_each_day` hides that difference: the asset's logic is
+every partitioned input as a mapping from partition key to that day's value, read from storage
+only when asked for (see `storage`). `for_each_day` hides that difference: the asset's logic is
 written for one day and is called once per day, in order, with that day's inputs, so a range run
 stores exactly what day-by-day runs store.
 
-Metadata goes to the day it describes: `add_day_metadata` attaches it to the partition being
-computed (`context.add_asset_metadata(..., partition_key=day)`) in a range run, and to the output
-in a single-day run, so the UI shows the same per-day figures either way.
+In a range, each day is stored as soon as it is computed and its materialisation recorded right
+then, with that day's own metadata (`add_day_metadata`, and what the IO manager says of the
+object): a range holds one day's output in memory, never the range's, and a run that stops on
+day 3 leaves days 1-2 new in storage and in the event log, and day 3 on as they were.
+
+A bad day stops that day only. A blocking check that fails for some days of a range fails those
+days, not the range (`check_each_day`), and every step downstream in the run skips the days an
+upstream asset of this run did not store or a blocking check failed for, stores and records
+nothing for them, and says which it skipped and why (a warning, and the check's result). A range
+in which every day fails a blocking check stops downstream as a one-day run does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import date
 from typing import Any
 
 import dagster as dg
 
+from glimpse_assets.storage.io_manager import GlimpseIOManager, StoredDays
+
 _current_day: ContextVar[str | None] = ContextVar("glimpse_current_day", default=None)
+
+# Past this many days, messages name the first ones and count the rest.
+NAMED_DAYS = 10
 
 
 class DayFailedError(Exception):
@@ -63,28 +76,176 @@ def day_failure(asset: str, day: str, error: BaseException) -> BaseException:
     return DayFailedError(asset, day, error)
 
 
+def named_days(reasons: Mapping[str, str]) -> str:
+    """`2026-03-02 (why); 2026-03-05 (why)`: the first NAMED_DAYS, and how many more."""
+    named = "; ".join(f"{day} ({why})" for day, why in list(reasons.items())[:NAMED_DAYS])
+    more = len(reasons) - NAMED_DAYS
+    return named + (f"; and {more} more days" if more > 0 else "")
+
+
+# -- which days of a range an upstream stopped -------------------------------------------------
+
+
+def _failed_blocking_checks(event: dg.DagsterEvent, wanted: Collection[str]) -> tuple | None:
+    """(asset key, day, check name) of a per-day blocking check that failed with ERROR."""
+    evaluation = event.asset_check_evaluation_data
+    if (
+        evaluation.partition in wanted
+        and evaluation.blocking
+        and not evaluation.passed
+        and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    ):
+        return evaluation.asset_key, evaluation.partition, evaluation.check_name
+    return None
+
+
+def blocked_days(
+    context: dg.OpExecutionContext,
+    upstream: Collection[dg.AssetKey],
+    days: Sequence[str],
+    *,
+    by_checks: bool = True,
+) -> dict[str, str]:
+    """The days of this range a step must skip, each with why: for every upstream asset that ran
+    in this run, the days it did not store and (`by_checks`) the days one of its blocking checks
+    failed for.
+
+    Read from the event log. In a re-execution, an upstream asset that did not run again is
+    looked up in the run it came from (the parent runs, nearest first). An upstream asset that
+    ran in no run of the lineage is read from storage as it is, as Dagster does.
+    """
+    wanted = set(days)
+    pending = set(upstream)
+    blocked: dict[str, str] = {}
+    instance = context.instance
+    run = context.run
+    while pending and run is not None:
+        stored: dict[dg.AssetKey, set[str]] = defaultdict(set)
+        failed: dict[dg.AssetKey, dict[str, str]] = defaultdict(dict)
+        failed_by_day: dict[str, set[str]] = defaultdict(set)
+        records = instance.get_records_for_run(
+            run.run_id,
+            of_type={
+                dg.DagsterEventType.ASSET_MATERIALIZATION,
+                dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+            },
+        ).records
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+                if event.partition in wanted:
+                    stored[event.asset_key].add(event.partition)
+            elif (found := _failed_blocking_checks(event, wanted)) is not None:
+                key, day, check_name = found
+                failed[key].setdefault(day, check_name)
+                failed_by_day[day].add(check_name)
+        for key in sorted((k for k in pending if stored[k]), key=dg.AssetKey.to_user_string):
+            pending.discard(key)
+            for day in days:
+                if by_checks and day in failed[key]:
+                    blocked.setdefault(day, f"{failed[key][day]} failed")
+                elif day not in stored[key]:
+                    cause = ", ".join(sorted(failed_by_day[day]))
+                    why = f"; {cause} failed" if cause else ""
+                    blocked.setdefault(day, f"{key.to_user_string()} was not stored for it{why}")
+        run = instance.get_run_by_id(run.parent_run_id) if run.parent_run_id else None
+    return {day: blocked[day] for day in days if day in blocked}
+
+
+def upstream_of_asset(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:
+    return set(context.assets_def.asset_deps.get(context.asset_key, ()))
+
+
+def upstream_of_check(spec: dg.AssetCheckSpec) -> set[dg.AssetKey]:
+    return {spec.asset_key, *(dep.asset_key for dep in spec.additional_deps)}
+
+
+# -- assets ------------------------------------------------------------------------------------
+
+
+def day_writer(context: dg.AssetExecutionContext) -> GlimpseIOManager | None:
+    """The IO manager of this asset's output, if it can store one day at a time."""
+    key = context.assets_def.get_io_manager_key_for_asset_key(context.asset_key)
+    manager = getattr(context.resources, key, None)
+    return manager if isinstance(manager, GlimpseIOManager) else None
+
+
 def for_each_day(
     context: dg.AssetExecutionContext, compute: Callable[..., Any], **inputs: Any
 ) -> Any:
     """Call `compute(day, **that_day_inputs)` for every day of the run.
 
-    Returns the value itself for a one-day run and `{day: value}` for a range. A day that fails
-    stops the run with an error naming it; nothing of the range has been stored at that point.
+    A one-day run returns the value itself, which the IO manager stores. A range stores and
+    records each day as soon as it is computed, skipping the days an upstream stopped (see the
+    module docstring), and returns `StoredDays`. A day that fails stops the run with an error
+    naming it: the days before it are stored and recorded, it and those after it are untouched.
     """
     days = run_days(context)
     if len(days) == 1:
         return compute(date.fromisoformat(days[0]), **inputs)
     asset = context.asset_key.to_user_string()
-    values = {}
+    blocked = blocked_days(context.op_execution_context, upstream_of_asset(context), days)
+    if len(blocked) == len(days):
+        raise dg.Failure(
+            description=f"{asset}: every day of {days[0]}..{days[-1]} was skipped: "
+            f"{named_days(blocked)}",
+            metadata={"skipped_days": ", ".join(blocked)},
+            allow_retries=False,
+        )
+    writer = day_writer(context)
+    if writer is None:
+        if blocked:
+            raise dg.Failure(
+                description=f"{asset}: cannot skip {named_days(blocked)}: its IO manager "
+                "stores whole ranges only",
+                allow_retries=False,
+            )
+        return {day: _compute_day(asset, day, compute, inputs) for day in days}
+    stored = []
     for day in days:
-        token = _current_day.set(day)
+        if day in blocked:
+            continue
+        value = _compute_day(asset, day, compute, inputs)
         try:
-            values[day] = compute(date.fromisoformat(day), **inputs_of_day(inputs, day))
+            storage_metadata = writer.store_partition(context.asset_key, day, value)
         except Exception as error:
             raise day_failure(asset, day, error) from error
-        finally:
-            _current_day.reset(token)
-    return values
+        del value  # one day in memory at a time
+        _record_day(context, day, storage_metadata)
+        stored.append(day)
+    if blocked:
+        context.log.warning(
+            f"{asset}: skipped {named_days(blocked)}; stored the other {len(stored)} of "
+            f"{len(days)} days"
+        )
+    return StoredDays(days=tuple(stored), skipped=blocked)
+
+
+def _compute_day(asset: str, day: str, compute: Callable[..., Any], inputs: Mapping) -> Any:
+    token = _current_day.set(day)
+    try:
+        return compute(date.fromisoformat(day), **inputs_of_day(inputs, day))
+    except Exception as error:
+        raise day_failure(asset, day, error) from error
+    finally:
+        _current_day.reset(token)
+
+
+def _record_day(context: dg.AssetExecutionContext, day: str, storage: Mapping[str, Any]) -> None:
+    """Record the day's materialisation now, with the metadata its computation attached and what
+    the IO manager says of the object: the same metadata Dagster puts on the materialisation it
+    records for the day when the step ends (a one-day run's, field for field)."""
+    context.add_asset_metadata(dict(storage), partition_key=day)
+    step = context.get_step_execution_context()
+    metadata = dict(step.get_asset_metadata(context.asset_key, day) or {})
+    context.log_event(
+        dg.AssetMaterialization(asset_key=context.asset_key, partition=day, metadata=metadata)
+    )
+
+
+# -- checks ------------------------------------------------------------------------------------
 
 
 def check_each_day(
@@ -95,17 +256,26 @@ def check_each_day(
     """Evaluate a one-day check for every day of the run.
 
     A one-day run returns that day's result. A range run records each day's evaluation under its
-    own partition (so the UI shows a result per day, as day-by-day runs do) and returns one result
-    for the range that passes only if every day passed and names the days that did not.
+    own partition (so the UI shows a result per day, as day-by-day runs do), skips the days the
+    checked asset was not stored for in this run, and returns one result for the range that
+    passes only if every day checked passed and names the days that did not.
+
+    A blocking check that fails some days of a range but not all fails those days only: the
+    range's result is then a warning (an ERROR would stop every day downstream), and the steps
+    downstream skip the failed days (`blocked_days`). If every day checked fails, the result is
+    the failure itself, and nothing downstream runs, as for one day.
     """
     days = run_days(context)
     if len(days) == 1:
         return check(days[0], **inputs)
     spec = next(iter(context.check_specs))
+    op_context = context.op_execution_context
+    skipped = blocked_days(op_context, upstream_of_check(spec), days, by_checks=False)
+    checked = [day for day in days if day not in skipped]
     failed: list[tuple[str, dg.AssetCheckResult]] = []
-    for day in days:
+    for day in checked:
         result = check(day, **inputs_of_day(inputs, day))
-        context.op_execution_context.log_event(
+        op_context.log_event(
             dg.AssetCheckEvaluation(
                 asset_key=spec.asset_key,
                 check_name=spec.name,
@@ -114,23 +284,56 @@ def check_each_day(
                 severity=result.severity,
                 description=result.description,
                 partition=day,
+                blocking=spec.blocking,
             )
         )
         if not result.passed:
             failed.append((day, result))
-    described = "; ".join(f"{day}: {result.description}" for day, result in failed[:10])
-    more = f"; and {len(failed) - 10} more days" if len(failed) > 10 else ""
+    return _range_result(spec, days, checked, failed, skipped)
+
+
+def _range_result(
+    spec: dg.AssetCheckSpec,
+    days: list[str],
+    checked: list[str],
+    failed: list[tuple[str, dg.AssetCheckResult]],
+    skipped: Mapping[str, str],
+) -> dg.AssetCheckResult:
+    errors = [day for day, result in failed if result.severity == dg.AssetCheckSeverity.ERROR]
+    # Blocking some days of a range, not all: a warning for the range, each day's own failure.
+    days_only = spec.blocking and bool(errors) and len(errors) < len(checked)
+    if days_only or not checked:
+        severity = dg.AssetCheckSeverity.WARN
+    else:
+        severity = failed[0][1].severity if failed else dg.AssetCheckSeverity.ERROR
+    if not checked:
+        description = f"no day checked of {len(days)}: {named_days(skipped)}"
+    elif failed:
+        described = named_days({day: result.description or "failed" for day, result in failed})
+        description = f"{len(failed)} of {len(checked)} days failed: {described}"
+        if days_only:
+            description += (
+                f". Blocking for those days only: the steps downstream skip "
+                f"{', '.join(errors[:NAMED_DAYS])}{' ...' if len(errors) > NAMED_DAYS else ''} "
+                "in this run and run the other days"
+            )
+    elif skipped:
+        description = f"all {len(checked)} days checked passed"
+    else:
+        description = f"all {len(checked)} days passed ({checked[0]}..{checked[-1]})"
+    if skipped and checked:
+        description += f"; not checked: {named_days(skipped)}"
+    metadata: dict[str, Any] = {
+        "days_checked": len(checked),
+        "days_failed": len(failed),
+        "failed_days": ", ".join(day for day, _ in failed),
+    }
+    if skipped:
+        metadata["days_not_checked"] = len(skipped)
+        metadata["not_checked_days"] = ", ".join(skipped)
     return dg.AssetCheckResult(
-        passed=not failed,
-        severity=failed[0][1].severity if failed else dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"{len(failed)} of {len(days)} days failed: {described}{more}"
-            if failed
-            else f"all {len(days)} days passed ({days[0]}..{days[-1]})"
-        ),
-        metadata={
-            "days_checked": len(days),
-            "days_failed": len(failed),
-            "failed_days": ", ".join(day for day, _ in failed),
-        },
+        passed=bool(checked) and not failed,
+        severity=severity,
+        description=description,
+        metadata=metadata,
     )

@@ -24,6 +24,7 @@ from glimpse_assets.partitions import (
     daily_partitions,
 )
 from glimpse_assets.publish.assets import social_post
+from glimpse_assets.publish.exactly_once import CLAIM_FIELDS
 from glimpse_assets.rides.assets import rides_assets
 from glimpse_assets.rides.checks import rides_checks
 from glimpse_assets.storage.io_manager import StoredPartitions
@@ -59,14 +60,19 @@ def stored_objects(root: Path, folders: list[str]) -> dict[str, bytes]:
 
 def whole_store(root: Path) -> dict[str, bytes]:
     """Every object under `root`, with `root` itself (which the outbox records) written as
-    <storage>, so two stores can be compared byte for byte."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes().replace(
-            str(root).encode(), b"<storage>"
-        )
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
+    <storage> and the ledger's claim fields left out, so two stores can be compared byte for
+    byte."""
+    store = {}
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        name = path.relative_to(root).as_posix()
+        data = path.read_bytes().replace(str(root).encode(), b"<storage>")
+        if name.startswith("_ledger/") and name.endswith(".json"):
+            record = {k: v for k, v in json.loads(data).items() if k not in CLAIM_FIELDS}
+            data = json.dumps(record, sort_keys=True).encode()
+        store[name] = data
+    return store
 
 
 def materialize(assets, env, instance, checks=(), **kwargs) -> dg.ExecuteInProcessResult:
@@ -129,12 +135,14 @@ def test_runs_execute_their_steps_in_process():
 
 def test_five_day_single_run_stores_what_five_single_day_runs_store_and_checks_each_day(tmp_path):
     by_day_root, range_root = tmp_path / "by_day", tmp_path / "range"
+    by_day_results = {}
     with dg.instance_for_test() as instance:
         for day in DAYS:
             result = materialize(
                 ALL_ASSETS, offline_env(by_day_root), instance, ALL_CHECKS, partition_key=day
             )
             assert result.success, failure_text(result)
+            by_day_results[day] = result
     with dg.instance_for_test() as instance:
         result = materialize(
             ALL_ASSETS, offline_env(range_root), instance, ALL_CHECKS, tags=range_tags(*DAYS[::4])
@@ -148,10 +156,18 @@ def test_five_day_single_run_stores_what_five_single_day_runs_store_and_checks_e
     assert {"gallery/index.html", "outbox/2026-03-05/post.json"} <= set(by_day)
     different = [name for name in by_day if by_day[name] != in_range[name]]
     assert different == []
-    # One materialisation per asset and day, each with that day's own figures.
+    # Each day of every asset recorded when its object was stored, and again by Dagster when the
+    # step ended, both with that day's own figures: the metadata a one-day run records.
     for asset in ALL_ASSETS:
-        events = result.asset_materializations_for_node(asset.key.path[-1])
-        assert sorted(event.partition for event in events) == DAYS
+        name = asset.key.path[-1]
+        recorded: dict[str, list] = {}
+        for event in result.asset_materializations_for_node(name):
+            recorded.setdefault(event.partition, []).append(event.metadata)
+        assert sorted(recorded) == DAYS
+        for day, (as_stored, at_the_end) in recorded.items():
+            assert as_stored == at_the_end
+            (one_day,) = by_day_results[day].asset_materializations_for_node(name)
+            assert sorted(as_stored) == sorted(one_day.metadata), (name, day)
     clustered = {
         event.partition: event.metadata
         for event in result.asset_materializations_for_node("clustered_rides")
@@ -268,7 +284,15 @@ def tlc_folder(tmp_path) -> Path:
     return folder
 
 
-def test_a_bad_day_fails_the_range_naming_it_and_stored_days_stay_intact(tmp_path, tlc_folder):
+def latest_run_of(instance: dg.DagsterInstance, name: str, day: str) -> str | None:
+    """The run of the newest materialisation of asset `name` for `day` in the event log."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(name), asset_partitions=[day]), limit=1
+    ).records
+    return records[0].run_id if records else None
+
+
+def test_a_bad_day_fails_the_range_naming_it_and_each_day_is_old_or_new(tmp_path, tlc_folder):
     root = tmp_path / "storage"
     env = offline_env(root, GLIMPSE_RIDES_SOURCE=str(tlc_folder / "yellow_{date}.parquet"))
     with dg.instance_for_test() as instance:
@@ -283,6 +307,11 @@ def test_a_bad_day_fails_the_range_naming_it_and_stored_days_stay_intact(tmp_pat
         for day in (DAYS[0], DAYS[1], DAYS[3], DAYS[4]):
             tlc_trips(day, 500).to_parquet(tlc_folder / f"yellow_{day}.parquet", index=False)
         second = materialize(RIDES_ASSETS, env, instance, rides_checks, tags=range_tags(*DAYS[::4]))
+        latest = {
+            (name, day): latest_run_of(instance, name, day)
+            for name in ("raw_rides", "clustered_rides")
+            for day in DAYS
+        }
 
     assert not second.success
     text = failure_text(second)
@@ -290,8 +319,18 @@ def test_a_bad_day_fails_the_range_naming_it_and_stored_days_stay_intact(tmp_pat
     assert "trip_distance" in text
     (failed_step,) = [event.step_key for event in second.get_step_failure_events()]
     assert failed_step == "raw_rides"
-    # Nothing of the failed range was written: every stored object is byte-identical.
-    assert stored_objects(root, ASSET_FOLDERS) == before
+    # raw_rides stored the two days before the bad one, and the event log says so; the bad day
+    # and those after it are the first run's objects and materialisations, as is every day of
+    # the assets downstream (which did not run).
+    after = stored_objects(root, ASSET_FOLDERS)
+    changed = sorted(name for name in before if after[name] != before[name])
+    assert changed == ["raw_rides/2026-03-01.parquet", "raw_rides/2026-03-02.parquet"]
+    for day in DAYS[:2]:
+        assert len(pd.read_parquet(root / "raw_rides" / f"{day}.parquet")) == 500
+        assert latest[("raw_rides", day)] == second.run_id
+    for day in DAYS[2:]:
+        assert latest[("raw_rides", day)] == first.run_id
+    assert {latest[("clustered_rides", day)] for day in DAYS} == {first.run_id}
 
 
 def test_a_failure_inside_a_day_keeps_its_retry_decision_and_names_the_day():

@@ -331,20 +331,30 @@ def test_run_over_a_partition_range_writes_one_object_per_partition(tmp_path):
         frame = pd.read_parquet(root / f"range_frames/{key}.parquet")
         pd.testing.assert_frame_equal(frame, pd.DataFrame({"day": [key]}))
     events = result.asset_materializations_for_node("range_digest")
-    assert sorted(event.partition for event in events) == keys
-    assert events[0].metadata["range_objects"].value == 3
+    assert sorted({event.partition for event in events}) == keys
+    for event in events:
+        assert event.metadata["uri"].value.endswith(f"range_digest/{event.partition}.json")
 
 
-def test_partition_range_metadata_is_named_as_range_totals(tmp_path):
+def test_each_day_of_a_range_is_recorded_with_its_own_objects_figures(tmp_path):
     result = dg.materialize([range_frames], tags=RANGE_TAGS, resources=io_manager(tmp_path))
+    (one_day,) = dg.materialize(
+        [daily_frame], partition_key=DAY, resources=io_manager(tmp_path / "one_day")
+    ).asset_materializations_for_node("daily_frame")
 
     events = result.asset_materializations_for_node("range_frames")
-    assert {event.partition for event in events} == {"2026-03-01", "2026-03-02", "2026-03-03"}
+    recorded: dict[str, list] = {}
     for event in events:
-        assert "dagster/row_count" not in event.metadata  # it would claim 3 rows for a 1-row day
-        assert event.metadata["range_rows_total"].value == 3
-        assert event.metadata["range_objects"].value == 3
-        assert event.metadata["range_uri_last"].value.endswith("range_frames/2026-03-03.parquet")
+        recorded.setdefault(event.partition, []).append(event.metadata)
+    assert sorted(recorded) == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    for day, (as_written, at_the_end) in recorded.items():
+        # Recorded as the object was written, and again by Dagster when the step ended.
+        assert as_written == at_the_end
+        assert as_written["dagster/row_count"].value == 1
+        assert as_written["uri"].value.endswith(f"range_frames/{day}.parquet")
+        size = (tmp_path / "range_frames" / f"{day}.parquet").stat().st_size
+        assert as_written["size_bytes"].value == size
+        assert sorted(as_written) == sorted(one_day.metadata)  # what a one-day run records
 
 
 def test_partition_range_objects_match_what_day_by_day_runs_write(tmp_path):
@@ -368,6 +378,57 @@ def test_partition_range_with_one_unencodable_value_writes_nothing(tmp_path):
     assert not result.success
     assert "object is not JSON serialisable" in failure_text(result)
     assert files_under(root) == []
+
+
+RANGE_VERSION = {"value": "old"}
+
+
+@dg.asset(partitions_def=days)
+def versioned_range(context: dg.AssetExecutionContext) -> dict:
+    return {key: {"day": key, "version": RANGE_VERSION["value"]} for key in context.partition_keys}
+
+
+def test_s3_vanishing_mid_range_leaves_each_day_old_or_new_in_storage_and_event_log(
+    s3_client, s3_bucket, moto_server, monkeypatch
+):
+    from glimpse_assets_tests.test_ranges_storage_faults import FaultyS3Proxy
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the fault is the point: no retries
+    keys = ["2026-03-01", "2026-03-02", "2026-03-03"]
+
+    def run(version: str, instance) -> dg.ExecuteInProcessResult:
+        RANGE_VERSION["value"] = version
+        return dg.materialize(
+            [versioned_range],
+            tags=RANGE_TAGS,
+            resources=io_manager(f"s3://{s3_bucket}/glimpse"),  # a client for today's endpoint
+            instance=instance,
+            raise_on_error=False,
+        )
+
+    with dg.instance_for_test() as instance:
+        old = run("old", instance)
+        assert old.success
+        with FaultyS3Proxy(moto_server, allow_puts=1, then="vanish") as proxy:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+            new = run("new", instance)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+        latest = {
+            day: instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=versioned_range.key, asset_partitions=[day]),
+                limit=1,
+            ).records[0]
+            for day in keys
+        }
+
+    assert not new.success
+    # Day 1 is the new object with the new run's materialisation; days 2-3 the old ones.
+    for day in keys:
+        body = s3_client.get_object(Bucket=s3_bucket, Key=f"glimpse/versioned_range/{day}.json")
+        version = "new" if day == keys[0] else "old"
+        assert json.loads(body["Body"].read()) == {"day": day, "version": version}
+        assert latest[day].run_id == (new.run_id if version == "new" else old.run_id)
+    assert "S3 write" in failure_text(new)
 
 
 def test_partition_range_output_that_is_not_a_mapping_fails_with_explanation(tmp_path):

@@ -2,15 +2,29 @@
 
 Objects live at `<root>/<asset key path>/<partition key>.<ext>` (unpartitioned assets at
 `<root>/<asset key path>.<ext>`), in an open format chosen by the value's type (see `formats`).
-A run that covers several partitions (a single-run backfill, or a bounded chunk of one) returns a
-mapping from partition key to value and gets one object per partition, exactly as day-by-day runs
-would write them; downstream, such a run reads its input as a mapping from partition key to value
-that loads each day only when it is asked for (see `ranges.for_each_day`).
+
+A run that covers several partitions (a single-run backfill, or a bounded chunk of one) gets one
+object per partition, exactly as day-by-day runs would write them, and each partition's
+materialisation is recorded in the event log as soon as its object is written. So whatever stops
+a range run half-way, every partition is either its new object with the new materialisation or
+its old object with the old one. Two ways in:
+
+- `ranges.for_each_day` writes each day as soon as it is computed (`store_partition`) and records
+  it, then returns `StoredDays`: a range never holds more than one day's output in memory;
+- an asset may also return a mapping from partition key to value; every value is encoded first
+  (a value that cannot be stored fails before any write), then each object is written and
+  recorded in turn.
+
+Either way Dagster records the range's output again when the step ends, for the same partitions
+with the same metadata (it has no API to record only some partitions of a range, or none).
+Downstream, a range run reads its input as a mapping from partition key to value that loads each
+day only when it is asked for (`StoredPartitions`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -30,31 +44,62 @@ def object_stem(asset_key: dg.AssetKey, partition_key: str | None) -> str:
 
 def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
     """The stored columns and their pandas types, shown on the asset page."""
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in frame.dtypes.items()
-        ]
-    )
+    return table_schema([(str(name), str(dtype)) for name, dtype in frame.dtypes.items()])
 
 
-def output_metadata(uris: list[str], sizes: list[int], frames: list[pd.DataFrame]) -> dict:
-    if len(uris) == 1:
-        metadata: dict[str, Any] = {"uri": dg.MetadataValue.path(uris[0]), "size_bytes": sizes[0]}
-        if frames:
-            metadata["dagster/row_count"] = len(frames[0])
-            metadata["dagster/column_schema"] = column_schema(frames[0])
-        return metadata
-    # Dagster attaches one metadata dict to every partition of a range run, so the figures
-    # here are named as what they are: totals over the whole range.
-    metadata = {
-        "range_objects": len(uris),
-        "range_size_bytes_total": sum(sizes),
-        "range_uri_first": dg.MetadataValue.path(uris[0]),
-        "range_uri_last": dg.MetadataValue.path(uris[-1]),
-    }
-    if frames:
-        metadata["range_rows_total"] = sum(len(frame) for frame in frames)
+def table_schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
+    # Built where no DataFrame is in scope: the first TableSchema Dagster builds keeps its
+    # caller's local variables for good (to resolve annotations), which would pin a day's rows.
+    return dg.TableSchema(columns=[dg.TableColumn(name=name, type=kind) for name, kind in columns])
+
+
+def object_metadata(uri: str, size: int, value: Any) -> dict[str, Any]:
+    """What one stored object's materialisation says: a one-day run's, and each day's of a range."""
+    metadata: dict[str, Any] = {"uri": dg.MetadataValue.path(uri), "size_bytes": size}
+    if formats.is_dataframe(value):
+        metadata["dagster/row_count"] = len(value)
+        metadata["dagster/column_schema"] = column_schema(value)
     return metadata
+
+
+def add_partition_metadata(context: dg.OutputContext, partition_key: str, metadata: dict) -> None:
+    """Metadata for the materialisation Dagster records for one partition of a range output."""
+    try:
+        step = context.step_context
+    except dg.DagsterInvariantViolationError:
+        return  # an output context built outside a run: Dagster records nothing
+    step.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition_key)
+
+
+@dataclass(frozen=True)
+class StoredDays:
+    """What a range step returns when it has already stored (and recorded) each day itself
+    (`ranges.for_each_day`): the days stored, oldest first, and the days it skipped, with why."""
+
+    days: tuple[str, ...]
+    skipped: Mapping[str, str] = field(default_factory=dict)
+
+
+def record_only(context: dg.OutputContext, stored: StoredDays) -> None:
+    """Make Dagster record this range output's materialisations for the stored days only.
+
+    Dagster 1.13 records one materialisation for every partition of the run when a range step's
+    output is handled, and has no public way to leave some out (dagster-io/dagster#17836, open).
+    A range that skipped days must not record them, so this narrows the partitions of the output
+    context, which Dagster reads right after `handle_output` returns. That is a private attribute:
+    the result is checked through the public `asset_partition_keys`, and if it did not take, the
+    step fails, naming the skipped days, rather than record a day that was not stored."""
+    keys = list(stored.days)
+    if keys and hasattr(context, "_asset_partitions_subset"):
+        subset = context.asset_partitions_def.subset_with_partition_keys(keys)
+        context._asset_partitions_subset = subset  # private: see the docstring
+    if not keys or list(context.asset_partition_keys) != keys:
+        skipped = "; ".join(f"{day} ({why})" for day, why in stored.skipped.items())
+        raise StorageError(
+            f"{context.asset_key.to_user_string()}: skipped {skipped}. The other "
+            f"{len(keys)} days are stored and recorded, but Dagster would record the skipped "
+            "ones too (it cannot leave partitions out of a range output here), so the step fails"
+        )
 
 
 class StoredPartitions(Mapping):
@@ -105,8 +150,21 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
 
     # -- writing -------------------------------------------------------------------------
 
+    def store_partition(
+        self, asset_key: dg.AssetKey, partition_key: str | None, value: Any
+    ) -> dict[str, Any]:
+        """Encode and write one partition's object; return its materialisation's metadata."""
+        fmt = formats.format_for_value(value)
+        key = f"{object_stem(asset_key, partition_key)}.{fmt.extension}"
+        data = formats.encode(value, fmt)
+        self.store.put(key, data, fmt.content_type)
+        return object_metadata(self.store.uri(key), len(data), value)
+
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
+            return
+        if isinstance(obj, StoredDays):
+            self._already_stored(context, obj)
             return
         values = self._values_by_partition(context, obj)
         # Encode everything first: a value that cannot be stored fails before any write.
@@ -114,16 +172,44 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
         for partition_key, value in values.items():
             fmt = formats.format_for_value(value)
             key = f"{object_stem(context.asset_key, partition_key)}.{fmt.extension}"
-            encoded.append((key, formats.encode(value, fmt), fmt))
-        for key, data, fmt in encoded:
+            encoded.append((partition_key, key, formats.encode(value, fmt), fmt))
+        if len(encoded) == 1:
+            _, key, data, fmt = encoded[0]
             self.store.put(key, data, fmt.content_type)
-        frames = [value for value in values.values() if formats.is_dataframe(value)]
-        uris = [self.store.uri(key) for key, _, _ in encoded]
-        sizes = [len(data) for _, data, _ in encoded]
+            context.log.debug(f"stored 1 object(s), {len(data)} bytes: {self.store.uri(key)}")
+            value = next(iter(values.values()))
+            context.add_output_metadata(object_metadata(self.store.uri(key), len(data), value))
+            return
+        # A range: each object is recorded as soon as it is written (see the module docstring).
+        for partition_key, key, data, fmt in encoded:
+            self.store.put(key, data, fmt.content_type)
+            metadata = object_metadata(self.store.uri(key), len(data), values[partition_key])
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=context.asset_key, partition=partition_key, metadata=metadata
+                )
+            )
+            # The same figures on the materialisation Dagster records for the day at the end.
+            add_partition_metadata(context, partition_key, metadata)
         # One line per output, not per object: every log line is a write to the event log.
-        where = uris[0] if len(uris) == 1 else f"{uris[0]} .. {uris[-1]}"
-        context.log.debug(f"stored {len(uris)} object(s), {sum(sizes)} bytes: {where}")
-        context.add_output_metadata(output_metadata(uris, sizes, frames))
+        first, last = self.store.uri(encoded[0][1]), self.store.uri(encoded[-1][1])
+        size = sum(len(data) for _, _, data, _ in encoded)
+        context.log.debug(f"stored {len(encoded)} objects, {size} bytes: {first} .. {last}")
+
+    def _already_stored(self, context: dg.OutputContext, stored: StoredDays) -> None:
+        keys = list(context.asset_partition_keys)
+        if sorted([*stored.days, *stored.skipped]) != sorted(keys):
+            raise StorageError(
+                f"{context.asset_key.to_user_string()} ran over {len(keys)} partitions "
+                f"({keys[0]}..{keys[-1]}) but stored or skipped others: {list(stored.days)}, "
+                f"{list(stored.skipped)}"
+            )
+        if stored.skipped:
+            record_only(context, stored)
+        context.log.debug(
+            f"{len(stored.days)} object(s) stored and recorded as they were computed"
+            + (f"; {len(stored.skipped)} day(s) skipped" if stored.skipped else "")
+        )
 
     def _values_by_partition(self, context: dg.OutputContext, obj: Any) -> dict[str | None, Any]:
         if not context.has_asset_partitions:
