@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install install-dev run test ui lint format bench clean
+.PHONY: install install-dev run checks test ui lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# `make run DAY=2026-11-01` for another day, `make run DAYS=2026-11-01..2026-11-07` for a range.
 run: install $(DAGSTER_HOME)/dagster.yaml  ## materialise every asset for the last complete day
-	$(BIN)/python -m glimpse_assets.run
+	$(BIN)/python -m glimpse_assets.run $(if $(DAY),--day $(DAY)) $(if $(DAYS),--days $(DAYS))
+
+checks: install $(DAGSTER_HOME)/dagster.yaml  ## re-run the checks of a day on what is stored (DAY=...)
+	$(BIN)/python -m glimpse_assets.run --checks $(if $(DAY),--day $(DAY))
 
 test: install-dev  ## the whole pytest suite
 	$(BIN)/python -m pytest

@@ -1,6 +1,10 @@
-"""`make run`: materialise every job for the last complete day, then say where the outputs are.
+"""`make run`: materialise every job for the last complete day (or `--day`, or a range with
+`--days START..END`), then say where the outputs are. `--checks` re-runs only the checks of a day
+on what is stored.
 
-Runs go into the Dagster instance at DAGSTER_HOME, so `make ui` shows them afterwards.
+Runs go into the Dagster instance at DAGSTER_HOME, so `make ui` shows them afterwards. Dagster's
+own log lines stay in the UI; the terminal gets one line per output and, on a failure, one line
+that says what failed and why, first.
 """
 
 from __future__ import annotations
@@ -8,37 +12,54 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import date
 
 import dagster as dg
 
-from glimpse_assets.definitions import defs
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.settings import ConfigurationError
 
 JOBS_FOR_A_DAY = ("news_job", "rides_job")
+CHECK_JOBS = ("news_checks_job", "rides_checks_job")
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def _instance() -> dg.DagsterInstance:
-    if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    print("DAGSTER_HOME is not set: runs are not kept for the UI (make run sets it).")
-    return dg.DagsterInstance.ephemeral()
+class DaysError(ValueError):
+    """The days asked for are not partitions; the message says which days exist."""
+
+
+def _instance() -> tuple[dg.DagsterInstance, str | None]:
+    """The instance at DAGSTER_HOME (made absolute: Dagster needs that), or an ephemeral one and
+    a notice saying so."""
+    home = os.environ.get("DAGSTER_HOME")
+    if home:
+        os.environ["DAGSTER_HOME"] = os.path.abspath(home)
+        return dg.DagsterInstance.get(), None
+    notice = "DAGSTER_HOME is not set: runs are not kept for the UI (make run sets it)."
+    return dg.DagsterInstance.ephemeral(), notice
 
 
 def root_cause(error) -> str:
     """The first error below Dagster's wrappers: a StorageError or an API's message."""
     while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
         error = error.cause
-    return error.message.strip()
+    lines = [line for line in error.message.strip().splitlines() if line.strip()]
+    return lines[0] if lines else error.cls_name or "unknown error"
 
 
-def report(result: dg.ExecuteInProcessResult) -> list[str]:
-    lines = []
+def report(result: dg.ExecuteInProcessResult, one_day: bool) -> list[str]:
+    lines, seen = [], set()
     for event in result.get_asset_materialization_events():
-        metadata = event.materialization.metadata
-        uri = metadata.get("uri")
-        lines.append(f"  {event.asset_key.to_user_string():<18} {uri.value if uri else '-'}")
-        if "prompt" in metadata:
-            lines.append(f"\n  prompt: {metadata['prompt'].value}\n")
+        materialization = event.materialization
+        if (event.asset_key, materialization.partition) in seen:
+            continue  # a range run records each day as it is stored, and again at the end
+        seen.add((event.asset_key, materialization.partition))
+        uri = materialization.metadata.get("uri")
+        day = "" if one_day else f" {materialization.partition}"
+        lines.append(f"  {event.asset_key.to_user_string():<18}{day} {uri.value if uri else '-'}")
+        if one_day and "prompt" in materialization.metadata:
+            lines.append(f"\n  prompt: {materialization.metadata['prompt'].value}\n")
     for evaluation in result.get_asset_check_evaluations():
         status = "passed" if evaluation.passed else "FAILED"
         detail = f": {evaluation.description}" if not evaluation.passed else ""
@@ -46,40 +67,86 @@ def report(result: dg.ExecuteInProcessResult) -> list[str]:
     return lines
 
 
+def failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [
+        f"step {event.step_key} failed: {root_cause(event.step_failure_data.error)}"
+        for event in result.all_events
+        if event.is_step_failure
+    ]
+
+
+def days_asked(partitions: dg.DailyPartitionsDefinition, day: str | None, days: str | None):
+    """(first, last) partition keys, checked against the partitions that exist."""
+    keys = partitions.get_partition_keys()
+    if not keys:
+        start = partitions.start.date().isoformat()
+        raise DaysError(
+            f"no complete day yet: GLIMPSE_START_DATE is {start}, and the newest day is always "
+            "the last complete UTC day"
+        )
+    first, _, last = (days or day or keys[-1]).partition("..")
+    last = last or first
+    for key in (first, last):
+        try:
+            date.fromisoformat(key)
+        except ValueError:
+            raise DaysError(f"{key!r} is not a day like {keys[-1]}") from None
+        if key not in set(keys):
+            raise DaysError(
+                f"no partition {key}: the days run from {keys[0]} (GLIMPSE_START_DATE) to "
+                f"{keys[-1]} (the last complete UTC day)"
+            )
+    if first > last:
+        raise DaysError(f"the range {first}..{last} ends before it starts")
+    return first, last
+
+
 def main(argv: list[str] | None = None, definitions: dg.Definitions | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--day",
-        default=daily_partitions.get_last_partition_key(),
-        help="partition to materialise (YYYY-MM-DD); default: the last complete UTC day",
-    )
+    parser.add_argument("--day", help="the day (YYYY-MM-DD); default: the last complete UTC day")
+    parser.add_argument("--days", help="a range of days, START..END, in one run per job")
+    parser.add_argument("--checks", action="store_true", help="only the checks, on what is stored")
     args = parser.parse_args(argv)
-    instance = _instance()
-    failed = False
+    try:
+        if definitions is None:
+            from glimpse_assets.definitions import defs as definitions
+        from glimpse_assets.partitions import daily_partitions
+
+        first, last = days_asked(daily_partitions, args.day, args.days)
+    except (ConfigurationError, DaysError) as error:
+        print(f"make run failed: {error}")
+        return 2
+    instance, notice = _instance()
+    if first == last:
+        when, run_tags = first, {"dagster/partition": first}
+    else:
+        when, run_tags = f"{first}..{last}", {RANGE_START_TAG: first, RANGE_END_TAG: last}
+    problems: list[str] = []
     done: set[dg.AssetKey] = set()
-    for job_name in JOBS_FOR_A_DAY:
-        job = (definitions or defs).resolve_job_def(job_name)
-        # Jobs share assets (rides_job refreshes raw_news for its headlines): each asset runs once.
+    outputs: list[str] = []
+    for job_name in CHECK_JOBS if args.checks else JOBS_FOR_A_DAY:
+        job = definitions.resolve_job_def(job_name)
+        # Each asset runs once, even where two jobs would both select it.
         todo = sorted(set(job.asset_layer.executable_asset_keys) - done)
-        print(f"{job_name} for {args.day}:")
         result = job.execute_in_process(
-            partition_key=args.day,
             instance=instance,
-            asset_selection=todo,
+            tags=run_tags,
+            asset_selection=todo or None,
             raise_on_error=False,
-            # The full event log is in the UI; the terminal gets warnings and the summary below.
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config=QUIET,
         )
         done.update(e.asset_key for e in result.get_asset_materialization_events())
-        print("\n".join(report(result)))
-        if not result.success:
-            failed = True
-            for event in result.all_events:
-                if event.is_failure and event.step_key:
-                    cause = root_cause(event.step_failure_data.error)
-                    print(f"  step {event.step_key} failed: {cause}")
+        outputs += [f"{job_name} for {when}:", *report(result, first == last)]
+        problems += [f"{job_name} for {when}: {line}" for line in failures(result)]
+    if problems:
+        print(f"make run failed: {problems[0]}")
+        print("\n".join(problems[1:]))
+        print()
+    print("\n".join(outputs))
+    if notice:
+        print(f"\n{notice}")
     print("\nSee the lineage and every run in the Dagster UI: make ui")
-    return 1 if failed else 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -34,11 +34,13 @@ def content_digest(path: Path, root: Path) -> str:
 
 
 def output_digests(root: Path) -> dict[str, str]:
-    """Every stored object under `root` (the store's hidden lock tree aside), by relative path."""
+    """Every output under `root`, by relative path: the assets' objects, the outbox and the
+    gallery; not the store's bookkeeping (`.locks/`, and `_ledger/`, `_cache/`, `_budget/`,
+    `_moderation/`, whose records say when and by which run, not what)."""
     return {
         path.relative_to(root).as_posix(): content_digest(path, root)
         for path in sorted(root.rglob("*"))
-        if path.is_file() and not path.relative_to(root).parts[0].startswith(".")
+        if path.is_file() and not path.relative_to(root).parts[0].startswith((".", "_"))
     }
 
 

@@ -7,6 +7,7 @@ The `test_code_location_*` tests start real Dagster processes and are the slow o
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -280,22 +281,10 @@ def test_daily_schedule_runs_at_eight_utc_for_the_previous_day(defs):
     assert run_request.job_name == "news_job"
 
 
-def test_rides_schedule_runs_at_six_utc_for_the_previous_day(defs):
-    schedule = defs.resolve_schedule_def("rides_morning_schedule")
-
-    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "UTC")
-    tick = datetime(2026, 3, 5, 6, 0, tzinfo=UTC)
-    context = dg.build_schedule_context(scheduled_execution_time=tick)
-    (run_request,) = schedule.evaluate_tick(context).run_requests
-    assert (run_request.partition_key, run_request.job_name) == ("2026-03-04", "rides_job")
-
-
-def test_rides_job_refreshes_raw_news_without_its_blocking_check(defs):
+def test_rides_job_leaves_raw_news_to_the_news_job(defs):
     job = defs.resolve_job_def("rides_job")
 
-    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == RIDES_ASSETS | {
-        "raw_news"
-    }
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == RIDES_ASSETS
     check_names = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
     assert "raw_news_has_articles" not in check_names
     assert "clustered_rides_are_all_labelled" in check_names
@@ -320,12 +309,18 @@ def test_invalid_start_date_is_a_clear_error_naming_the_variable(value):
 
 
 def test_start_date_is_read_in_one_place():
-    sources = [
+    readers = [
         path.relative_to(REPO_ROOT).as_posix()
         for path in (REPO_ROOT / "glimpse_assets").rglob("*.py")
-        if "GLIMPSE_START_DATE" in path.read_text()
+        if re.search(r"(alias=|environ\S*\(?\[?)\s*\"GLIMPSE_START_DATE\"", path.read_text())
     ]
-    assert sources == ["glimpse_assets/settings.py"]
+    assert readers == ["glimpse_assets/settings.py"]
+    uses = [
+        path.relative_to(REPO_ROOT).as_posix()
+        for path in (REPO_ROOT / "glimpse_assets").rglob("*.py")
+        if "PartitionSettings.from_env(" in path.read_text()
+    ]
+    assert uses == ["glimpse_assets/partitions.py"]
 
 
 # -- domains: each loads alone, all merge into one ------------------------------------------
@@ -438,6 +433,7 @@ BAD_SETTINGS = [
     ("GLIMPSE_RIDES_SOURCE", "/data/rides_{date}.json", ".parquet or .csv"),
     ("GLIMPSE_RIDES_PER_DAY", "lots", "integer"),
     ("GLIMPSE_RIDES_PER_DAY", "-5", "greater than or equal to 0"),
+    ("GLIMPSE_RIDES_CONDITIONS", "weather.json", "'invented', 'none' or a conditions file"),
     ("GLIMPSE_PUBLISHER", "carrier-pigeon", "'outbox', 'instagram' or 'email'"),
     ("INSTAGRAM_GRAPH_API_URL", "graph.facebook.com", "http"),
     ("GLIMPSE_PUBLIC_BASE_URL", "cdn.example", "http"),

@@ -1,7 +1,11 @@
-"""Both chains store the same outputs for the same day as before the platform refactor (issue 10):
-the digests in data/outputs_2026-03-01.json were taken from the code before it, offline, with
-`python -m glimpse_assets_tests.output_digests <storage root>`. A change here is a change of
-what users get: make it on purpose, and take the digests anew."""
+"""Both chains store the same outputs for the same day as the code the digests were taken from
+(data/outputs_2026-03-01.json, offline, `python -m glimpse_assets_tests.output_digests <root>`).
+A change here is a change of what users get: make it on purpose, and take the digests anew.
+
+Taken first from the code before the platform refactor (issue 10), which left every output as it
+was; taken anew for issue 11, which changed them on purpose: the sample draw varies the main story
+day to day (so the news chain and the post), and rides carry where each condition came from
+(`news_from`, `weather_from`, `traffic_from`, the summaries' `method`, the page's sources)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,19 @@
 """`make run`'s entry point: what it stores and what it tells the user."""
 
+import os
+import shutil
 import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
 
 from glimpse_assets.definitions import build_definitions
-from glimpse_assets.run import main
+from glimpse_assets.run import DaysError, days_asked, main
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_run_materialises_every_asset_of_the_day_once_and_prints_where_they_are(
@@ -49,3 +59,98 @@ def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert "step raw_news failed: glimpse_assets.storage.object_store.StorageError" in out
     assert "s3://no-such-bucket/glimpse/raw_news/2026-03-01.parquet" in out
+    lines = out.splitlines()
+    assert lines[0].startswith("make run failed: news_job for 2026-03-01: step raw_news failed:")
+    assert "DAGSTER_HOME is not set" in out  # a notice, after the failure
+    err = capsys.readouterr().err
+    assert "Traceback" not in out + err  # one clear line, not Dagster's logs
+
+
+def test_run_with_a_relative_dagster_home_keeps_its_runs_there(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "home" / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", "home")  # as the README once said: relative
+    definitions = build_definitions(
+        {"GLIMPSE_STORAGE_URI": str(tmp_path / "storage"), "GLIMPSE_RIDES_PER_DAY": "200"}
+    )
+
+    assert main(["--day", "2026-03-01"], definitions) == 0
+
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
+    assert {run.job_name for run in instance.get_runs()} == {"news_job", "rides_job"}
+
+
+def test_a_day_outside_the_partitions_is_one_line_naming_the_days_that_exist(capsys):
+    assert main(["--day", "2099-01-01"], build_definitions({})) == 2
+
+    out = capsys.readouterr().out.strip()
+    assert len(out.splitlines()) == 1
+    assert out.startswith("make run failed: no partition 2099-01-01: the days run from 2026-01-01")
+
+
+def test_a_future_start_date_says_there_is_no_complete_day_yet():
+    future = dg.DailyPartitionsDefinition(start_date="2099-01-01", timezone="UTC")
+
+    with pytest.raises(DaysError, match="no complete day yet: GLIMPSE_START_DATE is 2099-01-01"):
+        days_asked(future, None, None)
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [("2026-03-05..2026-03-01", "ends before it starts"), ("March", "is not a day")],
+)
+def test_bad_ranges_are_one_line(days, message):
+    with pytest.raises(DaysError, match=message):
+        days_asked(dg.DailyPartitionsDefinition(start_date="2026-01-01"), None, days)
+
+
+def test_a_bad_setting_stops_make_run_with_one_line():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "glimpse_assets.run"],
+        env={**env, "GLIMPSE_PROVIDER": "carrier-pigeon"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert completed.returncode == 2
+    assert completed.stdout.splitlines() == [
+        "make run failed: GLIMPSE_PROVIDER='carrier-pigeon' is not allowed: input should be "
+        "'auto', 'offline' or 'openai'"
+    ]
+    assert "Traceback" not in completed.stderr
+
+
+def test_a_range_runs_once_per_job_and_stores_every_day(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    storage = tmp_path / "storage"
+    definitions = build_definitions(
+        {"GLIMPSE_STORAGE_URI": str(storage), "GLIMPSE_RIDES_PER_DAY": "200"}
+    )
+
+    assert main(["--days", "2026-03-01..2026-03-03"], definitions) == 0
+
+    for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        assert (storage / "rides_report_page" / f"{day}.html").is_file()
+        assert (storage / "social_post" / f"{day}.json").is_file()
+    out = capsys.readouterr().out
+    assert out.count("news_job for 2026-03-01..2026-03-03:") == 1
+
+
+def test_checks_rerun_for_a_day_on_what_is_stored(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    storage = tmp_path / "storage"
+    definitions = build_definitions(
+        {"GLIMPSE_STORAGE_URI": str(storage), "GLIMPSE_RIDES_PER_DAY": "200"}
+    )
+    assert main(["--day", "2026-03-01"], definitions) == 0
+    before = {path: path.stat().st_mtime_ns for path in storage.rglob("*.parquet")}
+    capsys.readouterr()
+
+    assert main(["--checks", "--day", "2026-03-01"], definitions) == 0
+
+    out = capsys.readouterr().out
+    assert out.count("passed") == 5
+    assert {path: path.stat().st_mtime_ns for path in storage.rglob("*.parquet")} == before
