@@ -468,6 +468,30 @@ def test_bad_llm_settings_fail_the_load_whatever_the_provider():
             build_definitions({**provider, "GLIMPSE_DAILY_BUDGET_USD": "cheap"})
 
 
+HEAVY_LIBRARIES = [
+    "pandas", "pyarrow", "numpy", "sklearn", "dbscan", "matplotlib", "PIL", "boto3", "botocore",
+    "requests", "feedparser", "slack_sdk", "openai",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("provider", ["offline", "openai"])
+def test_loading_the_code_location_loads_no_heavy_library(provider):
+    """Steps load what they use when they run; the code location (every run, every reload and,
+    on a distributed executor, every step pays for it) loads none of it."""
+    script = (
+        "import sys; from glimpse_assets import defs; defs.get_repository_def(); "
+        f"print(','.join(m for m in {HEAVY_LIBRARIES!r} if m in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLIMPSE_", "OPENAI_"))}
+    env |= {"GLIMPSE_PROVIDER": provider, "OPENAI_API_KEY": "unused"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == ""
+
+
 # -- the code location, loaded by Dagster's own processes (slow) ---------------------------
 
 
