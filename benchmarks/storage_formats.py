@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from glimpse_assets.rides.clustering import cluster_rides
-from glimpse_assets.rides.conditions import attach_conditions
+from glimpse_assets.rides.conditions import attach_conditions, block_conditions
 from glimpse_assets.rides.simulate import simulate_rides
 from glimpse_assets.storage.formats import PARQUET, encode
 
@@ -32,7 +32,15 @@ def timed(read) -> float:
 
 
 def main() -> None:
-    rides = attach_conditions(simulate_rides(DAY, ROWS), DAY, ["A headline", "Another one"])
+    news = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "published": pd.to_datetime(["2026-03-01 06:00", "2026-03-01 15:00"], utc=True),
+            "title": ["A headline", "Another one"],
+        }
+    )
+    blocks = block_conditions(DAY, news, news_by_publication_time=False)
+    rides = attach_conditions(simulate_rides(DAY, ROWS), blocks)
     clustered, _ = cluster_rides(rides)
     folder = Path(tempfile.mkdtemp(prefix="glimpse-formats-"))
     parquet, pickled = folder / "clustered.parquet", folder / "clustered.pkl"

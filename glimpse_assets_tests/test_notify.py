@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import uuid
 from datetime import date
 
@@ -153,6 +154,20 @@ def test_slack_without_a_token_fails_before_any_request():
             notifier.send("subject", "text")
 
     assert server.requests == []
+
+
+def test_slack_unreachable_is_a_notify_error_without_the_token():
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "xoxb-unreachable-secret"
+    notifier = SlackNotifier(
+        token=token, channel="#glimpse", base_url=f"http://127.0.0.1:{port}/api/"
+    )
+
+    with pytest.raises(NotifyError, match=r"Slack chat\.postMessage to #glimpse failed") as failed:
+        notifier.send("subject", "text")
+    assert token not in str(failed.value)
 
 
 # -- the run-failure sensor ------------------------------------------------------------------

@@ -87,7 +87,7 @@ class SlackNotifier(Notifier):
         client = WebClient(token=self.token, base_url=self.base_url)
         try:
             client.chat_postMessage(channel=self.channel, text=f"*{subject}*\n{text}")
-        except SlackApiError as error:
+        except (SlackApiError, OSError) as error:  # OSError: urllib's URLError, timeouts
             message = redact(
                 f"Slack chat.postMessage to {self.channel} failed: {error}", [self.token]
             )
