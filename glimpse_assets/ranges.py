@@ -154,6 +154,23 @@ def blocked_days(
     return {day: blocked[day] for day in days if day in blocked}
 
 
+def nothing_stored(result: Any) -> bool:
+    """Whether a range step skipped every day (see `for_each_day`): it then has no output."""
+    return isinstance(result, StoredDays) and not result.days
+
+
+def unstored_input_days(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The days of a range for which an input has nothing stored, each with why. A backfill
+    launched for days D1..Dn also targets the days after Dn whose 7-day report history reads
+    them (Dagster follows the time-window mapping downstream); a day whose own report was never
+    made is skipped, not failed."""
+    missing: dict[str, str] = {}
+    for name, value in inputs.items():
+        for day in value.missing() if hasattr(value, "missing") else []:
+            missing.setdefault(day, f"{name} is not stored for it")
+    return missing
+
+
 def upstream_of_asset(context: dg.AssetExecutionContext) -> set[dg.AssetKey]:
     return set(context.assets_def.asset_deps.get(context.asset_key, ()))
 
@@ -186,7 +203,15 @@ def for_each_day(
     if len(days) == 1:
         return compute(date.fromisoformat(days[0]), **inputs)
     asset = context.asset_key.to_user_string()
-    blocked = blocked_days(context.op_execution_context, upstream_of_asset(context), days)
+    unstored = unstored_input_days(inputs)
+    blocked = {
+        **unstored,
+        **blocked_days(context.op_execution_context, upstream_of_asset(context), days),
+    }
+    blocked = {day: blocked[day] for day in days if day in blocked}
+    if blocked.keys() == unstored.keys() == set(days):
+        context.log.warning(f"{asset}: skipped every day, {named_days(blocked)}")
+        return StoredDays(days=(), skipped=blocked)
     if len(blocked) == len(days):
         raise dg.Failure(
             description=f"{asset}: every day of {days[0]}..{days[-1]} was skipped: "

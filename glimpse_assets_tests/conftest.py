@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -69,3 +70,18 @@ def offline_resources(local_io_manager):
         "text_provider": OfflineTextProvider(),
         "image_provider": OfflineImageProvider(),
     }
+
+
+@pytest.fixture
+def fake():
+    """An OpenAI-compatible server on 127.0.0.1 (glimpse_assets_tests.fake_openai)."""
+    from glimpse_assets_tests.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def storage_root(local_store) -> Path:
+    """The folder under `local_store`, to read what was stored without Dagster."""
+    return Path(local_store.storage_uri)

@@ -68,12 +68,6 @@ URL_ANSWER = (
 
 
 @pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
 def prices(tmp_path) -> str:
     return write_prices(
         tmp_path, {TEXT_MODEL: {"input_per_million": 0.0, "output_per_million": PER_TOKEN * 1e6}}

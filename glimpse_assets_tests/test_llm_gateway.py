@@ -83,17 +83,6 @@ RETRY_EVENTS = ("STEP_UP_FOR_RETRY", "STEP_RESTARTED")
 # -- helpers -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def storage_root(local_store) -> Path:
-    return Path(local_store.storage_uri)
-
-
 def openai_resources(
     fake: FakeOpenAI,
     io_manager: GlimpseIOManager,

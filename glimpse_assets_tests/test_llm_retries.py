@@ -20,7 +20,6 @@ from glimpse_assets_tests.fake_openai import (
     CHAT,
     IMAGES,
     MODERATIONS,
-    FakeOpenAI,
     rate_limited,
     server_error,
     slow,
@@ -34,12 +33,6 @@ from glimpse_assets_tests.test_llm_gateway import (
     run,
     step_events,
 )
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture

@@ -27,17 +27,6 @@ NEWS_CHAIN = [*news_assets, *news_checks, image_prompt_passes_moderation]
 RETRY_EVENTS = ("STEP_UP_FOR_RETRY", "STEP_RESTARTED")
 
 
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def storage_root(local_store) -> Path:
-    return Path(local_store.storage_uri)
-
-
 def openai_resources(fake: FakeOpenAI, io_manager) -> dict:
     client = OpenAIClient(api_key=API_KEY, base_url=fake.base_url)
     calls = LLMCalls(object_store=io_manager.object_store, max_retries=0, timeout_seconds=5.0)

@@ -11,7 +11,6 @@ import base64
 import io
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -117,11 +116,6 @@ class FakeOpenAI:
             return error_reply(404, f"no route {request.path}", "not_found")
         responder = queue.pop(0) if len(queue) > 1 else queue[0]
         return responder(request)
-
-
-@pytest.fixture
-def storage_root(local_store) -> Path:
-    return Path(local_store.storage_uri)
 
 
 def requests_to(server: LocalHTTPServer, path: str) -> list[Request]:

@@ -15,7 +15,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from glimpse_assets.publish.exactly_once import publish_once
-from glimpse_assets.publish.publishers import EmailPublisher, RefusedBeforeSendingError
+from glimpse_assets.publish.publishers import (
+    EmailPublisher,
+    PublishRejectedError,
+    RefusedBeforeSendingError,
+)
 from glimpse_assets_tests.publish_doubles import (
     DAY,
     LocalSMTPController,
@@ -187,3 +191,19 @@ def test_an_unreadable_ca_file_fails_before_any_connection(tmp_path, starttls_se
     assert controller.commands == []
     assert (logins, mailbox.envelopes) == ([], [])
     assert ledger.get(f"email/{DAY}") is None
+
+
+def test_a_login_without_starttls_is_refused_before_any_connection(tmp_path):
+    publisher = EmailPublisher(
+        object_store=object_store_at(tmp_path),
+        host="127.0.0.1",
+        port=9,  # nothing listens: a connection attempt would fail differently
+        starttls=False,
+        username=USERNAME,
+        password=PASSWORD,
+        sender="glimpse@example.org",
+        recipients=["reader@example.org"],
+    )
+    with pytest.raises(PublishRejectedError, match="STARTTLS=false") as refused:
+        publisher.validate(a_post())
+    assert PASSWORD not in str(refused.value)

@@ -189,3 +189,72 @@ def test_the_reader_needs_only_the_is_anomaly_column_and_skips_missing_days(loca
     rates = stored_day_rates(local_store.store, clustered_rides.key, ["2026-03-01", "2026-03-02"])
 
     assert rates == [DayRate("2026-03-02", 5, 2)]
+
+
+def test_a_ui_backfill_targets_the_pages_whose_history_it_changes(offline_resources):
+    """Dagster follows the time-window mapping downstream: a backfill of days D1..D3 also targets
+    the pages of the 7 days after D3, whose history reads D1..D3 (see the next test)."""
+    from dagster._core.execution.asset_backfill import AssetBackfillData
+
+    graph = build_definitions({}).resolve_asset_graph()
+    selection = [key for key in graph.get_all_asset_keys() if key.path[0] != "social_post"]
+    backfill = AssetBackfillData.from_asset_partitions(
+        asset_graph=graph,
+        partition_names=["2026-03-01", "2026-03-02", "2026-03-03"],
+        asset_selection=selection,
+        dynamic_partitions_store=dg.DagsterInstance.ephemeral(),
+        backfill_start_timestamp=pd.Timestamp("2026-06-01", tz="UTC").timestamp(),
+        all_partitions=False,
+    )
+
+    pages = backfill.target_subset.get_partitions_subset(rides_report_page.key).get_partition_keys()
+    reports = backfill.target_subset.get_partitions_subset(dg.AssetKey("rides_report"))
+    assert list(reports.get_partition_keys()) == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert sorted(pages)[-1] == "2026-03-10"
+
+
+def test_a_page_range_skips_the_days_whose_report_was_never_made(offline_resources, storage_root):
+    days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
+    with dg.instance_for_test() as instance:
+        for day in days[:3]:
+            assert materialize(offline_resources, instance, partition_key=day).success
+        before = {day: page_of(storage_root, day) for day in days[:3]}
+
+        result = materialize(
+            offline_resources,
+            instance,
+            selection=[rides_report_page],
+            tags=range_tags(days[0], days[-1]),
+        )
+
+        assert result.success
+        for day in days[:3]:
+            assert EMBEDDED_PLOT.sub("", page_of(storage_root, day)) == EMBEDDED_PLOT.sub(
+                "", before[day]
+            )
+        assert not (storage_root / "rides_report_page" / f"{days[3]}.html").exists()
+        recorded = {
+            event.materialization.partition for event in result.get_asset_materialization_events()
+        }
+        assert recorded == set(days[:3])
+        logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+        assert any(
+            "skipped" in line and "2026-03-04" in line and "rides_report is not stored" in line
+            for line in logged
+        )
+
+
+def test_a_page_range_with_no_report_at_all_succeeds_storing_nothing(
+    offline_resources, storage_root
+):
+    with dg.instance_for_test() as instance:
+        result = materialize(
+            offline_resources,
+            instance,
+            selection=[rides_report_page],
+            tags=range_tags("2026-03-04", "2026-03-10"),
+        )
+
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    assert not (storage_root / "rides_report_page").exists()

@@ -307,6 +307,11 @@ class EmailPublisher(Publisher):
             )
         if self.starttls:
             self.tls_context()  # an unreadable GLIMPSE_SMTP_CA_FILE fails here, before the claim
+        elif self.username:
+            raise PublishRejectedError(
+                "GLIMPSE_SMTP_USERNAME is set but GLIMPSE_SMTP_STARTTLS=false: the password "
+                "would cross the network unencrypted; turn STARTTLS on"
+            )
 
     def message(self, post: Post) -> EmailMessage:
         from email.message import EmailMessage

@@ -20,7 +20,7 @@ from glimpse_assets.partitions import (
     daily_partitions,
 )
 from glimpse_assets.providers.base import TextProvider
-from glimpse_assets.ranges import for_each_day
+from glimpse_assets.ranges import for_each_day, nothing_stored
 from glimpse_assets.rides.sources import RidesSource
 from glimpse_assets.storage.resource import ObjectStoreResource
 
@@ -138,6 +138,10 @@ def rides_report(context: dg.AssetExecutionContext, clustered_rides, anomaly_sum
     # is_anomaly column is decoded), not loaded by the IO manager: a day never materialised is
     # skipped, and a range run gives each day its own window.
     deps=[dg.AssetDep(clustered_rides, partition_mapping=REPORT_HISTORY)],
+    # Dagster follows that window downstream: a backfill of days D1..Dn also targets the pages of
+    # the 7 days after Dn, whose history changed. Those whose rides_report was never made are
+    # skipped (ranges.unstored_input_days); a run in which every day is skipped stores nothing.
+    output_required=False,
 )
 def rides_report_page(
     context: dg.AssetExecutionContext,
@@ -158,7 +162,9 @@ def rides_report_page(
             REPORT_HISTORY,
         )
 
-    return for_each_day(context, page, rides_report=rides_report)
+    result = for_each_day(context, page, rides_report=rides_report)
+    if not nothing_stored(result):
+        yield dg.Output(result)
 
 
 rides_assets = [raw_rides, clustered_rides, anomaly_summaries, rides_report, rides_report_page]

@@ -106,10 +106,22 @@ class StoredPartitions(Mapping):
     """The stored values of several partitions, read one at a time when asked for: a run over a
     year of days never holds a year of upstream values in memory."""
 
-    def __init__(self, keys: list[str], load: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        keys: list[str],
+        load: Callable[[str], Any],
+        is_stored: Callable[[str], bool] | None = None,
+    ) -> None:
         self._keys = keys
         self._known = set(keys)
         self._load = load
+        self._is_stored = is_stored
+
+    def missing(self) -> list[str]:
+        """The partitions with nothing stored (checked without reading them), oldest first."""
+        if self._is_stored is None:
+            return []
+        return [key for key in self._keys if not self._is_stored(key)]
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._known:
@@ -233,11 +245,22 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
         declared = kinds_format(context)
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
         if len(keys) > 1:
-            stored = StoredPartitions(keys, lambda key: self._load_one(asset_key, key, declared))
+            stored = StoredPartitions(
+                keys,
+                lambda key: self._load_one(asset_key, key, declared),
+                lambda key: self._is_stored(asset_key, key, declared),
+            )
             # An input annotated `dict` gets a plain dict, read up front; any other, on demand.
             return dict(stored) if wants_dict(context) else stored
         declared = declared or formats.format_for_type(context.dagster_type.typing_type)
         return self._load_one(asset_key, keys[0], declared)
+
+    def _is_stored(
+        self, asset_key: dg.AssetKey, partition_key: str, declared: formats.Format | None
+    ) -> bool:
+        stem = object_stem(asset_key, partition_key)
+        candidates = [declared] if declared else list(formats.ALL_FORMATS)
+        return any(self.store.exists(f"{stem}.{fmt.extension}") for fmt in candidates)
 
     def _load_one(
         self, asset_key: dg.AssetKey, partition_key: str | None, declared: formats.Format | None
