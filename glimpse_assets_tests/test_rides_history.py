@@ -84,7 +84,7 @@ def test_the_lineage_has_clustered_rides_to_the_page_with_the_7_day_window():
     assert clustered_rides.key in page.parent_keys
     mapping = graph.get_partition_mapping(rides_report_page.key, clustered_rides.key)
     assert isinstance(mapping, dg.TimeWindowPartitionMapping)
-    assert (mapping.start_offset, mapping.end_offset) == (-7, -1)
+    assert (mapping.start_offset, mapping.end_offset) == (-7, 0)
     assert mapping.allow_nonexistent_upstream_partitions  # missing days allowed
     assert mapping == REPORT_HISTORY and HISTORY_DAYS == 7
 
@@ -210,7 +210,8 @@ def test_a_ui_backfill_targets_the_pages_whose_history_it_changes(offline_resour
     pages = backfill.target_subset.get_partitions_subset(rides_report_page.key).get_partition_keys()
     reports = backfill.target_subset.get_partitions_subset(dg.AssetKey("rides_report"))
     assert list(reports.get_partition_keys()) == ["2026-03-01", "2026-03-02", "2026-03-03"]
-    assert sorted(pages)[-1] == "2026-03-10"
+    # Every day of the range (the first one included) and the 7 days after it.
+    assert sorted(pages) == [f"2026-03-{n:02d}" for n in range(1, 11)]
 
 
 def test_a_page_range_skips_the_days_whose_report_was_never_made(offline_resources, storage_root):

@@ -27,14 +27,17 @@ from glimpse_assets.storage.resource import ObjectStoreResource
 RIDES_GROUP = "rides"
 HISTORY_DAYS = 7
 
-# The page's history: the 7 days before its own, in the lineage as a partition mapping. Days
-# before the first partition are left out (allow_nonexistent_upstream_partitions, a Dagster beta
-# parameter used knowingly); days never materialised are skipped when the page reads storage.
+# The page's history: the 7 days before its own, in the lineage as a partition mapping over
+# clustered_rides. The window includes the page's own day (its report is made from it): with
+# end_offset=-1, a UI backfill of D1..Dn (which Dagster expands downstream through mappings)
+# left out D1's page. Days before the first partition are left out
+# (allow_nonexistent_upstream_partitions, a Dagster beta parameter used knowingly); days never
+# materialised are skipped when the page reads storage; the day itself is not history.
 warnings.filterwarnings(
     "ignore", message=".*allow_nonexistent_upstream_partitions", category=dg.BetaWarning
 )
 REPORT_HISTORY = dg.TimeWindowPartitionMapping(
-    start_offset=-HISTORY_DAYS, end_offset=-1, allow_nonexistent_upstream_partitions=True
+    start_offset=-HISTORY_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
 )
 
 

@@ -147,13 +147,13 @@ def summaries_for_day(
 
 
 def history_days(mapping: dg.TimeWindowPartitionMapping, day: date) -> list[str]:
-    """`day`'s own window of earlier days under the page's declared partition mapping (days
-    before the first partition left out), oldest first."""
+    """`day`'s own window of earlier days under the page's declared partition mapping (the day
+    itself and days before the first partition left out), oldest first."""
     subset = daily_partitions.empty_subset().with_partition_keys([day.isoformat()])
     mapped = mapping.get_upstream_mapped_partitions_result_for_partitions(
         subset, daily_partitions, daily_partitions
     )
-    return sorted(mapped.partitions_subset.get_partition_keys())
+    return sorted(set(mapped.partitions_subset.get_partition_keys()) - {day.isoformat()})
 
 
 def stored_day_rates(store: ObjectStore, asset: dg.AssetKey, days: list[str]) -> list[DayRate]:
