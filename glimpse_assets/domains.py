@@ -44,6 +44,17 @@ def upstream_specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
     ]
 
 
+def checks_job(domain: str, assets: list[dg.AssetsDefinition]):
+    """`<domain>_checks_job`: the domain's checks alone, on what is stored, for the day in the
+    run's `dagster/partition` tag (Dagster gives a checks-only job no partition picker)."""
+    return dg.define_asset_job(
+        f"{domain}_checks_job",
+        selection=dg.AssetSelection.checks_for_assets(*assets),
+        description=f"The {domain} checks alone, on what is stored, for the day in the run's "
+        "`dagster/partition` tag (`make checks DAY=...`, or that tag in the Launchpad).",
+    )
+
+
 def lazy_defs(build: BuildDefs) -> Callable[[str], Any]:
     """A module `__getattr__` that builds the module's `defs` when first asked for."""
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from glimpse_assets.domains import checks_job
 from glimpse_assets.news.assets import NEWS_GROUP, news_assets
 
 news_job = dg.define_asset_job(
@@ -10,12 +11,7 @@ news_job = dg.define_asset_job(
     description="The news lineage for one day (and the day's post), with its checks.",
 )
 
-news_checks_job = dg.define_asset_job(
-    "news_checks_job",
-    selection=dg.AssetSelection.checks_for_assets(*news_assets),
-    description="The news checks alone, on what is stored, for the day in the run's "
-    "`dagster/partition` tag (`make checks DAY=...`, or that tag in the Launchpad).",
-)
+news_checks_job = checks_job("news", news_assets)
 
 news_daily_schedule = dg.build_schedule_from_partitioned_job(
     news_job,

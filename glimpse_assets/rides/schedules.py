@@ -13,6 +13,7 @@ reads the stored raw_news of each day.
 
 import dagster as dg
 
+from glimpse_assets.domains import checks_job
 from glimpse_assets.news.schedules import news_job
 from glimpse_assets.rides.assets import RIDES_GROUP, rides_assets
 
@@ -26,12 +27,7 @@ rides_job = dg.define_asset_job(
     description="The rides lineage for one day, with its checks; reads the stored raw_news.",
 )
 
-rides_checks_job = dg.define_asset_job(
-    "rides_checks_job",
-    selection=dg.AssetSelection.checks_for_assets(*rides_assets),
-    description="The rides checks alone, on what is stored, for the day in the run's "
-    "`dagster/partition` tag (`make checks DAY=...`, or that tag in the Launchpad).",
-)
+rides_checks_job = checks_job("rides", rides_assets)
 
 
 def is_one_day_news_run(run: dg.DagsterRun | None) -> bool:
