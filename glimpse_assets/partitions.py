@@ -10,6 +10,11 @@ from glimpse_assets.settings import PartitionSettings
 # when their module is imported. end_offset=0: the newest partition is the last complete UTC day.
 START_DATE = PartitionSettings.from_env().start_date
 daily_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE.isoformat(), timezone="UTC")
+# The search chain indexes what is ingested today as well, so its days run to today (the day so
+# far); the news chain's days end with the last complete one.
+daily_partitions_to_today = dg.DailyPartitionsDefinition(
+    start_date=START_DATE.isoformat(), timezone="UTC", end_offset=1
+)
 
 # Backfill policies are a Dagster beta API; Glimpse relies on them knowingly. A job mixing both
 # policies (news_job, rides_job) backfills in the smaller chunks, as Dagster warns at every load.

@@ -1,0 +1,96 @@
+"""The search lineage: article_chunks -> article_embeddings -> search_index (thin assets).
+
+Its days run to today: a day's chunks are the day's stored raw_news articles (when the news
+chain has stored that day) and the documents ingested that day. raw_news is a dependency, not
+an input: today has no raw_news yet, and a day without news still indexes what was ingested.
+"""
+
+import warnings
+from datetime import date
+from functools import partial
+
+import dagster as dg
+from pydantic import Field
+
+from glimpse_assets.partitions import SINGLE_RUN_BACKFILL_POLICY, daily_partitions_to_today
+from glimpse_assets.providers.embeddings import Embedder
+from glimpse_assets.ranges import for_each_day
+from glimpse_assets.search.chunking import DEFAULT_OVERLAP
+from glimpse_assets.search.resources import VectorIndexResource
+from glimpse_assets.storage.resource import ObjectStoreResource
+
+SEARCH_GROUP = "search"
+# Beta in Dagster 1.13, used knowingly: today's search partition has no raw_news partition yet.
+warnings.filterwarnings(
+    "ignore", message=".*allow_nonexistent_upstream_partitions", category=dg.BetaWarning
+)
+RAW_NEWS = dg.AssetDep(
+    "raw_news",
+    partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True),
+)
+
+
+class ChunkConfig(dg.Config):
+    overlap: int = Field(
+        default=DEFAULT_OVERLAP, ge=0, le=128, description="Word pieces consecutive chunks share."
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions_to_today,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    group_name=SEARCH_GROUP,
+    kinds={"python", "parquet"},
+    deps=[RAW_NEWS],
+    description="The day's articles and ingested documents, cleaned and cut into chunks of at "
+    "most 256 MiniLM word pieces (title first), each with a content-hash id.",
+)
+def article_chunks(
+    context: dg.AssetExecutionContext, config: ChunkConfig, object_store: ObjectStoreResource
+):
+    from glimpse_assets.search.steps import chunk_day
+
+    return for_each_day(context, partial(chunk_day, context, object_store.store, config.overlap))
+
+
+@dg.asset(
+    partitions_def=daily_partitions_to_today,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    group_name=SEARCH_GROUP,
+    kinds={"python", "parquet"},
+    description="One L2-normalised vector per chunk, with the exact text embedded.",
+)
+def article_embeddings(context: dg.AssetExecutionContext, article_chunks, embedder: Embedder):
+    from glimpse_assets.search.steps import embed_day
+
+    return for_each_day(
+        context, partial(embed_day, context, embedder), article_chunks=article_chunks
+    )
+
+
+@dg.asset(
+    partitions_def=daily_partitions_to_today,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    group_name=SEARCH_GROUP,
+    kinds={"python", "lancedb"},
+    description="The day's chunks upserted by id into the LanceDB vector index under the "
+    "storage root; the stored value is what the day's upsert did.",
+)
+def search_index(
+    context: dg.AssetExecutionContext,
+    article_chunks,
+    article_embeddings,
+    vector_index: VectorIndexResource,
+    embedder: Embedder,
+):
+    from glimpse_assets.search.steps import index_day
+
+    def index(day: date, article_chunks, article_embeddings) -> dict:
+        return index_day(context, vector_index, embedder, day, article_chunks, article_embeddings)
+
+    return for_each_day(
+        context, index, article_chunks=article_chunks, article_embeddings=article_embeddings
+    )
+
+
+search_assets = [article_chunks, article_embeddings, search_index]

@@ -1,0 +1,15 @@
+"""The search domain's settings: when the vector index gets an ANN index."""
+
+from typing import Annotated
+
+from pydantic import Field
+
+from glimpse_assets.search.index import DEFAULT_ANN_MIN_ROWS
+from glimpse_assets.settings import Settings, WholeNumber
+
+
+class SearchSettings(Settings):
+    # Below this many chunks a query compares every vector (exact); from it, IVF_HNSW_SQ.
+    ann_min_rows: Annotated[WholeNumber, Field(ge=256)] = Field(
+        DEFAULT_ANN_MIN_ROWS, alias="GLIMPSE_SEARCH_ANN_MIN_ROWS"
+    )
