@@ -1,0 +1,45 @@
+"""The service's settings: its API keys and the per-key rate limit.
+
+The keys are read as settings (not through `dg.EnvVar`: the service is not a Dagster run), so no
+validation error may quote them; the one rule on them is a model rule, whose message names only
+the variable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+
+from glimpse_assets.settings import CommaList, Settings, WholeNumber
+
+MIN_KEY_LENGTH = 16
+PerSecond = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class ServeSettings(Settings):
+    api_keys: CommaList = Field(default_factory=list, alias="GLIMPSE_API_KEYS")
+    rate_limit_per_second: PerSecond = Field(100.0, alias="GLIMPSE_RATE_LIMIT_PER_SECOND")
+    rate_limit_burst: Annotated[WholeNumber, Field(ge=1)] = Field(
+        200, alias="GLIMPSE_RATE_LIMIT_BURST"
+    )
+
+    def __repr__(self) -> str:  # never the keys, even in a traceback or a debugger
+        return (
+            f"ServeSettings(api_keys=<{len(self.api_keys)} keys>, "
+            f"rate_limit_per_second={self.rate_limit_per_second}, "
+            f"rate_limit_burst={self.rate_limit_burst})"
+        )
+
+    __str__ = __repr__
+
+    @model_validator(mode="after")
+    def _keys_long_enough(self) -> Self:
+        short = sum(len(key) < MIN_KEY_LENGTH for key in self.api_keys)
+        if short:
+            raise ValueError(
+                f"GLIMPSE_API_KEYS: {short} of {len(self.api_keys)} keys are shorter than "
+                f"{MIN_KEY_LENGTH} characters; make each one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return self
