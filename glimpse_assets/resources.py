@@ -1,18 +1,20 @@
 """The resources every domain shares, built once from the shared settings: `object_store`,
-`io_manager`, `text_provider`, `image_provider` (and `llm`, the gateway, with the openai
-provider). Each domain's Definitions includes these same instances, so that it loads alone and
-`Definitions.merge` accepts them (it rejects two different resources under one key)."""
+`io_manager`, `text_provider`, `image_provider`, `embedder` (and `llm`, the gateway, when the
+providers or the embeddings are openai). Each domain's Definitions includes these same
+instances, so that it loads alone and `Definitions.merge` accepts them (it rejects two different
+resources under one key)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
 from glimpse_assets.providers.base import ImageProvider, TextProvider
-from glimpse_assets.settings import ProviderSettings, StorageSettings
+from glimpse_assets.providers.embeddings import Embedder
+from glimpse_assets.settings import EmbeddingSettings, ProviderSettings, StorageSettings
 from glimpse_assets.storage.io_manager import GlimpseIOManager
 from glimpse_assets.storage.resource import ObjectStoreResource
 
@@ -21,6 +23,7 @@ from glimpse_assets.storage.resource import ObjectStoreResource
 class SharedResources:
     providers: ProviderSettings
     resources: Mapping[str, Any]
+    embeddings: EmbeddingSettings = field(default_factory=EmbeddingSettings)
 
     @property
     def object_store(self) -> ObjectStoreResource:
@@ -34,19 +37,21 @@ class SharedResources:
     def image_provider(self) -> ImageProvider:
         return self.resources["image_provider"]
 
+    @property
+    def embedder(self) -> Embedder:
+        return self.resources["embedder"]
 
-def provider_resources(settings: ProviderSettings, object_store: ObjectStoreResource) -> dict:
-    if settings.kind == "offline":
-        from glimpse_assets.providers.offline_image import OfflineImageProvider
-        from glimpse_assets.providers.offline_text import OfflineTextProvider
 
-        return {"text_provider": OfflineTextProvider(), "image_provider": OfflineImageProvider()}
-    from glimpse_assets.llm.gateway import LLMCalls
+def openai_client(settings: ProviderSettings):
     from glimpse_assets.providers.openai_client import OpenAIClient
-    from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
 
-    client = OpenAIClient(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=settings.openai_base_url)
-    llm = LLMCalls(
+    return OpenAIClient(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=settings.openai_base_url)
+
+
+def llm_gateway(settings: ProviderSettings, object_store: ObjectStoreResource):
+    from glimpse_assets.llm.gateway import LLMCalls
+
+    return LLMCalls(
         object_store=object_store,
         daily_budget_usd=settings.daily_budget_usd,
         prices_file=settings.prices_file,
@@ -54,22 +59,67 @@ def provider_resources(settings: ProviderSettings, object_store: ObjectStoreReso
         max_retries=settings.max_retries,
         timeout_seconds=settings.timeout_seconds,
     )
-    return {
-        "llm": llm,
-        "text_provider": OpenAITextProvider(openai=client, calls=llm, model=settings.text_model),
-        "image_provider": OpenAIImageProvider(openai=client, calls=llm, model=settings.image_model),
-    }
+
+
+def provider_resources(
+    settings: ProviderSettings,
+    object_store: ObjectStoreResource,
+    embeddings: EmbeddingSettings | None = None,
+) -> dict:
+    """The text and image providers and the embedder; with any of them on openai, one client
+    and one gateway (`llm`) under all of those, so the budget and the cache are shared."""
+    embeddings = embeddings or EmbeddingSettings()
+    resources: dict[str, Any] = {}
+    client = llm = None
+    if settings.kind == "openai" or embeddings.embeddings == "openai":
+        client, llm = openai_client(settings), llm_gateway(settings, object_store)
+        resources["llm"] = llm
+    if settings.kind == "offline":
+        from glimpse_assets.providers.offline_image import OfflineImageProvider
+        from glimpse_assets.providers.offline_text import OfflineTextProvider
+
+        resources |= {
+            "text_provider": OfflineTextProvider(),
+            "image_provider": OfflineImageProvider(),
+        }
+    else:
+        from glimpse_assets.providers.openai_provider import (
+            OpenAIImageProvider,
+            OpenAITextProvider,
+        )
+
+        resources |= {
+            "text_provider": OpenAITextProvider(
+                openai=client, calls=llm, model=settings.text_model
+            ),
+            "image_provider": OpenAIImageProvider(
+                openai=client, calls=llm, model=settings.image_model
+            ),
+        }
+    if embeddings.embeddings == "offline":
+        from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
+
+        resources["embedder"] = MiniLMEmbedder()
+    else:
+        from glimpse_assets.providers.openai_embeddings import OpenAIEmbedder
+
+        resources["embedder"] = OpenAIEmbedder(
+            openai=client, calls=llm, model=embeddings.model, dimensions=embeddings.dimensions
+        )
+    return resources
 
 
 def shared_resources(env: Mapping[str, str]) -> SharedResources:
     storage = StorageSettings.from_env(env)
     providers = ProviderSettings.from_env(env)
+    embeddings = EmbeddingSettings.from_env(env)
     object_store = ObjectStoreResource(storage_uri=storage.storage_uri)
     return SharedResources(
         providers=providers,
         resources={
             "object_store": object_store,
             "io_manager": GlimpseIOManager(object_store=object_store),
-            **provider_resources(providers, object_store),
+            **provider_resources(providers, object_store, embeddings),
         },
+        embeddings=embeddings,
     )

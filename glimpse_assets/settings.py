@@ -165,3 +165,23 @@ class ProviderSettings(Settings):
                 "server that takes no key)"
             )
         return self
+
+
+class EmbeddingSettings(Settings):
+    """Which embedder makes the search vectors. Offline unless asked, even with an API key: an
+    index holds one model's vectors, so changing the embedder is a decision, not a side effect."""
+
+    embeddings: choice("offline", "openai") = Field("offline", alias="GLIMPSE_EMBEDDINGS")
+    openai_api_key_set: IsSet = Field(False, alias="OPENAI_API_KEY")
+    model: str = Field("text-embedding-3-small", alias="GLIMPSE_EMBEDDING_MODEL")
+    # Requested from text-embedding-3-* models, expected from any other model.
+    dimensions: Annotated[int, Field(ge=1)] = Field(384, alias="GLIMPSE_EMBEDDING_DIMENSIONS")
+
+    @model_validator(mode="after")
+    def _openai_needs_a_key(self) -> Self:
+        if self.embeddings == "openai" and not self.openai_api_key_set:
+            raise ValueError(
+                "GLIMPSE_EMBEDDINGS='openai' needs OPENAI_API_KEY (any non-empty value for a "
+                "local server that takes no key)"
+            )
+        return self

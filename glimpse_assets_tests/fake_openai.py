@@ -1,17 +1,20 @@
 """A reusable, fault-injecting OpenAI-compatible server on 127.0.0.1, for gateway tests.
 
-`FakeOpenAI` serves the three endpoints the providers use, on a `LocalHTTPServer`:
+`FakeOpenAI` serves the four endpoints the providers use, on a `LocalHTTPServer`:
 
 * POST /v1/chat/completions: a valid one-paragraph answer of 20 to 60 words derived from a
   SHA-256 of the last message (the same request always gets the same answer), with usage;
 * POST /v1/images/generations: the base64 of a real PNG of the requested size, with usage;
 * POST /v1/moderations: `{"id", "model", "results": [{"flagged", "categories",
-  "category_scores"}]}`, not flagged unless a fault says so.
+  "category_scores"}]}`, not flagged unless a fault says so;
+* POST /v1/embeddings: one float vector per input (`encoding_format` float), a function of the
+  text alone, of the requested `dimensions` or else NATIVE_EMBEDDING_DIMENSION, with usage.
 
 Faults: `rate_limited` (429 with Retry-After), `server_error` (5xx), `bad_request` (400 with an
 OpenAI error body, optionally echoing the Authorization header), `malformed_json` (200 with a
 broken JSON body), `html_page` (200 text/html), `slow` (a reply later than the client's timeout),
-`answer` (a chosen chat text) and `flagged` (a moderation hit).
+`answer` (a chosen chat text), `flagged` (a moderation hit) and `wrong_embeddings` (vectors of
+another length, or another number of them).
 
 Faults are scripted per path with `script(path, *faults)` and consumed in order, one per
 request, before normal answers resume; `always(path, fault)` makes one fault permanent. The
@@ -32,6 +35,7 @@ import hashlib
 import io
 import json
 import math
+import random
 import threading
 import time
 from collections import Counter
@@ -46,7 +50,10 @@ from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
 CHAT = "/v1/chat/completions"
 IMAGES = "/v1/images/generations"
 MODERATIONS = "/v1/moderations"
-PATHS = (CHAT, IMAGES, MODERATIONS)
+PATHS = (CHAT, IMAGES, MODERATIONS)  # what `snapshot()` counts
+EMBEDDINGS = "/v1/embeddings"
+ROUTES = (*PATHS, EMBEDDINGS)
+NATIVE_EMBEDDING_DIMENSION = 768  # a model's own length, when no `dimensions` is asked for
 
 MODERATION_CATEGORIES = (
     "harassment",
@@ -122,6 +129,8 @@ class Fault:
     content: str = ""
     categories: tuple[str, ...] = ()
     echo_authorization: bool = False
+    dimension: int | None = None
+    extra_vectors: int = 0
 
 
 def rate_limited(retry_after: str = "0.1") -> Fault:
@@ -172,6 +181,12 @@ def answer(content: str) -> Fault:
 def flagged(*categories: str) -> Fault:
     """A moderation result flagged in `categories` (default: violence)."""
     return Fault("flagged", categories=categories or ("violence",))
+
+
+def wrong_embeddings(dimension: int | None = None, extra_vectors: int = 0) -> Fault:
+    """A well-formed embeddings answer with vectors of length `dimension` instead of the one
+    asked for, and/or `extra_vectors` more (negative: fewer) vectors than inputs."""
+    return Fault("embeddings", dimension=dimension, extra_vectors=extra_vectors)
 
 
 # -- normal answers ----------------------------------------------------------------------
@@ -230,6 +245,23 @@ def image_usage_for(prompt: str) -> dict[str, int]:
     }
 
 
+def embedding_vector(text: str, dimension: int) -> list[float]:
+    """The fake model's vector for `text`: Gaussian numbers seeded by its SHA-256, not normalised
+    (a real model's vectors need not be)."""
+    draw = random.Random(_digest(text))
+    return [round(draw.gauss(0.0, 1.0), 6) for _ in range(dimension)]
+
+
+def embedding_inputs(body: dict[str, Any]) -> list[str]:
+    texts = body.get("input")
+    return [texts] if isinstance(texts, str) else [str(text) for text in texts or []]
+
+
+def embedding_usage_for(texts: list[str]) -> dict[str, int]:
+    tokens = sum(math.ceil(len(text) / 4) + 1 for text in texts)
+    return {"prompt_tokens": tokens, "total_tokens": tokens}
+
+
 # -- the server --------------------------------------------------------------------------
 
 
@@ -247,7 +279,7 @@ class FakeOpenAI:
     def __init__(self, delay_seconds: float = 0.02) -> None:
         self.delay_seconds = delay_seconds
         self._lock = threading.Lock()
-        self._queues: dict[str, list[Fault]] = {path: [] for path in PATHS}
+        self._queues: dict[str, list[Fault]] = {path: [] for path in ROUTES}
         self._always: dict[str, Fault] = {}
         self.counts: Counter[str] = Counter()
         self.exchanges: list[Exchange] = []
@@ -319,7 +351,7 @@ class FakeOpenAI:
                 self._in_flight_by_path[request.path] -= 1
 
     def _reply(self, request: Request, fault: Fault | None) -> Reply:
-        if request.method != "POST" or request.path not in PATHS:
+        if request.method != "POST" or request.path not in ROUTES:
             return _error(404, f"no route {request.method} {request.path}", "not_found")
         if fault is not None and fault.kind == "error":
             message = fault.message
@@ -338,6 +370,8 @@ class FakeOpenAI:
             return self._chat(body, fault.content if fault is not None else "")
         if request.path == IMAGES:
             return self._images(body)
+        if request.path == EMBEDDINGS:
+            return self._embeddings(body, fault)
         flags = fault.categories if fault is not None and fault.kind == "flagged" else ()
         return self._moderation(body, flags)
 
@@ -376,6 +410,27 @@ class FakeOpenAI:
         data = base64.b64encode(png_bytes(int(width), int(height))).decode("ascii")
         return Reply.json(
             {"created": 1_772_409_700, "data": [{"b64_json": data}] * count, "usage": usage}
+        )
+
+    def _embeddings(self, body: dict[str, Any], fault: Fault | None) -> Reply:
+        texts = embedding_inputs(body)
+        dimension = int(body.get("dimensions") or NATIVE_EMBEDDING_DIMENSION)
+        answered = list(texts)
+        if fault is not None and fault.kind == "embeddings":
+            dimension = fault.dimension or dimension
+            answered = (texts + texts[:1] * fault.extra_vectors)[: len(texts) + fault.extra_vectors]
+        usage = embedding_usage_for(texts)
+        self._record(Exchange(EMBEDDINGS, body, usage))
+        return Reply.json(
+            {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": embedding_vector(t, dimension)}
+                    for i, t in enumerate(answered)
+                ],
+                "model": body.get("model", ""),
+                "usage": usage,
+            }
         )
 
     def _moderation(self, body: dict[str, Any], flags: tuple[str, ...]) -> Reply:

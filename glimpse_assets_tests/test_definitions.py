@@ -470,7 +470,8 @@ def test_bad_llm_settings_fail_the_load_whatever_the_provider():
 
 HEAVY_LIBRARIES = [
     "pandas", "pyarrow", "numpy", "sklearn", "dbscan", "matplotlib", "PIL", "boto3", "botocore",
-    "requests", "feedparser", "slack_sdk", "openai",
+    "requests", "feedparser", "slack_sdk", "openai", "onnxruntime", "tokenizers", "lancedb",
+    "fastapi", "uvicorn",
 ]  # fmt: skip
 
 

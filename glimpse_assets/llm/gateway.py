@@ -68,7 +68,8 @@ class ProviderCallError(dg.Failure):
 
 @dataclass(frozen=True)
 class CallSpec:
-    """One request: `endpoint` is "chat", "images" or "moderations"; `request` its JSON body."""
+    """One request: `endpoint` is "chat", "images", "moderations" or "embeddings"; `request` its
+    JSON body."""
 
     endpoint: str
     model: str
@@ -134,6 +135,8 @@ def _send(client: Any, spec: CallSpec) -> dict[str, Any]:
         response = client.images.generate(**spec.request)
     elif spec.endpoint == "moderations":
         response = client.moderations.create(**spec.request)
+    elif spec.endpoint == "embeddings":
+        response = client.embeddings.create(**spec.request)
     else:
         raise ValueError(f"unknown endpoint {spec.endpoint!r}")
     if not hasattr(response, "model_dump"):  # e.g. an HTML page from a wrong base URL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -22,6 +22,7 @@ class PriceTable:
     chat: dict[str, dict[str, float]]
     images: dict[str, dict[str, float]]
     moderations: dict[str, float]
+    embeddings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def chat_cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
         price = _match(self.chat, model)
@@ -39,6 +40,10 @@ class PriceTable:
     def moderation_cost(self, model: str) -> float | None:
         return _match(self.moderations, model)
 
+    def embedding_cost(self, model: str, input_tokens: int) -> float | None:
+        price = _match(self.embeddings, model)
+        return None if price is None else input_tokens * price["input_per_million"] / 1_000_000
+
 
 @cache
 def _shipped() -> dict[str, Any]:
@@ -47,7 +52,10 @@ def _shipped() -> dict[str, Any]:
 
 def load_prices(override_file: str | None = None) -> PriceTable:
     """The shipped table, with the override file's entries laid over it."""
-    tables = {name: dict(_shipped()[name]) for name in ("chat", "images", "moderations")}
+    tables = {
+        name: dict(_shipped().get(name, {}))
+        for name in ("chat", "images", "moderations", "embeddings")
+    }
     if override_file:
         try:
             override = json.loads(Path(override_file).expanduser().read_text("utf-8"))
