@@ -45,7 +45,12 @@ RIDES_ASSETS = {
     "rides_report",
     "rides_report_page",
 }
-GROUPS = dict.fromkeys(NEWS_ASSETS | {"social_post"}, "news") | dict.fromkeys(RIDES_ASSETS, "rides")
+SEARCH_ASSETS = {"article_chunks", "article_embeddings", "search_index"}
+GROUPS = (
+    dict.fromkeys(NEWS_ASSETS | {"social_post"}, "news")
+    | dict.fromkeys(RIDES_ASSETS, "rides")
+    | dict.fromkeys(SEARCH_ASSETS, "search")
+)
 
 
 def resources_from_env(env: dict[str, str]) -> dict:
@@ -253,6 +258,7 @@ def test_the_checks_and_which_ones_block(defs):
         ("news_image", "news_image_is_valid_png"): False,
         ("clustered_rides", "clustered_rides_are_all_labelled"): True,
         ("clustered_rides", "anomaly_rate_is_within_band"): False,
+        ("search_index", "search_index_finds_the_main_story"): False,
     }
 
 
@@ -356,8 +362,8 @@ def test_the_code_location_is_every_domain_merged():
     merged = build_definitions({})
 
     keys = {key.to_user_string() for key in merged.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == NEWS_ASSETS | RIDES_ASSETS | {"social_post"}
-    assert len(DOMAINS) == 3
+    assert keys == NEWS_ASSETS | RIDES_ASSETS | SEARCH_ASSETS | {"social_post"}
+    assert len(DOMAINS) == 4
     # Domain resources say whose they are; shared ones are defined once.
     assert set(merged.resources) == {
         "io_manager",
@@ -368,6 +374,8 @@ def test_the_code_location_is_every_domain_merged():
         "news_publisher",
         "publish_notifier",
         "rides_source",
+        "embedder",
+        "vector_index",
     }
 
 

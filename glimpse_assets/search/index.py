@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-INDEX_FOLDER = "search_index"
+INDEX_FOLDER = "_vector_index"  # beside _cache, _ledger: a store of its own, not an asset's objects
 VECTOR_COLUMN = "vector"
 VECTOR_INDEX_NAME = "vector_idx"
 DEFAULT_ANN_MIN_ROWS = 50_000
