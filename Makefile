@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install install-dev run checks test ui lint format bench clean
+.PHONY: install install-dev run checks test ui serve lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI (and its daemon) on 
 	cd $(DAGSTER_HOME) && GLIMPSE_STORAGE_URI="$$storage" VIRTUAL_ENV=$(CURDIR)/$(VENV) \
 		$(CURDIR)/$(BIN)/dg dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
 
+# `make serve ARGS=--no-auth` for local use without keys; GLIMPSE_API_KEYS otherwise.
+serve: install  ## the HTTP API (glimpse serve) on http://127.0.0.1:8080, OpenAPI at /docs
+	$(BIN)/glimpse serve $(ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -53,7 +57,9 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The bench extra adds the sentence-transformers reference (torch 2.13.0, the CPU build on disk).
 bench: install  ## timings, written to BENCHMARKS.md
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -118,6 +118,11 @@ def test_cheap_assets_backfill_in_one_run_and_provider_bound_ones_30_days_at_a_t
         "news_image": PROVIDER_BACKFILL_POLICY,
         "anomaly_summaries": PROVIDER_BACKFILL_POLICY,
         "social_post": PROVIDER_BACKFILL_POLICY,
+        # Offline embeddings are a CPU step (about a second a day); with GLIMPSE_EMBEDDINGS=openai
+        # article_embeddings is in the llm pool, and a re-run's answers come from the cache.
+        "article_chunks": SINGLE_RUN_BACKFILL_POLICY,
+        "article_embeddings": SINGLE_RUN_BACKFILL_POLICY,
+        "search_index": SINGLE_RUN_BACKFILL_POLICY,
     }
     assert PROVIDER_BACKFILL_POLICY.max_partitions_per_run == 30
 

@@ -682,7 +682,7 @@ def test_the_budget_covers_every_asset_in_the_llm_pool_found_by_what_it_declares
     repository = build_definitions(env).get_repository_def()
 
     keys = {key.to_user_string() for key in llm_asset_keys(repository)}
-    assert keys == {"image_prompt", "news_image", "anomaly_summaries"}
+    assert keys == {"image_prompt", "news_image", "anomaly_summaries", "article_embeddings"}
 
     @dg.asset(pool="llm")
     def a_new_domains_summary() -> None: ...

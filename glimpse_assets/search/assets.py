@@ -12,6 +12,7 @@ from functools import partial
 import dagster as dg
 from pydantic import Field
 
+from glimpse_assets.llm.policy import LLM_POOL, llm_retry_policy
 from glimpse_assets.partitions import SINGLE_RUN_BACKFILL_POLICY, daily_partitions_to_today
 from glimpse_assets.providers.embeddings import Embedder
 from glimpse_assets.ranges import for_each_day
@@ -59,6 +60,9 @@ def article_chunks(
     group_name=SEARCH_GROUP,
     kinds={"python", "parquet"},
     description="One L2-normalised vector per chunk, with the exact text embedded.",
+    # In the llm pool and budget: with GLIMPSE_EMBEDDINGS=openai it calls the gateway.
+    pool=LLM_POOL,
+    retry_policy=llm_retry_policy(),
 )
 def article_embeddings(context: dg.AssetExecutionContext, article_chunks, embedder: Embedder):
     from glimpse_assets.search.steps import embed_day
