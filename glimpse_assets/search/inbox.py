@@ -11,16 +11,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from glimpse_assets.storage.object_store import AlreadyExistsError, ObjectStore
 
 INBOX_PREFIX = "_inbox/documents"
 MAX_DOCUMENT_BYTES = 1_000_000  # of text, UTF-8; the service answers 413 above it
 MetadataValue = str | int | float | bool
+
+
+def _storable(value: Any) -> Any:
+    """Refuse what JSON can parse but neither UTF-8 nor strict JSON can store: half a UTF-16
+    surrogate pair (`"\\ud800"`) and NaN or infinite numbers."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a text holds half a UTF-16 surrogate pair: not Unicode") from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a number JSON can store")
+    elif isinstance(value, dict):
+        for item in (*value.keys(), *value.values()):
+            _storable(item)
+    return value
 
 
 class IngestedDocument(BaseModel):
@@ -35,6 +52,11 @@ class IngestedDocument(BaseModel):
     metadata: dict[Annotated[str, Field(max_length=100)], MetadataValue] | None = Field(
         default=None, max_length=50
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_storable_values(cls, values: Any) -> Any:
+        return _storable(values)
 
 
 def document_id(document: IngestedDocument) -> str:

@@ -150,7 +150,10 @@ def upsert_day(
     """Make the table's rows for `day` and for the day's documents exactly `rows`."""
     dimension = rows.schema.field(VECTOR_COLUMN).type.list_size
     db = connect(where)
-    table = db.create_table(table_name, schema=schema(dimension), exist_ok=True)
+    if table_name in _table_names(db):
+        table = db.open_table(table_name)
+    else:  # two first writers at once: exist_ok lets the second open the first one's table
+        table = db.create_table(table_name, schema=schema(dimension), exist_ok=True)
     existing = table.schema.field(VECTOR_COLUMN).type.list_size
     if existing != dimension:
         raise VectorIndexError(

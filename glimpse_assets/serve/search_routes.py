@@ -8,14 +8,13 @@ the event loop, and concurrent callers are served side by side.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Self
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from glimpse_assets.search.inbox import MAX_DOCUMENT_BYTES, IngestedDocument
 from glimpse_assets.serve.body_limit import MAX_BODY_BYTES
@@ -48,22 +47,6 @@ class SearchResults(BaseModel):
     )
 
 
-def _storable(value: Any) -> Any:
-    """Refuse what JSON can parse but neither UTF-8 nor strict JSON can store: half a UTF-16
-    surrogate pair (`"\\ud800"`) and NaN or infinite numbers."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("a text holds half a UTF-16 surrogate pair: not Unicode") from None
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{value} is not a number JSON can store")
-    elif isinstance(value, dict):
-        for item in (*value.keys(), *value.values()):
-            _storable(item)
-    return value
-
-
 class DocumentIn(IngestedDocument):
     """A document to index: it is stored in the inbox, and the search chain indexes it."""
 
@@ -80,11 +63,6 @@ class DocumentIn(IngestedDocument):
             ]
         }
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _only_storable_values(cls, values: Any) -> Any:
-        return _storable(values)
 
 
 class DocumentAccepted(BaseModel):
