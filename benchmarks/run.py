@@ -218,6 +218,12 @@ def range_memory_rows(env: dict[str, str]) -> list[str]:
     return lines
 
 
+def embedding_rows(env: dict[str, str]) -> list[str]:
+    from embeddings import embedding_rows as rows  # benchmarks/embeddings.py, beside this file
+
+    return rows(env)
+
+
 SEARCH_ROWS = 100_000
 SEARCH_CLIENTS = 16
 SEARCH_P95_GOAL_MS = 50
@@ -264,7 +270,16 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-SECTIONS = ("load", "day", "clustering", "storage", "backfill", "range_memory", "search")
+SECTIONS = (
+    "load",
+    "day",
+    "clustering",
+    "storage",
+    "backfill",
+    "range_memory",
+    "embeddings",
+    "search",
+)
 
 
 def main() -> None:
@@ -296,6 +311,7 @@ def main() -> None:
         ("storage", storage_rows),
         ("backfill", backfill_rows),
         ("range_memory", range_memory_rows),
+        ("embeddings", embedding_rows),
         ("search", search_rows),
     ):
         if section in sections:
