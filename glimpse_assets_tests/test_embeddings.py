@@ -163,7 +163,7 @@ def test_no_texts_no_vectors():
 
 
 def test_one_session_however_many_threads_ask_for_it_first(monkeypatch):
-    monkeypatch.setattr(minilm_embedder, "_session", None)
+    monkeypatch.setattr(minilm_embedder, "_sessions", {})
     start = threading.Barrier(4)
     sessions = []
 
@@ -178,6 +178,14 @@ def test_one_session_however_many_threads_ask_for_it_first(monkeypatch):
         thread.join()
 
     assert len(sessions) == 4 and len({id(session) for session in sessions}) == 1
+    assert minilm_embedder.onnx_session(1) is minilm_embedder.onnx_session(1) is not sessions[0]
+
+
+def test_a_query_embeds_as_in_a_batch():
+    texts = ["night trams on weekends", "a rare blue orchid in the gorge"]
+    batch = MiniLMEmbedder().embed(None, texts).vectors
+    for text, vector in zip(texts, batch, strict=True):
+        assert float(MiniLMEmbedder().embed_query(text) @ vector) > 0.99999
 
 
 # -- the resource and what it reports ----------------------------------------------------------

@@ -54,25 +54,31 @@ def mean_pool_normalise(hidden: np.ndarray, attention_mask: np.ndarray) -> np.nd
 
 
 _session_lock = threading.Lock()
-_session: InferenceSession | None = None
+_sessions: dict[int, InferenceSession] = {}
 
 
-def onnx_session() -> InferenceSession:
-    """One CPU session per process, made on first use (sessions are safe to share across
-    threads); graph optimisations on, warnings and info off."""
-    global _session
-    if _session is None:
+def onnx_session(threads: int = 0) -> InferenceSession:
+    """A CPU session per process and thread count, made on first use (sessions are safe to
+    share across threads); graph optimisations on, warnings and info off. `threads=0` is
+    onnxruntime's default (every core: a step's batches); the service embeds each query on one
+    thread (`threads=1`), so that concurrent queries share the cores instead of each starting
+    spinning worker threads of its own."""
+    session = _sessions.get(threads)
+    if session is None:
         with _session_lock:
-            if _session is None:
+            session = _sessions.get(threads)
+            if session is None:
                 import onnxruntime as ort
 
                 options = ort.SessionOptions()
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 options.log_severity_level = 3  # errors only
-                _session = ort.InferenceSession(
+                options.intra_op_num_threads = threads
+                session = ort.InferenceSession(
                     str(model_file()), options, providers=["CPUExecutionProvider"]
                 )
-    return _session
+                _sessions[threads] = session
+    return session
 
 
 @cache
@@ -96,7 +102,7 @@ class Encoding:
     padded_tokens: int  # positions the model ran on, padding included
 
 
-def encode_counted(texts: list[str], batch_size: int = BATCH_SIZE) -> Encoding:
+def encode_counted(texts: list[str], batch_size: int = BATCH_SIZE, threads: int = 0) -> Encoding:
     """`encode`, with what it took."""
     import numpy as np
 
@@ -108,7 +114,7 @@ def encode_counted(texts: list[str], batch_size: int = BATCH_SIZE) -> Encoding:
     encodings = model_tokenizer().encode_batch(list(texts))
     lengths = np.array([len(e.ids) for e in encodings])
     order = np.argsort(lengths, kind="stable")
-    session = onnx_session()
+    session = onnx_session(threads)
     batches = padded = 0
     for start in range(0, len(texts), batch_size):
         rows = order[start : start + batch_size]
@@ -144,6 +150,9 @@ class MiniLMEmbedder(Embedder):
     @property
     def index_table(self) -> str:
         return INDEX_TABLE
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return encode_counted([text], 1, threads=1).vectors[0]
 
     def embed(self, context: Any, texts: list[str]) -> EmbeddingResult:
         start = time.perf_counter()

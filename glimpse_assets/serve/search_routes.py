@@ -8,6 +8,8 @@ the event loop, and concurrent callers are served side by side.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Self
@@ -92,6 +94,9 @@ class StoredSearch:
         self._store = store
         self._index = open_search_index(storage_uri, embedder.index_table)
         self._has_rows = False
+        # Embedding a query and searching are CPU work: as many at once as there are cores,
+        # the others wait their turn rather than slow every search down together.
+        self._cpu_slots = threading.BoundedSemaphore(os.cpu_count() or 1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Self:
@@ -114,8 +119,9 @@ class StoredSearch:
     ) -> list[dict] | None:
         if not self._ready():
             return None  # nothing to search, and no model to load for it
-        vector = self._embedder.embed_query(query)
-        return self._index.search(vector, k=k, since=since, until=until)
+        with self._cpu_slots:
+            vector = self._embedder.embed_query(query)
+            return self._index.search(vector, k=k, since=since, until=until)
 
     def ingest(self, document: IngestedDocument, received: datetime) -> tuple[str, bool]:
         from glimpse_assets.search.inbox import ingest_document
