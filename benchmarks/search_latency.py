@@ -185,6 +185,7 @@ def main() -> None:
     process, url = start_service(root, keys)
     try:
         result["ann"] = load(url, keys, args.requests)
+        result["ann_one_client"] = load(url, keys[:1], args.requests * 4)
     finally:
         process.terminate()
         process.wait(timeout=30)
