@@ -20,6 +20,7 @@ from glimpse_assets.search.index import (
     VectorIndexError,
     connect,
     day_filter,
+    fragment_count,
     schema,
     upsert_day,
 )
@@ -94,12 +95,12 @@ sys.path.insert(0, {repo!r})
 from glimpse_assets_tests.test_search_index import rows
 from glimpse_assets.search.index import upsert_day
 for day in sys.argv[2:]:
-    upsert_day(sys.argv[1], "space", rows(day, 40, prefix=day), day)
+    upsert_day(sys.argv[1], "space", rows(day, 40, prefix=day), day, max_fragments=2)
 """
 
 
 @pytest.mark.parametrize("where", ["local", "s3"])
-def test_two_processes_upserting_at_once_lose_nothing(where, tmp_path, request):
+def test_two_processes_upserting_at_once_lose_nothing_while_compacting(where, tmp_path, request):
     import os
     from pathlib import Path
 
@@ -107,7 +108,7 @@ def test_two_processes_upserting_at_once_lose_nothing(where, tmp_path, request):
     if where == "s3":
         root = f"s3://{request.getfixturevalue('s3_bucket')}/glimpse"
     script = UPSERT.format(repo=str(Path(__file__).resolve().parent.parent))
-    days = [f"2026-03-{n:02d}" for n in range(1, 9)]
+    days = [f"2026-03-{n:02d}" for n in range(1, 13)]
     processes = [
         subprocess.Popen([sys.executable, "-c", script, root, *days[i::2]], env=dict(os.environ))
         for i in range(2)
@@ -134,3 +135,14 @@ def test_the_inbox_refuses_what_it_cannot_store_and_stores_a_document_once(tmp_p
     assert ingest_document(store, document, received) == (first[0], False)
     (record,) = day_documents(store, "2026-03-01")
     assert record["id"] == first[0] and record["document"]["title"] == "Ferry"
+
+
+def test_daily_fragments_are_compacted_and_no_row_is_lost(tmp_path):
+    root = str(tmp_path)
+    for n in range(1, 8):
+        day = f"2026-03-{n:02d}"
+        result = upsert_day(root, "space", rows(day, 10, prefix=day), day, max_fragments=4)
+    table = connect(root).open_table("space")
+    assert fragment_count(table) <= 4
+    assert table.count_rows() == result.rows == 70
+    assert "compacted" in result.compaction or "not needed" in result.compaction

@@ -32,6 +32,9 @@ VECTOR_INDEX_NAME = "vector_idx"
 DEFAULT_ANN_MIN_ROWS = 50_000
 # Rows added since the ANN index was built, as a share of those in it, before it is updated.
 ANN_REFRESH_SHARE = 0.1
+# Every daily upsert adds a fragment (and a version); past this many they are compacted.
+COMPACT_FRAGMENTS = 32
+OLD_VERSIONS_KEPT = timedelta(days=7)  # readers on an older version than this lose it
 # How stale a reader may be: a new day is visible to the service within this long.
 READ_CONSISTENCY = timedelta(seconds=2)
 RESULT_COLUMNS = ["id", "document_id", "title", "url", "published", "text", "source"]
@@ -128,6 +131,7 @@ class UpsertResult:
     rows_deleted: int
     version: int
     vector_index: str  # "exact (no ANN index)" or what was built or updated
+    compaction: str  # whether the table's fragments were compacted after the commit
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -137,6 +141,7 @@ class UpsertResult:
             "rows_deleted": self.rows_deleted,
             "index_version": self.version,
             "vector_index": self.vector_index,
+            "compaction": self.compaction,
         }
 
 
@@ -146,6 +151,7 @@ def upsert_day(
     rows: pa.Table,
     day: str,
     ann_min_rows: int = DEFAULT_ANN_MIN_ROWS,
+    max_fragments: int = COMPACT_FRAGMENTS,
 ) -> UpsertResult:
     """Make the table's rows for `day` and for the day's documents exactly `rows`."""
     dimension = rows.schema.field(VECTOR_COLUMN).type.list_size
@@ -180,6 +186,7 @@ def upsert_day(
         added = updated = 0
         deleted = table.delete(stale).num_deleted_rows
     vector_index = maintain_vector_index(table, ann_min_rows)
+    compaction = compact_if_fragmented(table, max_fragments)
     return UpsertResult(
         rows=table.count_rows(),
         rows_added=added,
@@ -187,6 +194,7 @@ def upsert_day(
         rows_deleted=deleted,
         version=table.version,
         vector_index=vector_index,
+        compaction=compaction,
     )
 
 
@@ -210,6 +218,28 @@ def maintain_vector_index(table, ann_min_rows: int) -> str:
         table.optimize()
         return f"IVF_HNSW_SQ updated with {stats.num_unindexed_rows} new rows"
     return f"IVF_HNSW_SQ over {stats.num_indexed_rows} rows, {stats.num_unindexed_rows} not yet"
+
+
+def fragment_count(table) -> int:
+    stats = table.stats()  # a dict in lancedb 0.40, a dataclass in its type hints
+    fragments = stats["fragment_stats"] if isinstance(stats, dict) else stats.fragment_stats
+    return fragments["num_fragments"] if isinstance(fragments, dict) else fragments.num_fragments
+
+
+def compact_if_fragmented(table, max_fragments: int = COMPACT_FRAGMENTS) -> str:
+    """Merge small fragments and drop versions older than a week once there are more than
+    `max_fragments`. The day's rows are committed before this: if a concurrent writer's commit
+    conflicts with the compaction, the compaction waits for a later day and nothing is lost."""
+    fragments = fragment_count(table)
+    if fragments <= max_fragments:
+        return f"not needed ({fragments} fragments)"
+    try:
+        table.optimize(cleanup_older_than=OLD_VERSIONS_KEPT)
+    except Exception as error:  # lance raises its own commit-conflict errors
+        first_line = " ".join(str(error).split()).split(", /")[0][:200]
+        return f"deferred: a concurrent commit won ({first_line})"
+    after = fragment_count(table)
+    return f"compacted {fragments} fragments into {after}"
 
 
 def day_filter(since: date | None, until: date | None) -> str | None:
