@@ -11,11 +11,18 @@ from urllib3.util.retry import Retry
 
 from glimpse_assets.llm.guardrails import redact_outside_text
 
-RETRYABLE_STATUSES = (429, 500, 502, 503, 504)
+SERVER_ERRORS = (500, 502, 503, 504)
+RETRYABLE_STATUSES = (429, *SERVER_ERRORS)
 
 
-def retrying_session(max_retries: int, backoff_seconds: float) -> requests.Session:
-    """A session that retries 429 and 5xx (honouring Retry-After) and connection errors.
+def retrying_session(
+    max_retries: int,
+    backoff_seconds: float,
+    statuses: Iterable[int] = RETRYABLE_STATUSES,
+    respect_retry_after: bool = True,
+) -> requests.Session:
+    """A session that retries `statuses` (429 and 5xx by default, honouring Retry-After) and
+    connection errors, on GETs only.
 
     After the last retry the final response is returned, not raised, so the caller can report
     the API's own error message.
@@ -26,9 +33,9 @@ def retrying_session(max_retries: int, backoff_seconds: float) -> requests.Sessi
         read=max_retries,
         status=max_retries,
         backoff_factor=backoff_seconds,
-        status_forcelist=RETRYABLE_STATUSES,
+        status_forcelist=tuple(statuses),
         allowed_methods=frozenset({"GET"}),
-        respect_retry_after_header=True,
+        respect_retry_after_header=respect_retry_after,
         raise_on_status=False,
     )
     session = requests.Session()

@@ -38,20 +38,10 @@ def index_sample_day(storage_uri: str, day: str = "2026-03-02") -> None:
     import dagster as dg
 
     from glimpse_assets.news.assets import raw_news
-    from glimpse_assets.news.sources import SampleNewsSource
-    from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
     from glimpse_assets.search.assets import search_assets
-    from glimpse_assets.search.resources import VectorIndexResource
-    from glimpse_assets_tests.stores import io_manager_at
+    from glimpse_assets_tests.stores import search_resources_at
 
-    io_manager = io_manager_at(storage_uri)
-    resources = {
-        "io_manager": io_manager,
-        "object_store": io_manager.object_store,
-        "news_source": SampleNewsSource(),
-        "embedder": MiniLMEmbedder(),
-        "vector_index": VectorIndexResource(storage_uri=storage_uri),
-    }
+    resources = search_resources_at(storage_uri)
     dg.materialize([raw_news], partition_key=day, resources=resources)
     dg.materialize(search_assets, partition_key=day, resources=resources)
 

@@ -13,28 +13,17 @@ import pandas as pd
 import pytest
 
 from glimpse_assets.news.assets import raw_news
-from glimpse_assets.news.sources import SampleNewsSource
 from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
 from glimpse_assets.search.assets import search_assets
 from glimpse_assets.search.checks import search_checks
 from glimpse_assets.search.inbox import IngestedDocument, ingest_document
 from glimpse_assets.search.index import connect
-from glimpse_assets.search.resources import VectorIndexResource
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.stores import search_resources_at
 
 DAYS = ("2026-03-01", "2026-03-02")
 
 
-def resources_at(storage_uri: str) -> dict:
-    io_manager = io_manager_at(storage_uri)
-    store = io_manager.object_store
-    return {
-        "io_manager": io_manager,
-        "object_store": store,
-        "news_source": SampleNewsSource(),
-        "embedder": MiniLMEmbedder(),
-        "vector_index": VectorIndexResource(storage_uri=storage_uri),
-    }
+resources_at = search_resources_at
 
 
 def run_news(resources: dict, day: str) -> None:

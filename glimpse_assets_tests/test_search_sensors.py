@@ -8,25 +8,15 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from glimpse_assets.domains import upstream_specs
 from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
-from glimpse_assets.search.assets import search_assets
-from glimpse_assets.search.checks import search_checks
 from glimpse_assets.search.inbox import IngestedDocument, ingest_document
-from glimpse_assets.search.resources import VectorIndexResource
-from glimpse_assets.search.sensors import days_to_look_at, ingested_documents_sensor, search_job
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets.search.sensors import days_to_look_at, ingested_documents_sensor
+from glimpse_assets_tests.stores import search_definitions, search_resources_at
 
 
 @pytest.fixture
 def resources(tmp_path) -> dict:
-    io_manager = io_manager_at(str(tmp_path / "storage"))
-    return {
-        "io_manager": io_manager,
-        "object_store": io_manager.object_store,
-        "embedder": MiniLMEmbedder(),
-        "vector_index": VectorIndexResource(storage_uri=str(tmp_path / "storage")),
-    }
+    return search_resources_at(str(tmp_path / "storage"))
 
 
 def tick(instance, resources, cursor=None) -> dg.SensorResult:
@@ -68,12 +58,7 @@ def test_one_run_per_set_of_documents_and_the_run_indexes_them(resources):
         (second,) = tick(instance, resources, first.cursor).run_requests
         assert second.run_key != request.run_key
 
-        defs = dg.Definitions(
-            assets=[*search_assets, *upstream_specs(dg.Definitions(assets=search_assets))],
-            asset_checks=search_checks,
-            jobs=[search_job],
-            resources=resources,
-        )
+        defs = search_definitions(resources)
         run = defs.resolve_job_def("search_job").execute_in_process(
             partition_key=second.partition_key, instance=instance, tags=second.tags
         )

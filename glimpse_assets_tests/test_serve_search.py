@@ -9,14 +9,9 @@ import time
 import dagster as dg
 import pytest
 
-from glimpse_assets.domains import upstream_specs
-from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
-from glimpse_assets.search.assets import search_assets
-from glimpse_assets.search.checks import search_checks
-from glimpse_assets.search.resources import VectorIndexResource
-from glimpse_assets.search.sensors import ingested_documents_sensor, search_job
+from glimpse_assets.search.sensors import ingested_documents_sensor
 from glimpse_assets_tests.serve_process import index_sample_day, serve_process
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.stores import search_definitions, search_resources_at
 
 KEY = "search-test-key-0123456789"
 DAY = "2026-03-01"
@@ -78,13 +73,7 @@ def test_bad_parameters_are_422_with_a_reason(service, params):
 
 def test_an_ingested_document_is_found_after_the_sensor_runs_the_chain(tmp_path):
     root = str(tmp_path / "storage")
-    io_manager = io_manager_at(root)
-    resources = {
-        "io_manager": io_manager,
-        "object_store": io_manager.object_store,
-        "embedder": MiniLMEmbedder(),
-        "vector_index": VectorIndexResource(storage_uri=root),
-    }
+    resources = search_resources_at(root)
     document = {
         "title": "Ferry timetable changes",
         "text": "From Monday the island ferry leaves every forty minutes instead of every hour.",
@@ -108,12 +97,7 @@ def test_an_ingested_document_is_found_after_the_sensor_runs_the_chain(tmp_path)
             sensor_resources = {"object_store": resources["object_store"]}
             with dg.build_sensor_context(instance=instance, resources=sensor_resources) as context:
                 (request,) = ingested_documents_sensor(context).run_requests
-            defs = dg.Definitions(
-                assets=[*search_assets, *upstream_specs(dg.Definitions(assets=search_assets))],
-                asset_checks=search_checks,
-                jobs=[search_job],
-                resources=resources,
-            )
+            defs = search_definitions(resources)
             run = defs.resolve_job_def("search_job").execute_in_process(
                 partition_key=request.partition_key, instance=instance
             )

@@ -10,6 +10,7 @@ import json
 import math
 import random
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from importlib import resources
@@ -34,15 +35,18 @@ ACTIVITY_COLUMNS = [
     "average_heartrate",
 ]
 
-FLOAT_COLUMNS = [
-    "distance_km",
-    "moving_time_min",
-    "elapsed_time_min",
-    "elevation_gain_m",
-    "max_speed_kmh",
-    "average_speed_kmh",
-    "average_heartrate",
-]
+FLOAT_COLUMNS = ACTIVITY_COLUMNS[ACTIVITY_COLUMNS.index("distance_km") :]  # the metrics
+
+
+def metric_value(row: Mapping[str, Any] | pd.Series, key: str) -> float | None:
+    """A row's metric as a finite float, or None when it is absent, NaN or not a number."""
+    value = row.get(key)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
 
 _STRAVA_TIME = "%Y-%m-%dT%H:%M:%SZ"
 _OFFSET = re.compile(r"GMT([+-])(\d{2}):(\d{2})")

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from glimpse_assets.stories.activities import (
+    metric_value,
     minutes_to_hmm,
     minutes_to_mss,
     pace_min_per_100m,
@@ -54,22 +55,13 @@ def numbers_in(text: str) -> list[float]:
     return [value for _, value, _ in _number_tokens(text)]
 
 
-def _value(row: Mapping[str, Any] | pd.Series, key: str) -> float | None:
-    value = row.get(key)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _metrics(row: Mapping[str, Any] | pd.Series) -> tuple[list[float], set[str]]:
     """The values a story may quote (in every unit) and the "m:ss"/"h:mm" texts it may use."""
     values: list[float] = []
     texts: set[str] = set()
-    distance = _value(row, "distance_km")
-    moving = _value(row, "moving_time_min")
-    elapsed = _value(row, "elapsed_time_min")
+    distance = metric_value(row, "distance_km")
+    moving = metric_value(row, "moving_time_min")
+    elapsed = metric_value(row, "elapsed_time_min")
     if distance:
         values += [distance, distance * 1000]
     for minutes in (moving, elapsed):
@@ -78,10 +70,10 @@ def _metrics(row: Mapping[str, Any] | pd.Series) -> tuple[list[float], set[str]]
             texts.add(minutes_to_hmm(minutes))
             texts.add(minutes_to_mss(minutes))  # "41:00" as minutes:seconds
     for key in ("elevation_gain_m", "max_speed_kmh", "average_speed_kmh", "average_heartrate"):
-        value = _value(row, key)
+        value = metric_value(row, key)
         if value:
             values.append(value)
-    elevation = _value(row, "elevation_gain_m")
+    elevation = metric_value(row, "elevation_gain_m")
     if elevation:
         values.append(elevation / 1000)
     if distance and moving:

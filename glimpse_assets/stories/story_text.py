@@ -4,7 +4,6 @@ shape, and the offline template that stands in for it."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +13,7 @@ import pandas as pd
 from glimpse_assets.llm.guardrails import fence, reject_links_and_markup
 from glimpse_assets.providers.base import ProviderOutputError
 from glimpse_assets.stories.activities import (
+    metric_value,
     minutes_to_hmm,
     pace_min_per_100m,
     pace_min_per_km,
@@ -50,15 +50,6 @@ STORY_SYSTEM = (
 )
 
 
-def _value(row: Mapping[str, Any] | pd.Series, key: str) -> float | None:
-    value = row.get(key)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _part_of_day(hour: int) -> str:
     if 5 <= hour < 12:
         return "morning"
@@ -72,9 +63,9 @@ def _part_of_day(hour: int) -> str:
 def metric_lines(row: Mapping[str, Any] | pd.Series) -> list[str]:
     """The activity's numbers with units, in the sport's own terms."""
     kind = sport_kind(str(row.get("sport_type") or ""))
-    distance = _value(row, "distance_km") or 0.0
-    moving = _value(row, "moving_time_min") or 0.0
-    elapsed = _value(row, "elapsed_time_min")
+    distance = metric_value(row, "distance_km") or 0.0
+    moving = metric_value(row, "moving_time_min") or 0.0
+    elapsed = metric_value(row, "elapsed_time_min")
     lines = [f"Sport: {row.get('sport_type')}"]
     start = row.get("start_date_local")
     if start is not None and not pd.isna(start):
@@ -93,12 +84,12 @@ def metric_lines(row: Mapping[str, Any] | pd.Series) -> list[str]:
     if kind == "swim" and (pace := pace_min_per_100m(distance, moving)):
         lines.append(f"Average pace: {pace} min/100 m")
     if kind == "wheel" and distance > 0:
-        lines.append(f"Average speed: {_value(row, 'average_speed_kmh') or 0:.1f} km/h")
-        if max_speed := _value(row, "max_speed_kmh"):
+        lines.append(f"Average speed: {metric_value(row, 'average_speed_kmh') or 0:.1f} km/h")
+        if max_speed := metric_value(row, "max_speed_kmh"):
             lines.append(f"Top speed: {max_speed:.1f} km/h")
-    if kind in ("foot", "wheel") and (elevation := _value(row, "elevation_gain_m")):
+    if kind in ("foot", "wheel") and (elevation := metric_value(row, "elevation_gain_m")):
         lines.append(f"Climbing: {elevation:.0f} metres")
-    if heartrate := _value(row, "average_heartrate"):
+    if heartrate := metric_value(row, "average_heartrate"):
         lines.append(f"Average heart rate: {heartrate:.0f} bpm")
     return lines
 
@@ -196,10 +187,10 @@ def offline_story(activity_row: Mapping[str, Any] | pd.Series) -> tuple[str, str
     sport_type = str(activity_row.get("sport_type") or "Workout")
     kind = sport_kind(sport_type)
     what = _sport_words(sport_type)
-    distance = _value(activity_row, "distance_km") or 0.0
-    moving = _value(activity_row, "moving_time_min") or 0.0
-    elevation = _value(activity_row, "elevation_gain_m") or 0.0
-    heartrate = _value(activity_row, "average_heartrate")
+    distance = metric_value(activity_row, "distance_km") or 0.0
+    moving = metric_value(activity_row, "moving_time_min") or 0.0
+    elevation = metric_value(activity_row, "elevation_gain_m") or 0.0
+    heartrate = metric_value(activity_row, "average_heartrate")
     start = activity_row.get("start_date_local")
     stamp = None if start is None or pd.isna(start) else pd.Timestamp(start)
     when = f"{stamp:%A} {_part_of_day(stamp.hour)}" if stamp is not None else "day"
@@ -216,7 +207,7 @@ def offline_story(activity_row: Mapping[str, Any] | pd.Series) -> tuple[str, str
     elif kind == "swim" and (pace := pace_min_per_100m(distance, moving)):
         sentences.append(f"Your average pace was {pace} per 100 metres, smooth and even.")
     elif kind == "wheel" and distance > 0:
-        speed = _value(activity_row, "average_speed_kmh") or 0.0
+        speed = metric_value(activity_row, "average_speed_kmh") or 0.0
         sentences.append(f"You averaged {speed:.1f} km/h, turning the pedals with purpose.")
     if kind in ("foot", "wheel") and elevation >= 1:
         sentences.append(f"The route climbed {elevation:.0f} metres in all.")

@@ -15,10 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from glimpse_assets.http import error_message
+from glimpse_assets.http import SERVER_ERRORS, error_message, retrying_session
 from glimpse_assets.llm.guardrails import redact_outside_text
 from glimpse_assets.storage.object_store import AlreadyExistsError, ObjectChangedError
 from glimpse_assets.storage.records import JsonRecords
@@ -59,24 +57,7 @@ def strava_session() -> requests.Session:
     429 is not retried here (the client decides whether waiting is worth it), nor is a token
     POST that may have reached Strava: a repeated grant would spend a rotated refresh token.
     """
-    retry = Retry(
-        total=1,
-        connect=1,
-        read=1,
-        status=1,
-        other=0,
-        backoff_factor=0,
-        status_forcelist=(500, 502, 503, 504),
-        allowed_methods=frozenset({"GET"}),
-        respect_retry_after_header=False,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = "glimpse-assets"
-    return session
+    return retrying_session(1, 0, statuses=SERVER_ERRORS, respect_retry_after=False)
 
 
 def _pair(value: str | None) -> tuple[int, int] | None:
