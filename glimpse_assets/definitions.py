@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from glimpse_assets.executors import executor_from_env
 from glimpse_assets.news import definitions as news
 from glimpse_assets.publish import definitions as publish
 from glimpse_assets.resources import shared_resources
@@ -22,11 +23,12 @@ def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
     shared = shared_resources(env)
     return dg.Definitions.merge(
         dg.Definitions(
-            # Steps run one after another in the run's own process: a step costs no new process
-            # (the code location's start-up), which is most of a daily run and of every backfill
-            # chunk; parallelism comes from runs (backfill chunks run side by side). A crashed
-            # run is retried as a new run (dagster.yaml), reusing the steps that succeeded.
-            executor=dg.in_process_executor,
+            # By default steps run one after another in the run's own process: a step costs no
+            # new process (the code location's start-up), which is most of a daily run and of
+            # every backfill chunk; parallelism comes from runs (backfill chunks run side by
+            # side). A crashed run is retried as a new run (dagster.yaml), reusing the steps
+            # that succeeded. GLIMPSE_EXECUTOR chooses another (executors.py).
+            executor=executor_from_env(env),
             resources=shared.resources,
         ),
         *(build(env, shared) for build in DOMAINS),
