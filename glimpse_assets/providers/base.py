@@ -77,6 +77,17 @@ class TextProvider(dg.ConfigurableResource, ABC):
     ) -> list[TextResult]:
         """One summary of at most three sentences per item, in the same order."""
 
+    @abstractmethod
+    def write_activity_stories(
+        self,
+        context: dg.AssetExecutionContext,
+        activities: list[dict[str, Any]],
+        force: bool = False,
+    ) -> list[TextResult]:
+        """A title and a story per activity (a row of `strava_activities` as a dict), in the
+        same order: each result's text is the JSON object `{"title": ..., "story": ...}`,
+        already held to `stories.story_text.parse_story`'s rules."""
+
 
 class ImageProvider(dg.ConfigurableResource, ABC):
     size: int = 1024

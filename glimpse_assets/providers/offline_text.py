@@ -8,6 +8,9 @@ as a model's; should it ever fail them, the step fails at once with the reason (
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import dagster as dg
 
 from glimpse_assets.providers.base import (
@@ -20,6 +23,7 @@ from glimpse_assets.providers.prompts import SUMMARY_MAX_SENTENCES
 
 OFFLINE_METHOD = "extractive, not an LLM: TF-IDF keywords and key sentence in a fixed template"
 OFFLINE_SUMMARY_METHOD = "extractive, not an LLM: the most informative condition sentences"
+OFFLINE_STORY_MODEL = "numbers-template"
 
 
 class OfflineTextProvider(TextProvider):
@@ -54,6 +58,35 @@ class OfflineTextProvider(TextProvider):
                     provider="offline",
                     model="tfidf-extractive",
                     method=OFFLINE_SUMMARY_METHOD,
+                )
+            )
+        return results
+
+    def write_activity_stories(
+        self,
+        context: dg.AssetExecutionContext,
+        activities: list[dict[str, Any]],
+        force: bool = False,
+    ) -> list[TextResult]:
+        from glimpse_assets.stories.story_text import (
+            OFFLINE_STORY_METHOD,
+            offline_story,
+            parse_story,
+        )
+
+        results = []
+        for activity in activities:
+            label = f"the offline story of activity {activity.get('activity_id')}"
+            with output_errors_fail(label):
+                written_title, written_story = offline_story(activity)
+                answer = json.dumps({"title": written_title, "story": written_story})
+                title, story = parse_story(answer)
+            results.append(
+                TextResult(
+                    text=json.dumps({"title": title, "story": story}, ensure_ascii=False),
+                    provider="offline",
+                    model=OFFLINE_STORY_MODEL,
+                    method=OFFLINE_STORY_METHOD,
                 )
             )
         return results

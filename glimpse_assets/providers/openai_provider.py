@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,17 +92,26 @@ class OpenAITextProvider(TextProvider):
         conversations: list[list[dict[str, str]]],
         shape: Callable[[str], str],
         force: bool,
+        response_format: dict[str, Any] | None = None,
     ) -> list[TextResult]:
+        """`shape` checks and normalises an answer's text (raising `ProviderOutputError`);
+        `response_format` asks for structured output (a JSON schema)."""
         prices = self.calls.prices()
 
         def estimate(messages):
             return prices.chat_cost(self.model, estimated_prompt_tokens(messages), self.max_tokens)
 
+        extra = {"response_format": response_format} if response_format else {}
         specs = [
             CallSpec(
                 "chat",
                 self.model,
-                {"model": self.model, "messages": messages, "max_tokens": self.max_tokens},
+                {
+                    "model": self.model,
+                    "messages": messages,
+                    "max_tokens": self.max_tokens,
+                    **extra,
+                },
                 estimate(messages),
             )
             for messages in conversations
@@ -143,6 +153,27 @@ class OpenAITextProvider(TextProvider):
     ) -> list[TextResult]:
         conversations = [summary_messages(c.city, c.news, c.weather, c.traffic) for c in conditions]
         return self._chat(context, conversations, shape_summary, force) if conversations else []
+
+    def write_activity_stories(
+        self,
+        context: dg.AssetExecutionContext,
+        activities: list[dict[str, Any]],
+        force: bool = False,
+    ) -> list[TextResult]:
+        from glimpse_assets.stories.story_text import (
+            STORY_RESPONSE_FORMAT,
+            parse_story,
+            story_messages,
+        )
+
+        def shape(text: str) -> str:
+            title, story = parse_story(text)
+            return json.dumps({"title": title, "story": story}, ensure_ascii=False)
+
+        conversations = [story_messages(activity) for activity in activities]
+        if not conversations:
+            return []
+        return self._chat(context, conversations, shape, force, STORY_RESPONSE_FORMAT)
 
     def moderate(self, context: Any, text: str) -> tuple[ModerationResult, dict[str, Any]]:
         """The moderation endpoint's verdict on text meant for publication, and call metadata."""

@@ -29,14 +29,26 @@ OFFLINE_STORY_METHOD = (
     "climbing and heart rate in fixed sentences"
 )
 
+# The answer's shape, sent as structured output. Lengths are described, not constrained: strict
+# structured output does not take minLength/maxLength; `parse_story` holds the answer to them.
 STORY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "title": {"type": "string", "minLength": 1, "maxLength": TITLE_MAX_CHARS},
-        "story": {"type": "string", "minLength": 1},
+        "title": {
+            "type": "string",
+            "description": f"The activity's title, at most {TITLE_MAX_CHARS} characters",
+        },
+        "story": {
+            "type": "string",
+            "description": f"One paragraph of {STORY_MIN_WORDS} to {STORY_MAX_WORDS} words",
+        },
     },
     "required": ["title", "story"],
     "additionalProperties": False,
+}
+STORY_RESPONSE_FORMAT: dict[str, Any] = {
+    "type": "json_schema",
+    "json_schema": {"name": "activity_story", "strict": True, "schema": STORY_SCHEMA},
 }
 
 STORY_SYSTEM = (

@@ -20,8 +20,8 @@ from glimpse_assets.http import SERVER_ERRORS, error_message, retrying_session
 from glimpse_assets.llm.guardrails import redact_outside_text
 from glimpse_assets.storage.object_store import AlreadyExistsError, ObjectChangedError
 from glimpse_assets.storage.records import JsonRecords
+from glimpse_assets.stories.sources import DEFAULT_API_URL
 
-DEFAULT_API_URL = "https://www.strava.com"
 TOKEN_RECORD = "strava/token"
 PER_PAGE = 200
 WINDOW_SECONDS = 15 * 60
