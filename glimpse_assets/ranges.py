@@ -25,11 +25,14 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextvars import ContextVar
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from glimpse_assets.storage.io_manager import GlimpseIOManager, StoredDays
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _current_day: ContextVar[str | None] = ContextVar("glimpse_current_day", default=None)
 
@@ -63,6 +66,30 @@ def add_day_metadata(context: Any, metadata: Mapping[str, Any]) -> None:
         context.add_output_metadata(dict(metadata))
     else:
         context.add_asset_metadata(dict(metadata), partition_key=day)
+
+
+def metadata_added_for_day(context: dg.AssetExecutionContext, day: date) -> Mapping[str, Any]:
+    """The metadata this step has attached to `day` so far (see `ranges.add_day_metadata`)."""
+    if len(context.partition_keys) == 1:
+        return context.get_output_metadata(context.op_execution_context.op_def.output_defs[0].name)
+    # In a range, per-day metadata is kept on the step context (as `ranges` reads it too).
+    step = context.get_step_execution_context()
+    return step.get_asset_metadata(context.asset_key, day.isoformat())
+
+
+def requests_made(
+    context: dg.AssetExecutionContext, day: date, results: pd.DataFrame
+) -> int | None:
+    """Provider requests the day's `results` (rows with a `provider` column) took, as measured:
+    the gateway's `llm_requests` (cached answers are not requests), none for no rows or for the
+    offline provider (it makes no request), and None (not reported) for a provider that does
+    not say."""
+    reported = (metadata_added_for_day(context, day) or {}).get("llm_requests")
+    if reported is not None:
+        return int(getattr(reported, "value", reported))
+    if results.empty or (results["provider"] == "offline").all():
+        return 0
+    return None
 
 
 def day_failure(asset: str, day: str, error: BaseException) -> BaseException:

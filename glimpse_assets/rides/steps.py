@@ -7,9 +7,7 @@ numpy, matplotlib or the DBSCAN package.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -18,7 +16,7 @@ from glimpse_assets.llm.policy import LLMStepConfig
 from glimpse_assets.metadata import markdown_table, png_preview
 from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.providers.base import TextProvider
-from glimpse_assets.ranges import add_day_metadata
+from glimpse_assets.ranges import add_day_metadata, requests_made
 from glimpse_assets.rides.clustering import cluster_rides, finite_rides
 from glimpse_assets.rides.conditions import attach_conditions, block_conditions
 from glimpse_assets.rides.plot import scatter_png
@@ -94,29 +92,6 @@ def cluster_day(
         },
     )
     return clustered
-
-
-def metadata_added_for_day(context: dg.AssetExecutionContext, day: date) -> Mapping[str, Any]:
-    """The metadata this step has attached to `day` so far (see `ranges.add_day_metadata`)."""
-    if len(context.partition_keys) == 1:
-        return context.get_output_metadata(context.op_execution_context.op_def.output_defs[0].name)
-    # In a range, per-day metadata is kept on the step context (as `ranges` reads it too).
-    step = context.get_step_execution_context()
-    return step.get_asset_metadata(context.asset_key, day.isoformat())
-
-
-def requests_made(
-    context: dg.AssetExecutionContext, day: date, summaries: pd.DataFrame
-) -> int | None:
-    """Provider requests the day's summaries took, as measured: the gateway's `llm_requests`
-    (cached answers are not requests), none for no context or for the offline provider (it
-    makes no request), and None (not reported) for a provider that does not say."""
-    reported = (metadata_added_for_day(context, day) or {}).get("llm_requests")
-    if reported is not None:
-        return int(getattr(reported, "value", reported))
-    if summaries.empty or (summaries["provider"] == "offline").all():
-        return 0
-    return None
 
 
 def summaries_for_day(
