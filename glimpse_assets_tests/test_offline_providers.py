@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from glimpse_assets.providers.landscape import png_bytes, render_prompt_image
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
+from glimpse_assets.providers.tfidf import ENGLISH_STOP_WORDS, EmptyVocabularyError, tfidf
 
 CURRENTS_KEYS = {"id", "title", "description", "url", "author", "image", "language", "category"}
 DAYS = [date(2024, 1, 1), date(2024, 2, 29), date(2024, 7, 14), date(2025, 12, 31)]
@@ -206,3 +208,77 @@ def test_sample_news_source_fetches_the_days_draw():
 def test_sample_news_source_honours_its_article_bounds():
     batch = SampleNewsSource(min_articles=3, max_articles=3).fetch_day(DAYS[0])
     assert len(batch.articles) == 3
+
+
+# -- TF-IDF: providers.tfidf is scikit-learn's TfidfVectorizer, without importing it -----------
+
+EXTRACTIVE_TOKENS = r"(?u)\b[^\W\d_]{3,}\b"  # the extractive composer's words
+
+
+def sklearn_tfidf(documents: list[str], token_pattern: str | None = None):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    options = {"token_pattern": token_pattern} if token_pattern else {}
+    vectorizer = TfidfVectorizer(stop_words="english", **options)
+    matrix = vectorizer.fit_transform(documents).toarray()
+    return list(vectorizer.get_feature_names_out()), matrix
+
+
+def sample_day_texts(day: date) -> list[str]:
+    frame, _ = articles_to_frame(sample_articles_for_day(day, sample_pool()), "sample", day)
+    return (frame["title"] + ". " + frame["description"]).tolist()
+
+
+def test_the_stop_words_are_scikit_learns():
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as theirs
+
+    assert theirs == ENGLISH_STOP_WORDS
+
+
+@pytest.mark.parametrize("day", [date(2026, 3, 1) + timedelta(days=n) for n in range(0, 60, 3)])
+@pytest.mark.parametrize("token_pattern", [None, EXTRACTIVE_TOKENS])
+def test_tfidf_equals_scikit_learn_on_sample_days(day, token_pattern):
+    texts = sample_day_texts(day)
+    terms, weights = sklearn_tfidf(texts, token_pattern)
+    ours = tfidf(texts, token_pattern) if token_pattern else tfidf(texts)
+    assert ours.terms == terms
+    assert np.allclose(ours.weights, weights, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=60), min_size=1, max_size=8))
+def test_tfidf_equals_scikit_learn_on_any_text(documents):
+    try:
+        terms, weights = sklearn_tfidf(documents)
+    except ValueError:  # an empty vocabulary: we say so too
+        with pytest.raises(EmptyVocabularyError):
+            tfidf(documents)
+        return
+    ours = tfidf(documents)
+    assert ours.terms == terms
+    assert np.allclose(ours.weights, weights, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("day", [date(2026, 3, 1) + timedelta(days=n) for n in range(0, 60, 3)])
+def test_the_main_story_and_the_prompt_are_the_ones_scikit_learn_gives(day, monkeypatch):
+    """Centrality, the ranking and the prompt's keywords and key sentence, with scikit-learn's
+    own vectors swapped in for ours: the same digest and the same prompt."""
+    from glimpse_assets.news import digest as digest_module
+    from glimpse_assets.providers import extractive
+    from glimpse_assets.providers.tfidf import TfidfMatrix
+
+    ours = sample_digest(day)
+    ours_prompt = compose_image_prompt(ours)
+
+    def reference(documents, token_pattern=None):
+        try:
+            terms, weights = sklearn_tfidf(documents, token_pattern)
+        except ValueError as error:
+            raise EmptyVocabularyError(str(error)) from None
+        return TfidfMatrix(terms, weights)
+
+    monkeypatch.setattr(digest_module, "tfidf", reference)
+    monkeypatch.setattr(extractive, "tfidf", reference)
+    theirs = sample_digest(day)
+    assert ours == theirs
+    assert ours_prompt == compose_image_prompt(theirs)

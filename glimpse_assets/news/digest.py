@@ -4,6 +4,9 @@ Ranking (deterministic, documented in the README): the main story is the most *c
 the article whose TF-IDF vector (title + description, English stop words removed) has the highest
 summed cosine similarity to the day's other articles: the story the day talks about most. Ties
 are broken by: has an image, longer description, earlier publication, then id.
+
+The TF-IDF vectors are scikit-learn's with its defaults, computed by `providers.tfidf` (numpy):
+importing scikit-learn cost more than this whole step (see that module).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from glimpse_assets.news.text import clean_text, truncate
+from glimpse_assets.providers.tfidf import EmptyVocabularyError, tfidf
 
 RANKING_RULE = (
     "centrality: summed TF-IDF cosine similarity of title+description to the day's other "
@@ -53,15 +57,11 @@ def centrality_scores(texts: list[str]) -> np.ndarray:
     """Summed cosine similarity of each text to the others (0 for a lone or wordless day)."""
     if len(texts) < 2:
         return np.zeros(len(texts))
-    # Imported here, not at the top: scikit-learn costs ~0.8 s, and the code location (loaded by
-    # the UI, the daemon and every run) should not pay it until a step needs it.
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     try:
-        matrix = TfidfVectorizer(stop_words="english").fit_transform(texts)
-    except ValueError:  # empty vocabulary: nothing but stop words, numbers or symbols
+        matrix = tfidf(texts).weights
+    except EmptyVocabularyError:  # nothing but stop words, numbers or symbols
         return np.zeros(len(texts))
-    similarity = (matrix @ matrix.T).toarray()
+    similarity = matrix @ matrix.T
     np.fill_diagonal(similarity, 0.0)
     # Rounded so that float noise in the last bits can never reorder equal stories.
     return np.round(similarity.sum(axis=1), 9)

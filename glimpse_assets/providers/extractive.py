@@ -1,6 +1,6 @@
 """The offline text provider's method: extractive, not an LLM. Keywords and a key sentence
-picked with TF-IDF, composed into a fixed template; the same digest always gives the same
-prompt.
+picked with TF-IDF (scikit-learn's vectors, computed by `providers.tfidf`), composed into a fixed
+template; the same digest always gives the same prompt.
 
 Outside text is material: before anything is picked from it, URLs, markup and sentences that
 address a model are taken out, so what is composed passes the guardrails a model's answer must
@@ -20,6 +20,7 @@ from glimpse_assets.providers.prompts import (
     shape_summary,
 )
 from glimpse_assets.providers.prompts import split_sentences as split_all_sentences
+from glimpse_assets.providers.tfidf import EmptyVocabularyError, TfidfMatrix, tfidf
 
 STYLE_SENTENCE = (
     "Style: warm painterly light, rich colour, clear composition, no text or lettering."
@@ -37,24 +38,19 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCES.split(text) if len(s.split()) >= 3]
 
 
-def _fit(documents: list[str]):
-    # Imported on first use: see news/digest.py, which does the same to keep the load fast.
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vectorizer = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
+def _fit(documents: list[str]) -> TfidfMatrix | None:
     try:
-        return vectorizer, vectorizer.fit_transform(documents)
-    except ValueError:  # nothing but stop words, numbers or symbols
-        return None, None
+        return tfidf(documents, token_pattern=r"(?u)\b[^\W\d_]{3,}\b")
+    except EmptyVocabularyError:  # nothing but stop words, numbers or symbols
+        return None
 
 
 def top_keywords(documents: list[str], count: int) -> list[str]:
     """The highest-weighted terms of the first document, weighed against all of them."""
-    vectorizer, matrix = _fit(documents)
-    if vectorizer is None:
+    matrix = _fit(documents)
+    if matrix is None:
         return []
-    weights = matrix[0].toarray().ravel()
-    terms = vectorizer.get_feature_names_out()
+    weights, terms = matrix.weights[0], matrix.terms
     order = sorted((i for i in np.flatnonzero(weights)), key=lambda i: (-weights[i], terms[i]))
     return [str(terms[i]) for i in order[:count]]
 
@@ -63,10 +59,10 @@ def key_sentence(sentences: list[str], context: list[str]) -> str | None:
     """The sentence closest to the whole day's text (by TF-IDF cosine); the first on a tie."""
     if not sentences:
         return None
-    vectorizer, matrix = _fit([*sentences, " ".join(context)])
-    if vectorizer is None:
+    matrix = _fit([*sentences, " ".join(context)])
+    if matrix is None:
         return sentences[0]
-    scores = (matrix[: len(sentences)] @ matrix[len(sentences)].T).toarray().ravel()
+    scores = matrix.weights[: len(sentences)] @ matrix.weights[len(sentences)]
     return sentences[int(np.argmax(np.round(scores, 9)))]
 
 
@@ -128,8 +124,8 @@ def extractive_summary(conditions: RideConditions, max_sentences: int) -> str:
     max_words = SUMMARY_MAX_WORDS // max(max_sentences, 1)
     sentences = [_capped(s, max_words) for s in sentences] or [NO_CONDITIONS]
     if len(sentences) > max_sentences:
-        vectorizer, matrix = _fit(sentences)
-        weights = np.asarray(matrix.sum(axis=1)).ravel() if vectorizer else np.zeros(len(sentences))
+        matrix = _fit(sentences)
+        weights = matrix.weights.sum(axis=1) if matrix is not None else np.zeros(len(sentences))
         keep = sorted(
             sorted(range(len(sentences)), key=lambda i: (-round(weights[i], 9), i))[:max_sentences]
         )

@@ -1,5 +1,6 @@
 """Offline text: extractive, not an LLM. TF-IDF keywords and key sentences composed into a
-fixed template (see `extractive`, loaded with scikit-learn when the first text is written).
+fixed template (see `extractive`, loaded when the first text is written; its TF-IDF is
+`providers.tfidf`, numpy).
 
 The composer strips URLs and markup from its material, so its output passes the same checks
 as a model's; should it ever fail them, the step fails at once with the reason (a non-retryable
