@@ -8,6 +8,8 @@ split into the same groups, whatever the numbers the two implementations give th
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 
 import numpy as np
@@ -410,3 +412,21 @@ def test_dbscan_labels_refuses_nonfinite_points_rather_than_crash():
     points = np.array([[1.0, 2.0], [np.nan, 1.0], [2.0, 2.0]])
     with pytest.raises(ValueError, match="finite"):
         dbscan_labels(points, 0.3, 2)
+
+
+def test_clustering_loads_the_compiled_dbscan_without_scikit_learn():
+    """A fresh process clusters a day without importing scikit-learn (the dbscan package's
+    wrapper would), and `import dbscan` afterwards gives the very function that clustered."""
+    script = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from glimpse_assets.rides.clustering import cluster_rides\n"
+        "from glimpse_assets.rides.simulate import simulate_rides\n"
+        "clustered, stats = cluster_rides(simulate_rides(date(2026, 3, 1), 2_000))\n"
+        "assert stats.rows == 2_000 and stats.clusters >= 1, stats\n"
+        "assert 'sklearn' not in sys.modules, 'clustering imported scikit-learn'\n"
+        "compiled = sys.modules['dbscan._dbscan'].DBSCAN\n"
+        "import dbscan\n"
+        "assert dbscan.DBSCAN is compiled\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=120)

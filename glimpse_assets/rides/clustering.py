@@ -4,7 +4,8 @@ scikit-learn's DBSCAN needs every point's neighbourhood in memory: about 100 s a
 100,000 rides of this shape. The `dbscan` package (Wang, Gu and Shun, SIGMOD 2020) is an exact
 grid-based DBSCAN for low dimensions: the same core points and the same noise points as
 scikit-learn (border points may join a different one of their neighbouring clusters, as DBSCAN
-allows), a million rides in well under a second. The parity is tested in the suite. One caveat:
+allows), a million rides in well under a second; its compiled core is loaded without the
+package's scikit-learn wrapper (see `_dbscan_core`). The parity is tested in the suite. One caveat:
 it compares squared distances with eps squared, so a pair whose distance rounds to a hair above
 eps in floating point (e.g. 0.05000000000000002 for eps 0.05) can count as neighbours where
 scikit-learn says no; on continuous ride data such ties do not arise.
@@ -16,6 +17,9 @@ them; raw_rides applies it to every source, and `cluster_rides` again for any ot
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +58,30 @@ def standardise(values: np.ndarray) -> np.ndarray:
     return (values - mean) / np.where(std > 0, std, 1.0)
 
 
+def _dbscan_core():
+    """The dbscan package's compiled module, `dbscan._dbscan`, whose `DBSCAN(X, eps,
+    min_samples)` is the function `from dbscan import DBSCAN` gives.
+
+    Loaded without running the package's `__init__`, which also builds a scikit-learn style
+    wrapper class and so imports scikit-learn: about 1 s, more than clustering a million rides.
+    The module is found and loaded by the standard import machinery (importlib), under its own
+    name, so a later `import dbscan` reuses it."""
+    module = sys.modules.get("dbscan._dbscan")
+    if module is None:
+        package = importlib.util.find_spec("dbscan")  # finds the package, does not import it
+        if package is None or not package.submodule_search_locations:
+            raise ImportError("the dbscan package is not installed")
+        spec = importlib.machinery.PathFinder.find_spec(
+            "dbscan._dbscan", package.submodule_search_locations
+        )
+        if spec is None:
+            raise ImportError("the dbscan package has no compiled module _dbscan")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["dbscan._dbscan"] = module
+    return module
+
+
 def dbscan_labels(
     points: np.ndarray, eps: float, min_samples: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -64,9 +92,7 @@ def dbscan_labels(
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
     if not np.isfinite(points).all():  # the extension can crash the process on NaN
         raise ValueError("DBSCAN needs finite points: drop NaN and infinite rows first")
-    from dbscan import DBSCAN  # a compiled extension, loaded when a step clusters
-
-    labels, core = DBSCAN(
+    labels, core = _dbscan_core().DBSCAN(
         np.ascontiguousarray(points, dtype=np.float64), eps=eps, min_samples=min_samples
     )
     return labels.astype(np.int64), core.astype(bool)
