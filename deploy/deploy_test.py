@@ -1,0 +1,343 @@
+"""`make deploy-test`: one day of every domain through a real deployment on this machine.
+
+It starts, all on 127.0.0.1 and in one temporary folder: PostgreSQL (the instance of
+deploy/dagster.postgres.yaml), Redis (the Celery broker and result backend), two dagster-celery
+workers, and SeaweedFS (the S3 server every step reads and writes through). It materialises one
+day of every asset the code location defines (taken from the loaded Definitions, one run per
+asset group in dependency order, checks included) with GLIMPSE_EXECUTOR=celery on that instance,
+and the same day with the in-process executor on a SQLite instance into another bucket; then it
+compares every stored object of the two (the storage URI itself replaced by `<storage>`; objects
+that differ in bytes are compared by content as glimpse_assets_tests/output_digests.py does),
+prints one line
+
+    deploy-test: N runs in Postgres, steps on K worker processes, M objects on S3, outputs identical
+
+and stops everything it started, also when something fails (then it exits 1 with the reason).
+
+`python -m deploy.deploy_test --materialise DAY` is the part that runs the day (in a child
+process with the deployment's environment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from deploy.services import (  # noqa: E402
+    CeleryWorker,
+    PostgresServer,
+    RedisServer,
+    ServiceError,
+    missing_binaries,
+)
+
+DEPLOY_BUCKET = "glimpse-deploy"
+REFERENCE_BUCKET = "glimpse-reference"
+PREFIX = "storage"
+WORKERS = 2
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+class DeployTestError(RuntimeError):
+    """What went wrong, in one line (and the log tail where a service failed)."""
+
+
+# -- the child: one day of every asset group, one run each ------------------------------------
+
+
+def group_order(asset_graph) -> list[tuple[str, list]]:
+    """The asset groups (with their executable, day-partitioned asset keys) in an order where a
+    group's upstream groups come first; a cycle between groups puts them all in one run."""
+    groups: dict[str, list] = {}
+    for key in sorted(asset_graph.executable_asset_keys, key=lambda k: k.to_user_string()):
+        node = asset_graph.get(key)
+        if node.partitions_def is not None:
+            groups.setdefault(node.group_name or "default", []).append(key)
+    group_of = {key: name for name, keys in groups.items() for key in keys}
+    needs = {
+        name: {
+            group_of[parent]
+            for key in keys
+            for parent in asset_graph.get(key).parent_keys
+            if parent in group_of and group_of[parent] != name
+        }
+        for name, keys in groups.items()
+    }
+    order: list[tuple[str, list]] = []
+    done: set[str] = set()
+    while len(done) < len(groups):
+        ready = sorted(name for name in groups if name not in done and needs[name] <= done)
+        if not ready:  # a cycle between groups: one run for everything left
+            rest = sorted(name for name in groups if name not in done)
+            order.append(("+".join(rest), [key for name in rest for key in groups[name]]))
+            break
+        for name in ready:
+            order.append((name, groups[name]))
+            done.add(name)
+    return order
+
+
+def materialise(day: str) -> list[str]:
+    """Run `day` of every asset group through the instance at DAGSTER_HOME with the executor
+    GLIMPSE_EXECUTOR chooses; returns the run ids; raises on the first failed run."""
+    import warnings
+
+    import dagster as dg
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from glimpse_assets import defs
+
+    # dagster-celery registers its one task again for every step it submits; celery 5.7 warns
+    # that the name is taken, and the first registration (the same function) is the one used.
+    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
+
+    asset_graph = defs.get_repository_def().asset_graph
+    job = ReconstructableRepository.for_module(
+        "glimpse_assets", "defs", working_directory=str(REPO_ROOT)
+    ).get_reconstructable_job("__ASSET_JOB")
+    run_ids = []
+    with dg.DagsterInstance.get() as instance:
+        for group, keys in group_order(asset_graph):
+            result = dg.execute_job(
+                job,
+                instance=instance,
+                run_config=QUIET,
+                tags={"dagster/partition": day, "glimpse/deploy-test": group},
+                asset_selection=keys,
+            )
+            run_ids.append(result.run_id)
+            if not result.success:
+                failed = [
+                    f"{event.step_key}: {event.event_specific_data.error.message.strip()}"
+                    for event in result.all_events
+                    if event.is_step_failure
+                ]
+                raise DeployTestError(
+                    f"the {group} run for {day} failed: {failed[0] if failed else 'no step failed'}"
+                )
+    return run_ids
+
+
+# -- the parent: services, the two runs, the comparison -------------------------------------
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without Glimpse, Dagster, AWS or OpenAI settings."""
+    prefixes = ("GLIMPSE_", "DAGSTER_", "AWS_", "OPENAI_", "CURRENTS_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+def run_day(day: str, env: Mapping[str, str], log: Path) -> list[str]:
+    with open(log, "ab") as out:
+        completed = subprocess.run(
+            [sys.executable, "-m", "deploy.deploy_test", "--materialise", day],
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=out,
+            timeout=1800,
+        )
+    lines = completed.stdout.decode(errors="replace").strip().splitlines()
+    if completed.returncode != 0 or not lines:
+        reason = lines[-1] if lines else f"exit code {completed.returncode}"
+        raise DeployTestError(f"{reason} (log: {log})")
+    return json.loads(lines[-1])
+
+
+def objects(client, bucket: str) -> dict[str, bytes]:
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+    return found
+
+
+def outputs(all_objects: Mapping[str, bytes], bucket: str) -> dict[str, bytes]:
+    """The outputs (not the store's bookkeeping: `.locks/`, `_ledger/`, `_cache/` and the other
+    `_` folders say when and by which run), the storage URI replaced by `<storage>`."""
+    root = f"s3://{bucket}/{PREFIX}".encode()
+    return {
+        key.removeprefix(f"{PREFIX}/"): data.replace(root, b"<storage>")
+        for key, data in all_objects.items()
+        if not key.removeprefix(f"{PREFIX}/").startswith((".", "_"))
+    }
+
+
+def differences(deployed: Mapping[str, bytes], reference: Mapping[str, bytes], work: Path):
+    """Keys whose objects differ: missing on one side, or different in bytes and in content."""
+    from glimpse_assets_tests.output_digests import content_digest
+
+    different = sorted(set(deployed) ^ set(reference))
+    for key in sorted(set(deployed) & set(reference)):
+        if deployed[key] == reference[key]:
+            continue
+        digests = []
+        for side, data in (("deployed", deployed[key]), ("reference", reference[key])):
+            path = work / side / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            digests.append(content_digest(path, work / side))
+        if digests[0] != digests[1]:
+            different.append(key)
+    return different
+
+
+def worker_processes(instance, run_ids: list[str]) -> tuple[set[int], set[str]]:
+    """The process ids that started the runs' steps, and the Celery workers that ran them;
+    raises if a step started in a run's own process."""
+    from dagster import DagsterEventType
+
+    pids, hosts, run_pids = set(), set(), set()
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == DagsterEventType.RUN_START:
+                run_pids.add(event.pid)
+            if event.event_type == DagsterEventType.STEP_START:
+                pids.add(event.pid)
+            if event.event_type == DagsterEventType.ENGINE_EVENT and entry.step_key:
+                data = event.engine_event_data.metadata if event.engine_event_data else {}
+                if "Celery worker" in data:
+                    hosts.add(str(data["Celery worker"].value))
+    if pids & run_pids:
+        raise DeployTestError("some steps ran in their run's own process, not on a worker")
+    return pids, hosts
+
+
+def default_day() -> str:
+    """The last complete UTC day that every domain has (the news partitions' last one)."""
+    from glimpse_assets.partitions import daily_partitions
+
+    return daily_partitions.get_last_partition_key()
+
+
+@contextlib.contextmanager
+def deployment(folder: Path) -> Iterator[dict]:
+    """Postgres, Redis, SeaweedFS and the workers, started in that order and stopped in the
+    reverse order, whatever happens in between."""
+    from glimpse_assets_tests.seaweedfs import SeaweedFS
+
+    with contextlib.ExitStack() as stack:
+        postgres = stack.enter_context(PostgresServer(folder / "postgres"))
+        redis = stack.enter_context(RedisServer(folder / "redis"))
+        s3 = stack.enter_context(SeaweedFS(folder / "seaweedfs", "glimpse-deploy", "deploy-secret"))
+        client = s3.client()
+        for bucket in (DEPLOY_BUCKET, REFERENCE_BUCKET):
+            client.create_bucket(Bucket=bucket)
+        home = folder / "dagster_postgres"
+        home.mkdir()
+        (home / "dagster.yaml").write_text(
+            (REPO_ROOT / "deploy" / "dagster.postgres.yaml").read_text()
+        )
+        env = {
+            **clean_env(),
+            **postgres.env(),
+            **s3.env(),
+            "DAGSTER_HOME": str(home),
+            "GLIMPSE_EXECUTOR": "celery",
+            "GLIMPSE_CELERY_BROKER_URL": redis.url,
+            "GLIMPSE_STORAGE_URI": f"s3://{DEPLOY_BUCKET}/{PREFIX}",
+        }
+        workers = [CeleryWorker(f"glimpse-{n}@deploy-test", folder, env) for n in (1, 2)]
+        for worker in workers:
+            stack.callback(worker.stop)
+            worker.start()
+        yield {"postgres": postgres, "s3": s3, "client": client, "env": env, "home": home}
+
+
+def deploy_test(folder: Path, day: str) -> str:
+    import dagster as dg
+
+    with deployment(folder) as deployed:
+        reference_home = folder / "dagster_sqlite"
+        reference_home.mkdir()
+        (reference_home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+        reference_env = {
+            **clean_env(),
+            **deployed["s3"].env(),
+            "DAGSTER_HOME": str(reference_home),
+            "GLIMPSE_STORAGE_URI": f"s3://{REFERENCE_BUCKET}/{PREFIX}",
+        }
+        run_day(day, reference_env, folder / "in_process.log")
+        run_ids = run_day(day, deployed["env"], folder / "celery.log")
+
+        # Read back what the instance holds, from Postgres.
+        os.environ.update(deployed["postgres"].env())
+        with dg.DagsterInstance.from_config(str(deployed["home"])) as instance:
+            records = instance.get_run_records()
+            not_successful = [r.dagster_run.run_id for r in records if not r.dagster_run.is_success]
+            if not_successful or {r.dagster_run.run_id for r in records} != set(run_ids):
+                raise DeployTestError(f"runs in Postgres not all successful: {not_successful}")
+            pids, hosts = worker_processes(instance, run_ids)
+        if len(hosts) < WORKERS:
+            raise DeployTestError(f"steps ran on {sorted(hosts)}, not on both workers")
+        client = deployed["client"]
+        deployed_objects = objects(client, DEPLOY_BUCKET)
+        different = differences(
+            outputs(deployed_objects, DEPLOY_BUCKET),
+            outputs(objects(client, REFERENCE_BUCKET), REFERENCE_BUCKET),
+            folder / "compare",
+        )
+        if different:
+            raise DeployTestError(
+                f"{len(different)} outputs differ from the in-process run's: {different[:5]}"
+            )
+        return (
+            f"deploy-test: {len(records)} runs in Postgres, steps on {len(pids)} worker "
+            f"processes, {len(deployed_objects)} objects on S3, outputs identical"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--day", help="the day (YYYY-MM-DD); default: the last complete UTC day")
+    parser.add_argument("--materialise", metavar="DAY", help=argparse.SUPPRESS)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args(argv)
+    if args.materialise:
+        try:
+            print(json.dumps(materialise(args.materialise)))
+        except DeployTestError as error:
+            print(error)
+            return 1
+        return 0
+
+    missing = missing_binaries()
+    if missing:
+        print(f"deploy-test failed: missing {', '.join(missing)}")
+        return 1
+    started = time.monotonic()
+    folder = Path(tempfile.mkdtemp(prefix="glimpse-deploy-test-"))
+    try:
+        line = deploy_test(folder, args.day or default_day())
+    except (DeployTestError, ServiceError) as error:
+        print(f"deploy-test failed: {error}")
+        print(f"(logs kept in {folder})")
+        return 1
+    else:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+    print(line)
+    print(f"(wall time {time.monotonic() - started:.0f} s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
