@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install install-dev run checks test ui serve lint format bench clean
+.PHONY: install install-dev run checks test ui serve lint format bench clean workers deploy-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(VENV)/.installed: pyproject.toml setup.py | $(BIN)/python
 $(VENV)/.installed-dev: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
+
+# The deploy extra: dagster-postgres, dagster-celery, dagster-k8s (make workers, make deploy-test).
+$(VENV)/.installed-deploy: pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -56,6 +61,23 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# A Celery worker for GLIMPSE_EXECUTOR=celery: it runs the steps that runs send to the Redis in
+# GLIMPSE_CELERY_BROKER_URL, one per core (`make workers ARGS=--concurrency=4` for another
+# number), on the instance at DAGSTER_HOME and the storage at GLIMPSE_STORAGE_URI (made
+# absolute as for make ui). Start one on every machine that should run steps.
+workers: $(VENV)/.installed-deploy $(DAGSTER_HOME)/dagster.yaml  ## a Celery worker for GLIMPSE_EXECUTOR=celery
+	@test -n "$$GLIMPSE_CELERY_BROKER_URL" || { echo "make workers needs GLIMPSE_CELERY_BROKER_URL (redis://host:6379/0)"; exit 2; }
+	storage="$${GLIMPSE_STORAGE_URI:-.glimpse/storage}"; \
+	case "$$storage" in s3://*|/*) ;; *) storage="$(CURDIR)/$$storage" ;; esac; \
+	GLIMPSE_STORAGE_URI="$$storage" GLIMPSE_EXECUTOR=celery PATH="$(CURDIR)/$(BIN):$$PATH" \
+		$(BIN)/dagster-celery worker start -A dagster_celery.app -y deploy/celery.yaml -- $(ARGS)
+
+# Postgres, Redis, two Celery workers and SeaweedFS on 127.0.0.1: one day of every domain through
+# them, compared with an in-process run (deploy/deploy_test.py); the deploy tests first.
+deploy-test: $(VENV)/.installed-deploy  ## a real deployment on this machine, end to end
+	$(BIN)/python -m pytest -q glimpse_assets_tests/test_deploy_*.py
+	$(BIN)/python -m deploy.deploy_test
 
 # The bench extra adds the sentence-transformers reference (torch 2.13.0, the CPU build on disk).
 bench: install  ## timings, written to BENCHMARKS.md
