@@ -1,13 +1,27 @@
-"""Shared fixtures: an S3 server on 127.0.0.1 (moto's server mode) and the offline resources."""
+"""Shared fixtures: the S3 servers on 127.0.0.1 and the offline resources.
+
+S3 tests run against two servers, each started once per session on 127.0.0.1: moto's server
+mode (`moto`, any credentials accepted) and a real SeaweedFS (`seaweedfs`, its one identity
+enforced; glimpse_assets_tests/seaweedfs.py). `s3_server` is parametrised over both, so every
+test that asks for `s3_server`, `s3_endpoint`, `s3_client` or `s3_bucket` runs once on each
+(ids `[moto]`, `[seaweedfs]`). A fixture parametrised over local and S3 storage takes the
+servers' names as params and calls `s3_bucket_on(name)`.
+"""
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+
+from glimpse_assets_tests.seaweedfs import SeaweedFS
+
+S3_SERVERS = ("moto", "seaweedfs")
 
 
 @pytest.fixture(autouse=True)
@@ -29,19 +43,100 @@ def moto_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """A SeaweedFS S3 server on 127.0.0.1 for the session; only its own credentials work."""
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    with SeaweedFS(folder, "glimpse-tests", secrets.token_hex(16)) as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """One of the S3 servers the tests run against, and the credentials it accepts."""
+
+    name: str
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+
+    def env(self) -> dict[str, str]:
+        """AWS_* variables pointing a client (or a child process) at this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def client(self):
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
+
+
+def s3_server_named(request: pytest.FixtureRequest, name: str) -> S3Server:
+    if name == "moto":
+        return S3Server("moto", request.getfixturevalue("moto_server"), "testing", "testing")
+    if name == "seaweedfs":
+        server = request.getfixturevalue("seaweedfs")
+        return S3Server("seaweedfs", server.endpoint_url, server.access_key, server.secret_key)
+    raise ValueError(f"no S3 server named {name!r}; there are {S3_SERVERS}")
+
+
+@pytest.fixture(scope="session", params=S3_SERVERS)
+def s3_server(request) -> S3Server:
+    """Each S3 server in turn (moto, then SeaweedFS)."""
+    return s3_server_named(request, request.param)
+
+
 @pytest.fixture
-def s3_client(moto_server, monkeypatch):
-    """AWS_ENDPOINT_URL pointed at the local moto server, and a client for it."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    return boto3.client("s3", endpoint_url=moto_server)
+def s3_endpoint(s3_server) -> str:
+    return s3_server.endpoint_url
+
+
+def point_aws_at(server: S3Server, monkeypatch: pytest.MonkeyPatch):
+    """AWS_* set to `server`'s endpoint and credentials for this test; a client for it."""
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    # boto3's default session keeps the credentials it first resolved; a `boto3.client(...)`
+    # made in this test must read them from this environment, as a new process would.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    return server.client()
+
+
+def new_bucket(client) -> str:
+    name = f"glimpse-test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_client(s3_server, monkeypatch):
+    """AWS_ENDPOINT_URL and the credentials pointed at the S3 server, and a client for it."""
+    return point_aws_at(s3_server, monkeypatch)
 
 
 @pytest.fixture
 def s3_bucket(s3_client):
-    """A fresh, empty bucket on the local S3 server, for one test."""
-    name = f"glimpse-test-{uuid.uuid4().hex[:12]}"
-    s3_client.create_bucket(Bucket=name)
-    return name
+    """A fresh, empty bucket on the S3 server, for one test."""
+    return new_bucket(s3_client)
+
+
+@pytest.fixture
+def s3_bucket_on(request, monkeypatch):
+    """`s3_bucket_on("moto" | "seaweedfs")` -> (a fresh bucket, its S3Server), with AWS_* pointed
+    at that server: for fixtures parametrised over local storage and the S3 servers."""
+
+    def make(name: str) -> tuple[str, S3Server]:
+        server = s3_server_named(request, name)
+        return new_bucket(point_aws_at(server, monkeypatch)), server
+
+    return make
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The news chain end to end on the offline providers: local folder and S3 (moto on 127.0.0.1)."""
+"""The news chain end to end on the offline providers: local folder and S3 (moto and SeaweedFS
+on 127.0.0.1)."""
 
 import io
 import json

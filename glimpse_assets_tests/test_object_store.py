@@ -1,4 +1,4 @@
-"""The object store, local (tmp_path) and S3 (the moto server on 127.0.0.1): round trips, atomic
+"""The object store, local (tmp_path) and S3 (moto and SeaweedFS on 127.0.0.1): round trips, atomic
 writes, and the conditional writes under races between threads and between processes."""
 
 from __future__ import annotations
@@ -29,17 +29,17 @@ THREADS = 8
 PROCESSES = 4
 
 
-@pytest.fixture(params=["local", "s3"])
-def store_location(request, tmp_path) -> tuple[str, str | None]:
-    """(uri, endpoint) of an empty store; for S3 a fresh bucket on the moto server.
+@pytest.fixture(params=["local", "moto", "seaweedfs"])
+def store_location(request, tmp_path, s3_bucket_on) -> tuple[str, str | None]:
+    """(uri, endpoint) of an empty store; for S3 a fresh bucket on moto or SeaweedFS.
 
     moto 5.2.5 checks If-None-Match / If-Match and then stores the object without a lock, so
     in principle two racing conditional PUTs could both pass; at Python's default 5 ms thread
     switch interval that window was never hit in 1000 rounds of 16 threads."""
     if request.param == "local":
         return str(tmp_path / "store"), None
-    bucket = request.getfixturevalue("s3_bucket")
-    return f"s3://{bucket}/glimpse/root", request.getfixturevalue("moto_server")
+    bucket, server = s3_bucket_on(request.param)
+    return f"s3://{bucket}/glimpse/root", server.endpoint_url
 
 
 @pytest.fixture
@@ -143,10 +143,10 @@ def test_local_files_get_umask_permissions_not_owner_only(tmp_path):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
 
 
-def test_s3_keys_live_under_the_prefix(s3_client, s3_bucket, moto_server):
+def test_s3_keys_live_under_the_prefix(s3_client, s3_bucket, s3_endpoint):
     s3_client.put_object(Bucket=s3_bucket, Key="elsewhere/x.txt", Body=b"not ours")
     s3_client.put_object(Bucket=s3_bucket, Key="deep/prefix/folder/", Body=b"")  # console marker
-    store = open_object_store(f"s3://{s3_bucket}/deep/prefix/", endpoint_url=moto_server)
+    store = open_object_store(f"s3://{s3_bucket}/deep/prefix/", endpoint_url=s3_endpoint)
 
     etag = store.put("folder/a.txt", b"a", "text/plain")
 
@@ -326,10 +326,10 @@ def test_read_modify_replace_counter_loses_no_update(store):
     assert store.get(key) == str(THREADS).encode()
 
 
-def test_s3_conditional_write_retried_by_botocore_is_recognised_as_ours(s3_bucket, moto_server):
+def test_s3_conditional_write_retried_by_botocore_is_recognised_as_ours(s3_bucket, s3_endpoint):
     """A PUT that succeeded but whose response was lost is retried by botocore and then fails
     its own condition; the store sees its write id on the object and reports the win."""
-    store = open_object_store(f"s3://{s3_bucket}/p", endpoint_url=moto_server)
+    store = open_object_store(f"s3://{s3_bucket}/p", endpoint_url=s3_endpoint)
     forced = []
 
     def retry_first_put_once(attempts, **kwargs):
@@ -352,6 +352,8 @@ def test_s3_conditional_write_retried_by_botocore_is_recognised_as_ours(s3_bucke
         store.replace("once.json", b"someone else", etag=etag)
 
 
+# The reply is stubbed and no server is reached, so one run (on moto) is enough.
+@pytest.mark.parametrize("s3_server", ["moto"], indirect=True)
 def test_s3_409_conditional_request_conflict_maps_to_the_loser_errors(s3_client, s3_bucket):
     """moto never answers 409 ConditionalRequestConflict, so this one response is stubbed."""
     from botocore.stub import Stubber
@@ -388,9 +390,9 @@ def test_open_object_store_parses_s3_uris():
     assert store.client.meta.region_name == "eu-west-1"
 
 
-def test_open_object_store_honours_aws_endpoint_url(s3_client, s3_bucket, moto_server):
+def test_open_object_store_honours_aws_endpoint_url(s3_client, s3_bucket, s3_endpoint):
     store = open_object_store(f"s3://{s3_bucket}")  # AWS_ENDPOINT_URL is set by s3_client
-    assert store.client.meta.endpoint_url == moto_server
+    assert store.client.meta.endpoint_url == s3_endpoint
     store.put("k", b"v")
     assert s3_client.get_object(Bucket=s3_bucket, Key="k")["Body"].read() == b"v"
 

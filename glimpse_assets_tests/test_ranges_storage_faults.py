@@ -1,11 +1,11 @@
 """A range whose storage fails half-way: every day is either its old object with its old
 materialisation, or its new object with its new materialisation (issue 11, item 7).
 
-The S3 faults are real: boto3 talks to a small HTTP proxy on 127.0.0.1 in front of the moto
-server, which forwards every request until it has let N object PUTs through and then refuses
-every request (503) or disappears (drops the connection and stops listening). The local fault is
-a day's object made immutable (`chattr +i`), so replacing it fails as a full or read-only disk
-would.
+The S3 faults are real: boto3 talks to a small HTTP proxy on 127.0.0.1 in front of the S3
+server (moto or SeaweedFS), which forwards every request until it has let N object PUTs through
+and then refuses every request (503) or disappears (drops the connection and stops listening).
+The local fault is a day's object made immutable (`chattr +i`), so replacing it fails as a full
+or read-only disk would.
 """
 
 import http.client
@@ -191,7 +191,7 @@ def assert_each_day_old_or_new(instance, stored: dict[str, bytes], old_run: str,
 
 @pytest.mark.parametrize("then", ["refuse", "vanish"])
 def test_s3_failing_on_the_third_day_leaves_each_day_old_or_new_in_storage_and_event_log(
-    s3_client, s3_bucket, moto_server, monkeypatch, then
+    s3_client, s3_bucket, s3_endpoint, monkeypatch, then
 ):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the fault is the point: no retries
     uri = f"s3://{s3_bucket}/glimpse"
@@ -199,10 +199,10 @@ def test_s3_failing_on_the_third_day_leaves_each_day_old_or_new_in_storage_and_e
         old = run_range(io_manager_at(uri), instance, "old")
         assert old.success, failure_text(old)
 
-        with FaultyS3Proxy(moto_server, allow_puts=2, then=then) as proxy:
+        with FaultyS3Proxy(s3_endpoint, allow_puts=2, then=then) as proxy:
             monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
             new = run_range(io_manager_at(uri), instance, "new")
-        monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
 
         assert not new.success
         assert proxy.puts == 2

@@ -1,6 +1,7 @@
 """The rides chain end to end: raw_rides -> clustered_rides -> anomaly_summaries -> rides_report
--> rides_report_page, with its two checks, on local storage, on S3 (moto on 127.0.0.1) and with
-the OpenAI-compatible text provider talking to a local fake of the Chat Completions API.
+-> rides_report_page, with its two checks, on local storage, on S3 (moto and SeaweedFS on
+127.0.0.1) and with the OpenAI-compatible text provider talking to a local fake of the Chat
+Completions API.
 
 raw_rides reads the day's raw_news headlines, so every run materialises raw_news too.
 """

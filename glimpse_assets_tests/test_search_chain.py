@@ -1,5 +1,5 @@
 """The search chain end to end: article_chunks -> article_embeddings -> search_index and its
-check, for two days, on local storage and on S3 (moto's server on 127.0.0.1): the rows indexed,
+check, for two days, on local storage and on S3 (moto and SeaweedFS on 127.0.0.1): the rows indexed,
 an idempotent re-run (same count, same ids), a changed article replacing its chunks, an ingested
 document indexed for the day it was received."""
 
@@ -54,11 +54,11 @@ def materialisation_metadata(result: dg.ExecuteInProcessResult, asset: str) -> d
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
-@pytest.fixture(params=["local", "s3"])
-def storage_uri(request, tmp_path):
+@pytest.fixture(params=["local", "moto", "seaweedfs"])
+def storage_uri(request, tmp_path, s3_bucket_on):
     if request.param == "local":
         return str(tmp_path / "storage")
-    bucket = request.getfixturevalue("s3_bucket")
+    bucket, _server = s3_bucket_on(request.param)
     return f"s3://{bucket}/glimpse"
 
 

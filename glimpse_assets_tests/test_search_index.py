@@ -99,14 +99,16 @@ for day in sys.argv[2:]:
 """
 
 
-@pytest.mark.parametrize("where", ["local", "s3"])
-def test_two_processes_upserting_at_once_lose_nothing_while_compacting(where, tmp_path, request):
+@pytest.mark.parametrize("where", ["local", "moto", "seaweedfs"])
+def test_two_processes_upserting_at_once_lose_nothing_while_compacting(
+    where, tmp_path, s3_bucket_on
+):
     import os
     from pathlib import Path
 
     root = str(tmp_path / "storage")
-    if where == "s3":
-        root = f"s3://{request.getfixturevalue('s3_bucket')}/glimpse"
+    if where != "local":
+        root = f"s3://{s3_bucket_on(where)[0]}/glimpse"
     script = UPSERT.format(repo=str(Path(__file__).resolve().parent.parent))
     days = [f"2026-03-{n:02d}" for n in range(1, 13)]
     processes = [

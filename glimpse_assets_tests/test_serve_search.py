@@ -115,10 +115,10 @@ def test_an_ingested_document_is_found_after_the_sensor_runs_the_chain(tmp_path)
     assert KEY not in service.output()
 
 
-def test_two_services_read_one_index_on_s3(s3_bucket, moto_server):
+def test_two_services_read_one_index_on_s3(s3_bucket, s3_server):
     root = f"s3://{s3_bucket}/glimpse"
-    index_sample_day(root, DAY)  # AWS_ENDPOINT_URL points at moto (the s3_client fixture)
-    env = {"GLIMPSE_STORAGE_URI": root, "GLIMPSE_API_KEYS": KEY, "AWS_ENDPOINT_URL": moto_server}
+    index_sample_day(root, DAY)  # AWS_* point at the S3 server (the s3_client fixture)
+    env = {"GLIMPSE_STORAGE_URI": root, "GLIMPSE_API_KEYS": KEY, **s3_server.env()}
     with serve_process(env) as first, serve_process(env) as second:
         for service in (first, second):
             hits = search(service, q="cycle paths that light up at night", k=1).json()["results"]

@@ -11,8 +11,8 @@ def test_local_http_server_records_requests():
     assert [(r.method, r.path) for r in server.requests] == [("GET", "/x")]
 
 
-def test_s3_bucket_is_on_the_local_server(s3_client, s3_bucket, moto_server):
+def test_s3_bucket_is_on_the_local_server(s3_client, s3_bucket, s3_endpoint):
     s3_client.put_object(Bucket=s3_bucket, Key="k", Body=b"v")
     # A default client picks the endpoint up from AWS_ENDPOINT_URL, as the IO manager's does.
     assert boto3.client("s3").get_object(Bucket=s3_bucket, Key="k")["Body"].read() == b"v"
-    assert moto_server.startswith("http://127.0.0.1:")
+    assert s3_endpoint.startswith("http://127.0.0.1:")

@@ -389,7 +389,7 @@ def versioned_range(context: dg.AssetExecutionContext) -> dict:
 
 
 def test_s3_vanishing_mid_range_leaves_each_day_old_or_new_in_storage_and_event_log(
-    s3_client, s3_bucket, moto_server, monkeypatch
+    s3_client, s3_bucket, s3_endpoint, monkeypatch
 ):
     from glimpse_assets_tests.test_ranges_storage_faults import FaultyS3Proxy
 
@@ -409,10 +409,10 @@ def test_s3_vanishing_mid_range_leaves_each_day_old_or_new_in_storage_and_event_
     with dg.instance_for_test() as instance:
         old = run("old", instance)
         assert old.success
-        with FaultyS3Proxy(moto_server, allow_puts=1, then="vanish") as proxy:
+        with FaultyS3Proxy(s3_endpoint, allow_puts=1, then="vanish") as proxy:
             monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
             new = run("new", instance)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
         latest = {
             day: instance.fetch_materializations(
                 dg.AssetRecordsFilter(asset_key=versioned_range.key, asset_partitions=[day]),

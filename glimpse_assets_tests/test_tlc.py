@@ -318,7 +318,7 @@ def test_bad_templates_raise(template, message):
     assert isinstance(raised.value, ValueError)
 
 
-# -- the same files on S3 (moto on 127.0.0.1) ------------------------------------------------------
+# -- the same files on S3 (moto and SeaweedFS on 127.0.0.1) ---------------------------------------
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
