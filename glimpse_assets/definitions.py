@@ -14,8 +14,15 @@ from glimpse_assets.publish import definitions as publish
 from glimpse_assets.resources import shared_resources
 from glimpse_assets.rides import definitions as rides
 from glimpse_assets.search import definitions as search
+from glimpse_assets.stories import definitions as stories
 
-DOMAINS = [news.build_defs, publish.build_defs, rides.build_defs, search.build_defs]
+DOMAINS = [
+    news.build_defs,
+    publish.build_defs,
+    rides.build_defs,
+    search.build_defs,
+    stories.build_defs,
+]
 
 
 def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:

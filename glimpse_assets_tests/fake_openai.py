@@ -3,7 +3,8 @@
 `FakeOpenAI` serves the four endpoints the providers use, on a `LocalHTTPServer`:
 
 * POST /v1/chat/completions: a valid one-paragraph answer of 20 to 60 words derived from a
-  SHA-256 of the last message (the same request always gets the same answer), with usage;
+  SHA-256 of the last message (the same request always gets the same answer), with usage; with
+  a `json_schema` response_format, a story answer (`story_answer`) as JSON;
 * POST /v1/images/generations: the base64 of a real PNG of the requested size, with usage;
 * POST /v1/moderations: `{"id", "model", "results": [{"flagged", "categories",
   "category_scores"}]}`, not flagged unless a fault says so;
@@ -214,6 +215,42 @@ def chat_answer(messages: list[dict[str, Any]]) -> str:
     return text
 
 
+STORY_FILLER = (
+    "It was a steady effort from the first minute to the last",
+    "The legs felt light and the breathing stayed calm throughout",
+    "Every stretch of the route brought something new to notice",
+    "Consistency like this is what builds real fitness over time",
+    "A good day out that leaves you ready for the next one",
+    "The pace felt honest and the finish came with a smile",
+)
+
+
+def story_answer(messages: list[dict[str, Any]]) -> str:
+    """The structured answer to a story prompt: `{"title", "story"}` as JSON, quoting only the
+    metric lines the prompt gave ("Distance: 8.05 km" -> "Your distance was 8.05 km."), padded
+    with plain sentences to 40 to 60 words; a function of the last message only."""
+    last = str(messages[-1].get("content", "")) if messages else ""
+    h = _digest(last)
+    metrics = {}
+    for line in last.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key and key[0].isupper() and not key.startswith(("Write", "Answer")):
+            metrics[key] = value
+    sport = metrics.pop("Sport", "workout")
+    metrics.pop("Started", None)
+    sentences = [
+        f"Your {key.lower()} was {value.split(' (')[0]}." for key, value in metrics.items()
+    ]
+    title = f"A {sport} worth remembering"
+    for n in range(len(STORY_FILLER)):
+        if len(" ".join(sentences).split()) >= 45:
+            break
+        sentences.append(STORY_FILLER[(h[0] + n) % len(STORY_FILLER)] + ".")
+    words = " ".join(sentences).split()[:58]
+    story = " ".join(words).rstrip(".") + "."
+    return json.dumps({"title": title[:60], "story": story})
+
+
 def chat_usage_for(messages: list[dict[str, Any]], content: str) -> dict[str, int]:
     prompt = math.ceil(sum(len(str(m.get("content", ""))) for m in messages) / 4) + 7
     completion = len(content.split()) + 3
@@ -381,7 +418,8 @@ class FakeOpenAI:
 
     def _chat(self, body: dict[str, Any], content: str) -> Reply:
         messages = body.get("messages") or []
-        text = content or chat_answer(messages)
+        structured = (body.get("response_format") or {}).get("type") == "json_schema"
+        text = content or (story_answer(messages) if structured else chat_answer(messages))
         usage = chat_usage_for(messages, text)
         self._record(Exchange(CHAT, body, usage, text))
         digest = _digest(json.dumps(body, sort_keys=True)).hex()

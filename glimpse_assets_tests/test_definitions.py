@@ -46,10 +46,12 @@ RIDES_ASSETS = {
     "rides_report_page",
 }
 SEARCH_ASSETS = {"article_chunks", "article_embeddings", "search_index"}
+STORIES_ASSETS = {"strava_activities", "activity_stories"}
 GROUPS = (
     dict.fromkeys(NEWS_ASSETS | {"social_post"}, "news")
     | dict.fromkeys(RIDES_ASSETS, "rides")
     | dict.fromkeys(SEARCH_ASSETS, "search")
+    | dict.fromkeys(STORIES_ASSETS, "stories")
 )
 
 
@@ -259,6 +261,7 @@ def test_the_checks_and_which_ones_block(defs):
         ("clustered_rides", "clustered_rides_are_all_labelled"): True,
         ("clustered_rides", "anomaly_rate_is_within_band"): False,
         ("search_index", "search_index_finds_the_main_story"): False,
+        ("activity_stories", "activity_stories_use_real_numbers"): True,
     }
 
 
@@ -362,8 +365,8 @@ def test_the_code_location_is_every_domain_merged():
     merged = build_definitions({})
 
     keys = {key.to_user_string() for key in merged.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == NEWS_ASSETS | RIDES_ASSETS | SEARCH_ASSETS | {"social_post"}
-    assert len(DOMAINS) == 4
+    assert keys == NEWS_ASSETS | RIDES_ASSETS | SEARCH_ASSETS | STORIES_ASSETS | {"social_post"}
+    assert len(DOMAINS) == 5
     # Domain resources say whose they are; shared ones are defined once.
     assert set(merged.resources) == {
         "io_manager",
@@ -376,6 +379,7 @@ def test_the_code_location_is_every_domain_merged():
         "rides_source",
         "embedder",
         "vector_index",
+        "stories_source",
     }
 
 
@@ -682,7 +686,13 @@ def test_the_budget_covers_every_asset_in_the_llm_pool_found_by_what_it_declares
     repository = build_definitions(env).get_repository_def()
 
     keys = {key.to_user_string() for key in llm_asset_keys(repository)}
-    assert keys == {"image_prompt", "news_image", "anomaly_summaries", "article_embeddings"}
+    assert keys == {
+        "image_prompt",
+        "news_image",
+        "anomaly_summaries",
+        "article_embeddings",
+        "activity_stories",
+    }
 
     @dg.asset(pool="llm")
     def a_new_domains_summary() -> None: ...

@@ -115,6 +115,7 @@ def test_the_defaults_are_two_sdk_retries_and_no_step_retries():
         "news_image",
         "anomaly_summaries",
         "article_embeddings",
+        "activity_stories",
     }
     for key in keys:
         assert repository.assets_defs_by_key[key].op.retry_policy.max_retries == 0, key

@@ -7,8 +7,8 @@ was; taken anew for issue 11, which changed them on purpose: the sample draw var
 day to day (so the news chain and the post), and rides carry where each condition came from
 (`news_from`, `weather_from`, `traffic_from`, the summaries' `method`, the page's sources); and
 for issue 12, which added the search chain's outputs (and `compaction` to search_index's record)
-and left every other one as it was. Vectors
-are compared to 4 decimals (see output_digests)."""
+and left every other one as it was; and for issue 13, which added the stories chain's two
+tables and left every other output as it was. Vectors are compared to 4 decimals (see output_digests)."""
 
 from __future__ import annotations
 

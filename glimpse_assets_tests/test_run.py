@@ -38,12 +38,14 @@ def test_run_materialises_every_asset_of_the_day_once_and_prints_where_they_are(
         "anomaly_summaries": storage / "anomaly_summaries" / "2026-03-01.parquet",
         "rides_report": storage / "rides_report" / "2026-03-01.parquet",
         "rides_report_page": storage / "rides_report_page" / "2026-03-01.html",
+        "strava_activities": storage / "strava_activities" / "2026-03-01.parquet",
+        "activity_stories": storage / "activity_stories" / "2026-03-01.parquet",
     }
     for name, path in expected.items():
         assert path.is_file(), name
         assert out.count(str(path)) == 1, f"{name} printed (so materialised) exactly once"
     assert "prompt: An editorial illustration" in out
-    assert out.count("passed") == 6
+    assert out.count("passed") == 7
 
 
 def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatch, capsys):
@@ -78,7 +80,12 @@ def test_run_with_a_relative_dagster_home_keeps_its_runs_there(tmp_path, monkeyp
     assert main(["--day", "2026-03-01"], definitions) == 0
 
     instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
-    assert {run.job_name for run in instance.get_runs()} == {"news_job", "rides_job", "search_job"}
+    assert {run.job_name for run in instance.get_runs()} == {
+        "news_job",
+        "rides_job",
+        "search_job",
+        "stories_job",
+    }
 
 
 def test_a_day_outside_the_partitions_is_one_line_naming_the_days_that_exist(capsys):
@@ -152,5 +159,5 @@ def test_checks_rerun_for_a_day_on_what_is_stored(tmp_path, monkeypatch, capsys)
     assert main(["--checks", "--day", "2026-03-01"], definitions) == 0
 
     out = capsys.readouterr().out
-    assert out.count("passed") == 6
+    assert out.count("passed") == 7
     assert {path: path.stat().st_mtime_ns for path in storage.rglob("*.parquet")} == before

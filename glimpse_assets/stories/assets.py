@@ -1,0 +1,70 @@
+"""The stories lineage: strava_activities -> activity_stories (thin assets).
+
+Days are the activities' UTC start dates and run to today, so the sensor can tell today's
+stories as activities are uploaded; `stories_daily_schedule` runs the day before again in the
+morning for late uploads.
+"""
+
+from functools import partial
+
+import dagster as dg
+
+from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
+from glimpse_assets.partitions import (
+    PROVIDER_BACKFILL_POLICY,
+    SINGLE_RUN_BACKFILL_POLICY,
+    daily_partitions_to_today,
+)
+from glimpse_assets.providers.base import TextProvider
+from glimpse_assets.ranges import for_each_day
+from glimpse_assets.storage.resource import ObjectStoreResource
+from glimpse_assets.stories.sources import TOKENS_PREFIX, ActivitySource
+
+STORIES_GROUP = "stories"
+
+
+@dg.asset(
+    partitions_def=daily_partitions_to_today,
+    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    group_name=STORIES_GROUP,
+    kinds={"python", "parquet"},
+    description="The activities that started on the day (UTC), from the sample or Strava, in "
+    "km, minutes, metres and km/h; each activity id once.",
+)
+def strava_activities(
+    context: dg.AssetExecutionContext,
+    stories_source: ActivitySource,
+    object_store: ObjectStoreResource,
+):
+    from glimpse_assets.stories.steps import activities_for_day
+
+    tokens = object_store.records(TOKENS_PREFIX)
+    return for_each_day(context, partial(activities_for_day, context, stories_source, tokens))
+
+
+@dg.asset(
+    partitions_def=daily_partitions_to_today,
+    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    group_name=STORIES_GROUP,
+    kinds={"python", "parquet"},
+    description="A title (at most 60 characters) and a story of 40 to 60 words for each "
+    "activity, from its own numbers.",
+    pool=LLM_POOL,
+    retry_policy=llm_retry_policy(),
+)
+def activity_stories(
+    context: dg.AssetExecutionContext,
+    config: LLMStepConfig,
+    strava_activities,
+    text_provider: TextProvider,
+):
+    from glimpse_assets.stories.steps import stories_for_day
+
+    return for_each_day(
+        context,
+        partial(stories_for_day, context, text_provider, config.force),
+        strava_activities=strava_activities,
+    )
+
+
+stories_assets = [strava_activities, activity_stories]
