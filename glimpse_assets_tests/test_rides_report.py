@@ -26,8 +26,9 @@ from glimpse_assets.rides.conditions import (
 from glimpse_assets.rides.plot import (
     ANOMALY_COLOUR,
     CLUSTER_COLOURS,
+    SMALL_CLUSTER,
     cluster_groups,
-    plotted_sample,
+    plot_axes,
     scatter_png,
 )
 from glimpse_assets.rides.report import DayRate, compare_to_history, report_page, report_table
@@ -330,57 +331,7 @@ def test_scatter_png_when_every_ride_is_of_one_kind(clustered, anomalies):
     assert_png(scatter_png(only, DAY_KEY))
 
 
-def labelled(normal: int, anomalies: int) -> pd.DataFrame:
-    count = normal + anomalies
-    is_anomaly = np.zeros(count, dtype=bool)
-    is_anomaly[np.random.default_rng(5).choice(count, anomalies, replace=False)] = True
-    return pd.DataFrame(
-        {
-            "ride_id": [f"r{i:05d}" for i in range(count)],
-            "ride_dist": np.linspace(0.1, 10, count),
-            "ride_time": np.linspace(1, 30, count),
-            "cluster": np.where(is_anomaly, -1, 0),
-            "is_anomaly": is_anomaly,
-        }
-    )
-
-
-def test_plotted_sample_keeps_every_anomaly_and_caps_normal_rides():
-    frame = labelled(normal=1_000, anomalies=37)
-    sample = plotted_sample(frame, limit=100)
-
-    assert int(sample["is_anomaly"].sum()) == 37
-    assert set(frame.loc[frame["is_anomaly"], "ride_id"]) <= set(sample["ride_id"])
-    normal = sample[~sample["is_anomaly"]]
-    assert len(normal) == 100
-    assert normal["ride_id"].is_unique
-    all_normal = frame.loc[~frame["is_anomaly"], "ride_id"]
-    assert set(normal["ride_id"]) <= set(all_normal)
-    # Chosen evenly, from the first normal ride to the last.
-    assert normal["ride_id"].iloc[0] == all_normal.iloc[0]
-    assert normal["ride_id"].iloc[-1] == all_normal.iloc[-1]
-
-
-def test_plotted_sample_is_deterministic():
-    frame = labelled(normal=5_000, anomalies=20)
-    pd.testing.assert_frame_equal(plotted_sample(frame, 250), plotted_sample(frame, 250))
-
-
-@pytest.mark.parametrize("limit", [500, 1_000])
-def test_plotted_sample_keeps_everything_under_the_limit(limit):
-    frame = labelled(normal=500, anomalies=12)
-    sample = plotted_sample(frame, limit=limit)
-    assert sorted(sample["ride_id"]) == sorted(frame["ride_id"])
-
-
-def test_plotted_sample_default_limit_is_20000():
-    frame = labelled(normal=25_000, anomalies=3)
-    sample = plotted_sample(frame)
-    assert (~sample["is_anomaly"]).sum() == 20_000
-    assert sample["is_anomaly"].sum() == 3
-
-
-# -- the plot: clusters told apart, anomalies marked, small clusters kept ------------------------
+# -- the plot: clusters told apart, anomalies marked, small clusters shown ----------------------
 
 
 def relative_luminance(colour: str) -> float:
@@ -437,14 +388,6 @@ def test_clusters_past_the_seventh_share_one_legend_entry():
     assert len({g.colour for g in groups}) == 8
 
 
-def test_a_small_cluster_of_a_million_ride_day_is_kept_whole_in_the_plotted_sample():
-    frame = two_clusters(big=1_000_000, small=13)
-    sample = plotted_sample(frame)
-    assert (sample["cluster"] == 1).sum() == 13
-    assert (~sample["is_anomaly"]).sum() == 20_000
-    assert sample["is_anomaly"].sum() == 5
-
-
 def pixels_near(image: Image.Image, colour: str, tolerance: int = 40) -> int:
     target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
     rgb = np.asarray(image.convert("RGB")).astype(int)
@@ -457,3 +400,68 @@ def test_the_rendered_plot_shows_the_second_cluster_and_the_anomalies_in_their_c
     image = assert_png(scatter_png(frame, DAY_KEY))
     assert pixels_near(image, second) > 100  # a pale yellow at half alpha would not be
     assert pixels_near(image, ANOMALY_COLOUR) > 100
+
+
+def rgb_at(image: Image.Image, x: int, y: int) -> tuple[int, int, int]:
+    return image.convert("RGB").getpixel((int(x), int(y)))
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def test_every_anomaly_is_a_red_cross_at_its_place():
+    frame = two_clusters(big=5_000, small=30, anomalies=20)
+    image = assert_png(scatter_png(frame, DAY_KEY))
+    anomalies = frame[frame["is_anomaly"]]
+    xs, ys = plot_axes(frame).to_pixels(anomalies["ride_dist"], anomalies["ride_time"])
+    for x, y in zip(xs, ys, strict=True):
+        assert rgb_at(image, x, y) == hex_rgb(ANOMALY_COLOUR), (x, y)
+
+
+def test_a_big_cluster_is_shaded_in_its_colour_where_its_rides_are():
+    frame = two_clusters(big=5_000, small=30, anomalies=0)
+    colour = np.array(hex_rgb(cluster_groups(frame)[0].colour))
+    image = np.asarray(assert_png(scatter_png(frame, DAY_KEY)).convert("RGB")).astype(int)
+    rides = frame[frame["cluster"] == 0]
+    xs, ys = plot_axes(frame).to_pixels(rides["ride_dist"], rides["ride_time"])
+    pixels = image[ys, xs]
+    # Each pixel is the colour laid over white at 40% to 100%: never white, never another hue.
+    white = np.array([255, 255, 255])
+    alpha = (white - pixels) / (white - colour)
+    assert (alpha.min(axis=1) >= 0.35).all()
+    assert (np.abs(alpha.max(axis=1) - alpha.min(axis=1)) <= 0.1).all()
+    assert (pixels == colour).all(axis=1).any()  # where rides are densest, the colour itself
+
+
+def test_a_small_cluster_of_a_million_ride_day_shows_in_its_own_colour_at_its_rides():
+    frame = two_clusters(big=1_000_000, small=13)
+    second = cluster_groups(frame)[1]
+    assert second.clusters == (1,) and SMALL_CLUSTER > 13
+    image = assert_png(scatter_png(frame, DAY_KEY))
+    small = frame[frame["cluster"] == 1]
+    xs, ys = plot_axes(frame).to_pixels(small["ride_dist"], small["ride_time"])
+    assert all(rgb_at(image, x, y) == hex_rgb(second.colour) for x, y in zip(xs, ys, strict=True))
+    assert pixels_near(image, second.colour, tolerance=0) >= 13 * 20  # dots, not single pixels
+
+
+def test_the_legend_does_not_hide_an_anomaly_or_a_cluster():
+    """Rides fill the lower left and upper right: the legend goes to a free corner."""
+    rng = np.random.default_rng(3)
+    dist = np.concatenate([rng.uniform(0, 4, 3_000), rng.uniform(16, 20, 3_000), [10.0]])
+    time = np.concatenate([rng.uniform(0, 10, 3_000), rng.uniform(50, 60, 3_000), [30.0]])
+    cluster = np.array([0] * 3_000 + [1] * 3_000 + [-1])
+    frame = pd.DataFrame(
+        {"ride_dist": dist, "ride_time": time, "cluster": cluster, "is_anomaly": cluster == -1}
+    )
+    image = assert_png(scatter_png(frame, DAY_KEY))
+    colours = {hex_rgb(g.colour) for g in cluster_groups(frame)}
+    xs, ys = plot_axes(frame).to_pixels(dist, time)
+    seen = {rgb_at(image, x, y) for x, y in zip(xs[:-1], ys[:-1], strict=True)}
+    assert colours <= seen
+    assert rgb_at(image, xs[-1], ys[-1]) == hex_rgb(ANOMALY_COLOUR)
+
+
+def test_the_plot_is_the_same_for_the_same_rides():
+    frame = two_clusters(big=2_000, small=20)
+    assert scatter_png(frame, DAY_KEY) == scatter_png(frame, DAY_KEY)

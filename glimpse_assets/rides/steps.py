@@ -1,7 +1,7 @@
 """One day of each rides asset: what `rides.assets` runs for every day a run covers.
 
 Imported by the assets when they run, so that loading the code location loads none of pandas,
-numpy, matplotlib or the DBSCAN package.
+numpy, Pillow or the DBSCAN package.
 """
 
 from __future__ import annotations
