@@ -5,7 +5,8 @@
             client.get("/search", params={"q": "harbour storm"})
         service.output()                           # everything it wrote to stdout and stderr
 
-`index_sample_day(storage_uri)` first gives it a real index (a day of the sample news).
+`index_sample_day(storage_uri)` first gives it a real index (a day of the sample news), and
+`store_sample_stories(storage_uri, days)` stored stories (days of the sample activities).
 
 The process gets the test's environment without any GLIMPSE_* or AWS_* variable (test AWS
 credentials instead), plus `env`. It is
@@ -44,6 +45,26 @@ def index_sample_day(storage_uri: str, day: str = "2026-03-02") -> None:
     resources = search_resources_at(storage_uri)
     dg.materialize([raw_news], partition_key=day, resources=resources)
     dg.materialize(search_assets, partition_key=day, resources=resources)
+
+
+def store_sample_stories(storage_uri: str, days: list[str]) -> None:
+    """Days of the sample activities through the stories chain, offline, at `storage_uri`."""
+    import dagster as dg
+
+    from glimpse_assets.providers.offline_text import OfflineTextProvider
+    from glimpse_assets.stories.assets import stories_assets
+    from glimpse_assets.stories.sources import SampleActivitySource
+    from glimpse_assets_tests.stores import io_manager_at
+
+    io_manager = io_manager_at(storage_uri)
+    resources = {
+        "io_manager": io_manager,
+        "object_store": io_manager.object_store,
+        "text_provider": OfflineTextProvider(),
+        "stories_source": SampleActivitySource(),
+    }
+    for day in days:
+        assert dg.materialize(stories_assets, partition_key=day, resources=resources).success
 
 
 def free_port() -> int:

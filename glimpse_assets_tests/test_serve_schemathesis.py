@@ -1,6 +1,7 @@
 """Requests generated from the service's own OpenAPI (schemathesis), valid and invalid, with a
 valid API key: none may get a 5xx. The index is real: a day of the sample news run through the
-search chain, so generated queries go through the embedder and LanceDB."""
+search chain, so generated queries go through the embedder and LanceDB; and two days of stories,
+so the activities routes read stored tables."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from schemathesis import GenerationMode
 
 from glimpse_assets.serve.app import create_app
 from glimpse_assets.serve.settings import ServeSettings
-from glimpse_assets_tests.serve_process import index_sample_day
+from glimpse_assets_tests.serve_process import index_sample_day, store_sample_stories
 
 KEY = "schemathesis-key-4e8b1d7a"
 MAX_EXAMPLES = 100  # per operation and mode
@@ -21,6 +22,7 @@ MAX_EXAMPLES = 100  # per operation and mode
 def api_schema(tmp_path_factory):
     storage_uri = str(tmp_path_factory.mktemp("storage"))
     index_sample_day(storage_uri)
+    store_sample_stories(storage_uri, ["2026-03-01", "2026-03-02"])
     env = {
         "GLIMPSE_STORAGE_URI": storage_uri,
         "GLIMPSE_API_KEYS": KEY,

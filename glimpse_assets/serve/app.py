@@ -44,9 +44,13 @@ class Health(BaseModel):
 
 def default_routers(env: Mapping[str, str]) -> list[APIRouter]:
     """Every domain's routes. Raises `ConfigurationError` on a bad setting."""
+    from glimpse_assets.serve.activities_routes import StoredActivities, activities_router
     from glimpse_assets.serve.search_routes import StoredSearch, search_router
 
-    return [search_router(StoredSearch.from_env(env))]
+    return [
+        search_router(StoredSearch.from_env(env)),
+        activities_router(StoredActivities.from_env(env)),
+    ]
 
 
 def create_app(
