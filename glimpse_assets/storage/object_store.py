@@ -38,6 +38,17 @@ from urllib.parse import urlparse
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _WRITE_ID = "glimpse-write-id"  # S3 user metadata naming the write, to recognise our own retries
+# What an S3 refusal of the credentials means, said before botocore's own words (a HEAD's 403
+# carries no error body: botocore says only "(403) ... Forbidden").
+_REFUSED = "access denied: wrong credentials, or they lack permission on this bucket"
+_CREDENTIALS_REFUSED = {
+    "InvalidAccessKeyId": "credentials refused: the server knows no such access key "
+    "(AWS_ACCESS_KEY_ID)",
+    "SignatureDoesNotMatch": "credentials refused: the secret key does not match the access key "
+    "(AWS_SECRET_ACCESS_KEY)",
+    "AccessDenied": _REFUSED,
+    "403": _REFUSED,
+}
 
 
 class StorageError(RuntimeError):
@@ -305,9 +316,10 @@ class S3ObjectStore(ObjectStore):
         return str(getattr(self.client.meta, "endpoint_url", "?"))
 
     def _fail(self, action: str, key: str, error: BaseException) -> StorageError:
+        refused = _CREDENTIALS_REFUSED.get(self._code(error)[0])
+        cause = f"{refused}; {_one_line(error)}" if refused else _one_line(error)
         return StorageError(
-            f"S3 {action} of {self.uri(key)} (endpoint {self._endpoint()}) failed: "
-            f"{_one_line(error)}"
+            f"S3 {action} of {self.uri(key)} (endpoint {self._endpoint()}) failed: {cause}"
         )
 
     @staticmethod
