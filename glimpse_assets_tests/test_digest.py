@@ -233,3 +233,22 @@ def test_digest_markdown_contains_the_main_title():
     assert digest["main"]["url"] in markdown
     for story in digest["related"]:
         assert story["title"].replace("|", "/") in markdown
+
+
+def test_cleaning_turns_exactly_the_control_characters_into_spaces_and_drops_the_invisible():
+    """Every code point: a control character (Unicode category Cc) becomes a space, a surrogate
+    (Cs) or an invisible mark (zero-width space, word joiner, BOM, soft hyphen) goes, any other
+    character stays, as the digest's cleaning promises."""
+    import sys
+    import unicodedata
+
+    from glimpse_assets.news.text import _drop_controls
+
+    invisible = {"\u200b", "\u2060", "\ufeff", "\u00ad"}
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        category = unicodedata.category(char)
+        expected = (
+            " " if category == "Cc" else "" if category == "Cs" or char in invisible else char
+        )
+        assert _drop_controls(char) == expected, hex(code)

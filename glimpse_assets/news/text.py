@@ -53,13 +53,16 @@ def strip_html(text: str) -> str:
     return "".join(parser.parts)
 
 
-def _drop_control(char: str) -> str:
-    category = unicodedata.category(char)
-    if category == "Cc":
-        return " "  # tabs, newlines, NULs, escape codes: word boundaries at most
-    if category == "Cs" or char in _INVISIBLE:
-        return ""  # lone surrogates cannot be encoded as UTF-8; invisible marks carry nothing
-    return char
+# Unicode's control characters (category Cc) are exactly U+0000-U+001F and U+007F-U+009F (tabs,
+# newlines, NULs, escape codes): word boundaries at most. Surrogates (Cs) cannot be encoded as
+# UTF-8, and the invisible marks carry nothing: both go. Two regular expressions, not a Python
+# call per character: a day's cleaning is a few hundred texts.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_DROPPED = re.compile("[\ud800-\udfff" + "".join(sorted(_INVISIBLE)) + "]")
+
+
+def _drop_controls(text: str) -> str:
+    return _DROPPED.sub("", _CONTROL.sub(" ", text))
 
 
 def is_missing(value: object) -> bool:
@@ -77,7 +80,7 @@ def clean_text(value: object, raw_limit: int = RAW_TEXT_LIMIT) -> str:
     text = str(value)[:raw_limit]
     while (stripped := strip_html(text)) != text:  # each changing pass makes the text shorter
         text = stripped
-    text = "".join(_drop_control(char) for char in text)
+    text = _drop_controls(text)
     text = unicodedata.normalize("NFC", text)  # after removing invisibles, so accents combine
     return _WHITESPACE.sub(" ", text).strip()[:raw_limit].rstrip()
 
