@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -89,6 +89,8 @@ class Settings(BaseModel):
     """Base of every domain's settings; see the module docstring."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+    # Variables whose values a message must not repeat (they hold personal data).
+    PRIVATE: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def variables(cls) -> list[str]:
@@ -106,16 +108,21 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            raise ConfigurationError(_one_line(error, values)) from None
+            raise ConfigurationError(_one_line(error, values, cls.PRIVATE)) from None
 
 
-def _one_line(error: ValidationError, values: Mapping[str, str]) -> str:
+def _one_line(
+    error: ValidationError, values: Mapping[str, str], private: frozenset[str] = frozenset()
+) -> str:
     first = error.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
     if not first["loc"]:  # a rule across several variables states them itself
         return message
     name = str(first["loc"][0])
-    return f"{name}={values.get(name, '')!r} is not allowed: {message[:1].lower()}{message[1:]}"
+    message = f"{message[:1].lower()}{message[1:]}"
+    if name in private:  # personal data (phone numbers): named, never repeated
+        return f"{name} is not allowed: {message}"
+    return f"{name}={values.get(name, '')!r} is not allowed: {message}"
 
 
 DEFAULT_STORAGE_URI = ".glimpse/storage"
