@@ -219,6 +219,20 @@ def worker_processes(instance, run_ids: list[str]) -> tuple[set[int], set[str]]:
     return pids, hosts
 
 
+def materialised_assets(instance_home: Path, run_ids: list[str]) -> set[str]:
+    """The asset key paths (`a/b`) the runs materialised, from the instance's event log."""
+    import dagster as dg
+
+    keys = set()
+    with dg.DagsterInstance.from_config(str(instance_home)) as instance:
+        for run_id in run_ids:
+            for entry in instance.all_logs(
+                run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ):
+                keys.add("/".join(entry.dagster_event.asset_key.path))
+    return keys
+
+
 def default_day() -> str:
     """The last complete UTC day that every domain has (the news partitions' last one)."""
     from glimpse_assets.partitions import daily_partitions
@@ -288,8 +302,17 @@ def deploy_test(folder: Path, day: str) -> str:
             raise DeployTestError(f"steps ran on {sorted(hosts)}, not on both workers")
         client = deployed["client"]
         deployed_objects = objects(client, DEPLOY_BUCKET)
+        deployed_outputs = outputs(deployed_objects, DEPLOY_BUCKET)
+        materialised = materialised_assets(instance_home=deployed["home"], run_ids=run_ids)
+        missing = sorted(
+            key
+            for key in materialised
+            if not any(name.startswith(f"{key}/") for name in deployed_outputs)
+        )
+        if missing:
+            raise DeployTestError(f"no stored object for the materialised assets {missing}")
         different = differences(
-            outputs(deployed_objects, DEPLOY_BUCKET),
+            deployed_outputs,
             outputs(objects(client, REFERENCE_BUCKET), REFERENCE_BUCKET),
             folder / "compare",
         )
