@@ -3,8 +3,8 @@ is queued with `dagster job launch`, the daemon takes it off the queue and launc
 its code server, the run's process is killed (SIGKILL) in the middle of its step, the code
 server sees it die and marks the run failed (run monitoring in the daemon covers what no server
 sees: a run stuck starting or cancelling, a failed Kubernetes pod), and run retries start it
-again from failure, which succeeds. Real PostgreSQL, a real `dagster-daemon run` and code server, on 127.0.0.1; skipped
-where PostgreSQL is missing (.ci/run installs it)."""
+again from failure, which succeeds. Real PostgreSQL, a real `dagster-daemon run` and code
+server, on 127.0.0.1; skipped where PostgreSQL is missing (.ci/run installs it)."""
 
 from __future__ import annotations
 
