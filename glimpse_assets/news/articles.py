@@ -111,14 +111,20 @@ def articles_to_frame(
                 "source": source,
             }
         )
-    frame = pd.DataFrame(rows, columns=RAW_NEWS_COLUMNS)
+    # In publication order (then id), the first of each id, then the first of each url among
+    # those: sorted and deduplicated here, on tens of rows, rather than by DataFrame operations.
+    rows.sort(key=lambda row: (row["published"], row["id"]))
+    kept, ids, urls = [], set(), set()
+    for row in rows:
+        if row["id"] in ids:
+            continue
+        ids.add(row["id"])
+        if row["url"] is not None and row["url"] in urls:
+            continue
+        urls.add(row["url"])
+        kept.append(row)
+    dropped["duplicate"] = len(rows) - len(kept)
+    frame = pd.DataFrame(kept, columns=RAW_NEWS_COLUMNS)
     frame["published"] = pd.to_datetime(frame["published"], utc=True)
-    frame = frame.sort_values(["published", "id"], kind="stable").reset_index(drop=True)
-    before = len(frame)
-    frame = frame.drop_duplicates(subset="id", keep="first")
-    has_url = frame["url"].notna()
-    frame = frame[~(has_url & frame["url"].duplicated(keep="first"))].reset_index(drop=True)
-    dropped["duplicate"] = before - len(frame)
-    for column in ("id", "title", "description", "url", "author", "image", "language", "source"):
-        frame[column] = frame[column].astype("string")
-    return frame, dropped
+    text_columns = ("id", "title", "description", "url", "author", "image", "language", "source")
+    return frame.astype(dict.fromkeys(text_columns, "string")), dropped

@@ -67,20 +67,34 @@ def centrality_scores(texts: list[str]) -> np.ndarray:
     return np.round(similarity.sum(axis=1), 9)
 
 
+def _missing_last(values: pd.Series) -> list[tuple[int, Any]]:
+    """Sort keys that put missing values last, as pandas' sort_values does."""
+    return [(1, 0) if pd.isna(v) else (0, v) for v in values]
+
+
 def rank_articles(articles: pd.DataFrame) -> pd.DataFrame:
-    """The articles, most central first (see the module docstring for the full rule)."""
+    """The articles, most central first (see the module docstring for the full rule).
+
+    Sorted in Python on one key per article: a day has tens of articles, for which a DataFrame
+    sort on five columns cost several times more than the ranking itself."""
     texts = (articles["title"].fillna("") + ". " + articles["description"].fillna("")).tolist()
-    ranked = articles.assign(
-        _centrality=centrality_scores(texts),
-        _has_image=articles["image"].notna(),
-        _description_length=articles["description"].fillna("").str.len(),
+    centrality = centrality_scores(texts)
+    has_image = articles["image"].notna().tolist()
+    description_length = articles["description"].fillna("").str.len().tolist()
+    published = _missing_last(articles["published"])
+    ids = _missing_last(articles["id"])
+    order = sorted(
+        range(len(articles)),
+        key=lambda i: (
+            -centrality[i],
+            not has_image[i],
+            -description_length[i],
+            published[i],
+            ids[i],
+        ),
     )
-    ranked = ranked.sort_values(
-        ["_centrality", "_has_image", "_description_length", "published", "id"],
-        ascending=[False, False, False, True, True],
-        kind="stable",
-    )
-    return ranked.drop(columns=["_has_image", "_description_length"]).reset_index(drop=True)
+    ranked = articles.iloc[order].assign(_centrality=centrality[order])
+    return ranked.reset_index(drop=True)
 
 
 def category_counts(categories: pd.Series) -> list[dict[str, Any]]:
