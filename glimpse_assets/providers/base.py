@@ -88,6 +88,20 @@ class TextProvider(dg.ConfigurableResource, ABC):
         same order: each result's text is the JSON object `{"title": ..., "story": ...}`,
         already held to `stories.story_text.parse_story`'s rules."""
 
+    @abstractmethod
+    def answer_question(
+        self,
+        context: Any,
+        question: str,
+        chunks: list[dict[str, Any]],
+        history: list[tuple[str, str]],
+        force: bool = False,
+    ) -> TextResult:
+        """An SMS reply to `question` from the search hits `chunks` (best first: `title`,
+        `published`, `text`), after the earlier `(question, reply)` exchanges `history`: at most
+        `sms.answers.MAX_REPLY_CHARS` characters, citing the article's title and day.
+        `context` may be None (the service answers outside any run)."""
+
 
 class ImageProvider(dg.ConfigurableResource, ABC):
     size: int = 1024

@@ -91,3 +91,21 @@ class OfflineTextProvider(TextProvider):
                 )
             )
         return results
+
+    def answer_question(
+        self,
+        context: Any,
+        question: str,
+        chunks: list[dict[str, Any]],
+        history: list[tuple[str, str]],
+        force: bool = False,
+    ) -> TextResult:
+        from glimpse_assets.sms.answers import EXTRACTIVE_METHOD, extractive_answer
+
+        # No model reads the history: a follow-up is answered from its own search hits.
+        return TextResult(
+            text=extractive_answer(question, chunks),
+            provider="offline",
+            model="best-hit-extractive",
+            method=EXTRACTIVE_METHOD,
+        )

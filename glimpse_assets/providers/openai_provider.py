@@ -175,6 +175,19 @@ class OpenAITextProvider(TextProvider):
             return []
         return self._chat(context, conversations, shape, force, STORY_RESPONSE_FORMAT)
 
+    def answer_question(
+        self,
+        context: Any,
+        question: str,
+        chunks: list[dict[str, Any]],
+        history: list[tuple[str, str]],
+        force: bool = False,
+    ) -> TextResult:
+        from glimpse_assets.sms.answers import answer_messages, shape_answer
+
+        messages = answer_messages(question, chunks, history)
+        return self._chat(context, [messages], lambda text: shape_answer(text, chunks), force)[0]
+
     def moderate(self, context: Any, text: str) -> tuple[ModerationResult, dict[str, Any]]:
         """The moderation endpoint's verdict on text meant for publication, and call metadata."""
         prices = self.calls.prices()
