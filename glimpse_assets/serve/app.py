@@ -1,4 +1,5 @@
-"""The FastAPI app: `/healthz` open to all, every router behind the API key and the rate limit.
+"""The FastAPI app: `/healthz` open to all, every router behind the API key and the rate limit
+but Twilio's webhooks (`sms_routes`), which are checked by Twilio's signature.
 
 `create_app(settings, env=..., no_auth=..., routers=...)` builds it; `glimpse serve` runs it on
 uvicorn. A domain adds its routes as an `APIRouter` in `default_routers`; the guard and the
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal
 
@@ -42,15 +44,26 @@ class Health(BaseModel):
     auth: Literal["api key", "off"]
 
 
-def default_routers(env: Mapping[str, str]) -> list[APIRouter]:
+@dataclass(frozen=True)
+class Routers:
+    """`guarded`: behind the API key and its rate limit. `signed`: Twilio's webhooks, which
+    check Twilio's signature themselves and take no API key."""
+
+    guarded: Sequence[APIRouter]
+    signed: Sequence[APIRouter] = ()
+
+
+def default_routers(env: Mapping[str, str]) -> Routers:
     """Every domain's routes. Raises `ConfigurationError` on a bad setting."""
     from glimpse_assets.serve.activities_routes import StoredActivities, activities_router
     from glimpse_assets.serve.search_routes import StoredSearch, search_router
+    from glimpse_assets.serve.sms_routes import sms_routers
 
-    return [
-        search_router(StoredSearch.from_env(env)),
-        activities_router(StoredActivities.from_env(env)),
-    ]
+    search = StoredSearch.from_env(env)
+    return Routers(
+        guarded=[search_router(search), activities_router(StoredActivities.from_env(env))],
+        signed=sms_routers(env, search),
+    )
 
 
 def create_app(
@@ -58,11 +71,12 @@ def create_app(
     *,
     env: Mapping[str, str] | None = None,
     no_auth: bool = False,
-    routers: Sequence[APIRouter] | None = None,
+    routers: Sequence[APIRouter] | Routers | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> FastAPI:
-    """`routers` defaults to `default_routers(env)`; `env` to `os.environ`. Without API keys
-    the app is refused unless `no_auth` (then every route is open, under one shared limit)."""
+    """`routers` (a list: all guarded) defaults to `default_routers(env)`; `env` to
+    `os.environ`. Without API keys the app is refused unless `no_auth` (then every route is
+    open, under one shared limit)."""
     env = os.environ if env is None else env
     if not settings.api_keys and not no_auth:
         raise ValueError("no API keys are configured (GLIMPSE_API_KEYS) and no_auth is not set")
@@ -94,6 +108,11 @@ def create_app(
     async def healthz() -> Health:
         return health
 
-    for router in default_routers(env) if routers is None else routers:
+    routers = default_routers(env) if routers is None else routers
+    if not isinstance(routers, Routers):
+        routers = Routers(guarded=routers)
+    for router in routers.guarded:
         app.include_router(router, dependencies=[Depends(guard)], responses=responses)
+    for router in routers.signed:
+        app.include_router(router)
     return app

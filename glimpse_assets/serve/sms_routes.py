@@ -1,0 +1,192 @@
+"""Twilio's webhooks: `POST /sms/inbound` (a text message, answered in TwiML) and
+`POST /sms/status` (a sent message's delivery status). Mounted only with `GLIMPSE_SMS=on`.
+
+These routes take no API key: Twilio signs each post, and the signature is the check. It is
+twilio's own `RequestValidator` over `GLIMPSE_PUBLIC_URL` + the path (+ the query string) and
+every form parameter received, unknown ones included (Twilio adds parameters over time; dropping
+one would break every signature). A post without `X-Twilio-Signature` gets 403 before its body is
+read; a body over `MAX_SMS_BODY_BYTES` gets 413 (read no further); a signature that does not
+match gets 403. Errors never repeat what was sent.
+
+`GLIMPSE_PUBLIC_URL` is where Twilio reaches the service (a proxy's or tunnel's address):
+Twilio signs the URL it posts to, so it must be exactly what the number's webhook is set to,
+less the path. Signatures made with a webhook SharedKey (`X-Twilio-Webhooks-Signature-Settings`)
+are not supported: the account's auth token is the key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from glimpse_assets.serve.errors import ErrorDetail
+
+MAX_SMS_BODY_BYTES = 64 * 1024
+SIGNATURE_HEADER = "X-Twilio-Signature"
+NO_SIGNATURE = f"no {SIGNATURE_HEADER} header: only Twilio's signed webhooks are taken"
+BAD_SIGNATURE = "the Twilio signature does not match this request"
+TOO_LARGE = f"the request body is over {MAX_SMS_BODY_BYTES} bytes"
+
+SIGNED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorDetail, "description": f"No `{SIGNATURE_HEADER}`, or a wrong one"},
+    413: {"model": ErrorDetail, "description": f"A body over {MAX_SMS_BODY_BYTES} bytes"},
+}
+
+
+class FormParameters:
+    """The form's parameters as received, every value of every name (for the validator,
+    through `getlist`, as it reads Django's QueryDict)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]):
+        self._values: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._values.setdefault(name, []).append(value)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def getlist(self, name: str) -> list[str]:
+        return self._values[name]
+
+    def last(self) -> dict[str, str]:
+        return {name: values[-1] for name, values in self._values.items()}
+
+
+class TwilioSignature:
+    def __init__(self, auth_token: str, public_url: str):
+        from twilio.request_validator import RequestValidator
+
+        self._validator = RequestValidator(auth_token)
+        self.public_url = public_url.rstrip("/")
+
+    def url(self, request: Request) -> str:
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        return self.public_url + request.url.path + (f"?{query}" if query else "")
+
+    async def parameters(self, request: Request) -> dict[str, str]:
+        """The signed post's form parameters, or the 403/413."""
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            raise HTTPException(status_code=403, detail=NO_SIGNATURE)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_SMS_BODY_BYTES:
+            raise HTTPException(status_code=413, detail=TOO_LARGE, headers={"Connection": "close"})
+        body = bytearray()
+        async for piece in request.stream():
+            body += piece
+            if len(body) > MAX_SMS_BODY_BYTES:
+                raise HTTPException(
+                    status_code=413, detail=TOO_LARGE, headers={"Connection": "close"}
+                )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(status_code=403, detail=BAD_SIGNATURE) from None
+        form = FormParameters(parse_qsl(text, keep_blank_values=True))
+        if not self._validator.validate(self.url(request), form, signature):
+            raise HTTPException(status_code=403, detail=BAD_SIGNATURE)
+        return form.last()
+
+
+def sms_routers(env: Mapping[str, str], search: Any) -> list[APIRouter]:
+    """The webhook routes when `GLIMPSE_SMS=on` (else none). Raises `ConfigurationError` when
+    the channel is on without `TWILIO_AUTH_TOKEN` or `GLIMPSE_PUBLIC_URL`."""
+    from glimpse_assets.settings import ConfigurationError
+    from glimpse_assets.sms.settings import SmsSettings
+
+    settings = SmsSettings.from_env(env)
+    if not settings.enabled:
+        return []
+    missing = [
+        name
+        for name, present in (
+            ("TWILIO_AUTH_TOKEN", settings.auth_token_set),
+            ("GLIMPSE_PUBLIC_URL", bool(settings.public_url)),
+        )
+        if not present
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"GLIMPSE_SMS=on needs {' and '.join(missing)}: Twilio's webhooks are checked with "
+            "the account's auth token over the public URL Twilio posts to "
+            "(e.g. GLIMPSE_PUBLIC_URL=https://glimpse.example.com)"
+        )
+
+    from glimpse_assets.resources import shared_resources
+    from glimpse_assets.sms.inbound import InboundSms, without_stored_questions
+    from glimpse_assets.sms.records import SmsRecords
+
+    shared = shared_resources(env)
+    records = SmsRecords(shared.object_store.store)
+    inbound = InboundSms(
+        records,
+        search,
+        without_stored_questions(shared.text_provider),
+        per_hour=settings.inbound_per_hour,
+        reply_seconds=settings.reply_seconds,
+    )
+    signature = TwilioSignature(env["TWILIO_AUTH_TOKEN"], settings.public_url)
+    _warm_up(search)
+    return [sms_router(signature, inbound, records)]
+
+
+def _warm_up(search: Any) -> None:
+    """Load the query embedder now rather than with the first message (a few seconds of a
+    reply's ten)."""
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # the first message will say what is wrong
+            search.search("news of the day", 1, None, None)
+
+    threading.Thread(target=run, name="sms-warm-up", daemon=True).start()
+
+
+def sms_router(signature: TwilioSignature, inbound: Any, records: Any) -> APIRouter:
+    router = APIRouter(tags=["sms"])
+
+    @router.post(
+        "/sms/inbound",
+        summary="A text message from Twilio, answered in TwiML (signed by Twilio, no API key)",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"application/xml": {}},
+                "description": "`<Response><Message>` with the reply, at most 320 characters",
+            },
+            **SIGNED_RESPONSES,
+        },
+    )
+    async def sms_inbound(request: Request) -> Response:
+        from twilio.twiml.messaging_response import MessagingResponse
+
+        received = time.monotonic()
+        params = await signature.parameters(request)
+        reply = await run_in_threadpool(inbound.reply, params, received)
+        twiml = MessagingResponse()
+        twiml.message(reply.text)
+        return Response(str(twiml), media_type="application/xml")
+
+    @router.post(
+        "/sms/status",
+        status_code=204,
+        summary="A sent message's delivery status from Twilio (signed by Twilio, no API key)",
+        response_class=Response,
+        responses=SIGNED_RESPONSES,
+    )
+    async def sms_status(request: Request) -> Response:
+        params = await signature.parameters(request)
+        sid, status = params.get("MessageSid"), params.get("MessageStatus")
+        if sid and status:
+            await run_in_threadpool(
+                records.record_status, sid, status, params.get("ErrorCode") or None
+            )
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,376 @@
+"""Answering a text message: HELP, START and STOP, or a question answered from the search index.
+
+`InboundSms.reply(params)` takes the webhook's form parameters (already checked to be signed by
+Twilio) and returns the `Reply` to send back as TwiML. In order:
+
+1. **Retries.** Twilio may post a message again with the same `MessageSid`. The reply to a sid is
+   claimed (create-if-absent) at `_sms/replies/<MessageSid>.json` before it is made and stored
+   there once made, so a retry gets the same reply and causes no second model call: in this
+   process (a retry that arrives while the first post is being answered waits for it) and in
+   another one on the same storage (it waits for the stored reply while the claim is fresh,
+   `CLAIM_SECONDS`). The record holds our reply, the kind of reply and the sender's person id;
+   never the number or the message.
+2. **Keywords** (Twilio's own): STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT stop the daily
+   glimpse (`SmsRecords.set_subscriber(..., "stopped", "STOP")`, which the outbound digest
+   follows); START, YES, UNSTOP subscribe; HELP, INFO say what the number does. Case and
+   surrounding spaces or punctuation do not matter; keywords are never rate limited.
+3. **The rate limit**: `GLIMPSE_SMS_RATE_LIMIT_PER_HOUR` questions per sender in any hour
+   (`conversation.SenderLimit`); past it, a polite reply and no search or model call.
+4. **The answer**: the top hits of the search index for the question (and the article of the
+   previous answer, for a follow-up), then the text provider's `answer_question` with the
+   sender's last exchanges (`conversation.ConversationMemory`). With a model, the call runs in a
+   small thread pool and is waited for until the reply deadline (`GLIMPSE_SMS_REPLY_SECONDS`
+   after the post arrived, less a margin): a slower or failed model call (a budget stop
+   included) is replaced by the extractive answer from the best hit, and the call is left to
+   finish (its answer cached by the gateway). No index yet, or nothing found: a polite reply.
+
+The model's response cache is kept in this process's memory (`PrivateCache`), not under
+`_cache/` like the other LLM calls: its requests hold the question and the earlier ones, which
+no stored text may. The daily budget is the shared one (`_budget/`). Nothing here logs a
+number or a message: a sender is its person id, a message its length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import PrivateAttr
+
+from glimpse_assets.providers.base import TextProvider, TextResult
+from glimpse_assets.sms.answers import MAX_REPLY_CHARS, cut_to
+from glimpse_assets.sms.conversation import ConversationMemory, SenderLimit
+from glimpse_assets.sms.records import STOPPED, SUBSCRIBED, SmsRecords, now_iso
+from glimpse_assets.storage.object_store import (
+    AlreadyExistsError,
+    ObjectChangedError,
+    StorageError,
+)
+from glimpse_assets.storage.resource import ObjectStoreResource
+
+# uvicorn prints its "uvicorn.error" logger (its general log) at INFO: these lines go with it.
+log = logging.getLogger("uvicorn.error.sms")
+
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+START_WORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+HELP_REPLY = (
+    "Glimpse: ask a question about the day's news and get a short answer from the indexed "
+    "articles, with the title and date. Reply START for the daily glimpse, STOP to end it."
+)
+START_REPLY = (
+    "Glimpse: you will get the daily glimpse by text. Reply STOP to end it, HELP for help."
+)
+STOP_REPLY = "Glimpse: you will get no more daily glimpses. Reply START to get them again."
+EMPTY_REPLY = "Glimpse: send a question about the news, or HELP."
+NO_INDEX_REPLY = (
+    "Glimpse: sorry, no news has been indexed yet, so I cannot answer questions. "
+    "Please try again later."
+)
+NO_HITS_REPLY = "Glimpse: sorry, I found nothing in the indexed news about that."
+RATE_LIMITED_REPLY = (
+    "Glimpse: you have asked {limit} questions in the last hour, the most I can answer. "
+    "Please try again in a little while."
+)
+BUSY_REPLY = "Glimpse: sorry, I could not answer in time. Please send your question again."
+FAILED_REPLY = "Glimpse: sorry, something went wrong while answering. Please try again later."
+
+SEARCH_HITS = 3
+REPLY_MARGIN_SECONDS = 0.5  # of the deadline, kept for the search result to become TwiML
+CLAIM_SECONDS = 60.0  # a claim older than this is from a process that died answering
+MODEL_WORKERS = 4
+RECENT_REPLIES = 1000
+REPLIES = "replies"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    kind: str  # help, start, stop, empty, rate limited, no index, no hits, answer, extractive...
+    method: str = ""
+
+
+class Searcher(Protocol):
+    def search(self, query: str, k: int, since: Any, until: Any) -> list[dict] | None: ...
+
+
+def keyword(body: str) -> str | None:
+    """`stop`, `start` or `help` when the whole message is one of Twilio's keywords."""
+    word = body.strip().strip(".!?,;:'\"").strip().upper()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
+    return None
+
+
+# -- the model's cache, kept in memory ------------------------------------------------------
+
+
+class _MemoryRecords:
+    """What `llm.cache.ResponseCache` needs of its records (get, put), bounded and in memory."""
+
+    def __init__(self, limit: int = 2000) -> None:
+        self.limit = limit
+        self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._records.get(name)
+            if record is not None:
+                self._records.move_to_end(name)
+            return record
+
+    def put(self, name: str, record: dict[str, Any]) -> str:
+        with self._lock:
+            self._records[name] = record
+            self._records.move_to_end(name)
+            while len(self._records) > self.limit:
+                self._records.popitem(last=False)
+        return ""
+
+
+class PrivateCache(ObjectStoreResource):
+    """The shared object store, but the LLM response cache (`_cache`) is kept in memory."""
+
+    _memory: _MemoryRecords = PrivateAttr(default_factory=_MemoryRecords)
+
+    def records(self, prefix: str):
+        from glimpse_assets.llm.cache import CACHE_PREFIX
+
+        if prefix.strip("/") == CACHE_PREFIX:
+            return self._memory
+        return super().records(prefix)
+
+
+def without_stored_questions(provider: TextProvider) -> TextProvider:
+    """The text provider the SMS answers use: the shared one, with a model's response cache in
+    memory (see the module doc). The offline provider stores nothing and is used as it is."""
+    from glimpse_assets.providers.openai_provider import OpenAITextProvider
+
+    if not isinstance(provider, OpenAITextProvider):
+        return provider
+    calls, store = provider.calls, provider.calls.object_store
+    private = PrivateCache(
+        storage_uri=store.storage_uri,
+        endpoint_url=store.endpoint_url,
+        region_name=store.region_name,
+    )
+    return OpenAITextProvider(
+        openai=provider.openai,
+        calls=type(calls)(
+            object_store=private,
+            daily_budget_usd=calls.daily_budget_usd,
+            prices_file=calls.prices_file,
+            max_concurrency=calls.max_concurrency,
+            max_retries=calls.max_retries,
+            timeout_seconds=calls.timeout_seconds,
+        ),
+        model=provider.model,
+        max_tokens=provider.max_tokens,
+        moderation_model=provider.moderation_model,
+    )
+
+
+# -- answering ------------------------------------------------------------------------------
+
+
+class InboundSms:
+    def __init__(
+        self,
+        records: SmsRecords,
+        search: Searcher,
+        provider: TextProvider,
+        *,
+        per_hour: int = 10,
+        reply_seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from glimpse_assets.providers.offline_text import OfflineTextProvider
+
+        self.records = records
+        self.search = search
+        self.provider = provider
+        self.extractive = OfflineTextProvider()
+        self.uses_model = not isinstance(provider, OfflineTextProvider)
+        self.reply_seconds = reply_seconds
+        self.memory = ConversationMemory(clock=clock)
+        self.limit = SenderLimit(per_hour, clock=clock)
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(MODEL_WORKERS, thread_name_prefix="sms-model")
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, Future] = {}
+        self._recent: OrderedDict[str, Reply] = OrderedDict()
+        self._replies = records.records
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- one message ----------------------------------------------------------------------
+
+    def reply(self, params: Mapping[str, str], received: float | None = None) -> Reply:
+        """The reply to one signed webhook post (`params`: all its form parameters)."""
+        received = self._clock() if received is None else received
+        deadline = received + max(self.reply_seconds - REPLY_MARGIN_SECONDS, 0.1)
+        sid = str(params.get("MessageSid") or params.get("SmsSid") or "")
+        number = str(params.get("From") or "")
+        body = str(params.get("Body") or "")
+        person = self.records.person_id(number) if number else "unknown"
+        if not sid:  # nothing to recognise a retry by: answered, not remembered
+            reply = self._answer(person, number, body, deadline)
+        else:
+            reply = self._once(sid, person, number, body, deadline)
+        log.info(
+            "sms inbound %s from %s: %d characters in, %s reply of %d characters in %.2f s",
+            sid or "(no sid)",
+            person,
+            len(body),
+            reply.kind,
+            len(reply.text),
+            self._clock() - received,
+        )
+        return reply
+
+    def _once(self, sid: str, person: str, number: str, body: str, deadline: float) -> Reply:
+        with self._lock:
+            recent = self._recent.get(sid)
+            if recent is not None:
+                return recent
+            waiting = self._in_flight.get(sid)
+            if waiting is None:
+                future: Future = Future()
+                self._in_flight[sid] = future
+        if waiting is not None:  # the same message is being answered: its reply is ours
+            try:
+                return waiting.result(timeout=max(deadline - self._clock(), 0.1))
+            except FutureTimeout:
+                return Reply(BUSY_REPLY, "busy")
+        try:
+            reply = self._claimed(sid, person, number, body, deadline)
+            with self._lock:
+                self._recent[sid] = reply
+                while len(self._recent) > RECENT_REPLIES:
+                    self._recent.popitem(last=False)
+            future.set_result(reply)
+            return reply
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                self._in_flight.pop(sid, None)
+
+    def _claimed(self, sid: str, person: str, number: str, body: str, deadline: float) -> Reply:
+        """The stored reply to `sid`, or a new one made under this process's claim."""
+        name = f"{REPLIES}/{sid}"
+        claim = {"sid": sid, "person": person, "state": "answering", "claimed_at": now_iso()}
+        etag = None
+        try:
+            while etag is None:
+                try:
+                    etag = self._replies.create(name, claim)
+                except AlreadyExistsError:
+                    stored = self._replies.get_versioned(name)
+                    if stored is None:
+                        continue  # gone in between: claim again
+                    record, stored_etag = stored
+                    if record.get("state") == "answered":
+                        return Reply(record["reply"], record.get("kind", "stored"), "stored")
+                    if _age(record.get("claimed_at")) > CLAIM_SECONDS:  # its process died
+                        with contextlib.suppress(ObjectChangedError):
+                            etag = self._replies.replace(name, claim, stored_etag)
+                        continue
+                    if self._clock() >= deadline:
+                        # Still being answered elsewhere: answer without the model, unstored.
+                        return self._answer(person, number, body, deadline, model=False)
+                    time.sleep(0.05)
+        except StorageError as error:
+            log.warning("sms inbound %s: replies not readable (%s)", sid, type(error).__name__)
+            return self._answer(person, number, body, deadline)
+        reply = self._answer(person, number, body, deadline)
+        record = {**claim, "state": "answered", "kind": reply.kind, "reply": reply.text}
+        try:
+            self._replies.replace(name, {**record, "answered_at": now_iso()}, etag)
+        except (StorageError, ObjectChangedError) as error:
+            log.warning("sms inbound %s: reply not stored (%s)", sid, type(error).__name__)
+        return reply
+
+    def _answer(
+        self, person: str, number: str, body: str, deadline: float, model: bool = True
+    ) -> Reply:
+        try:
+            word = keyword(body)
+            if word == "stop":
+                self.records.set_subscriber(number, STOPPED, "STOP")
+                self.memory.forget(person)
+                return Reply(STOP_REPLY, "stop")
+            if word == "start":
+                self.records.set_subscriber(number, SUBSCRIBED, "START")
+                return Reply(START_REPLY, "start")
+            if word == "help":
+                return Reply(HELP_REPLY, "help")
+            question = " ".join(body.split())
+            if not question:
+                return Reply(EMPTY_REPLY, "empty")
+            if not self.limit.take(person):
+                return Reply(RATE_LIMITED_REPLY.format(limit=self.limit.per_hour), "rate limited")
+            return self._question(person, question, deadline, model)
+        except Exception as error:  # never the message: an error's text may quote it
+            log.error("sms inbound from %s failed: %s", person, type(error).__name__)
+            return Reply(FAILED_REPLY, "failed")
+
+    def _question(self, person: str, question: str, deadline: float, model: bool) -> Reply:
+        hits = self.search.search(question, SEARCH_HITS, None, None)
+        if hits is None:
+            return Reply(NO_INDEX_REPLY, "no index")
+        if not hits:
+            return Reply(NO_HITS_REPLY, "no hits")
+        history = self.memory.history(person)
+        chunks = list(hits)
+        if history and history[-1][2] is not None:
+            previous = history[-1][2]
+            if all(hit.get("id") != previous.get("id") for hit in chunks):
+                chunks = [*chunks[: SEARCH_HITS - 1], previous]  # the follow-up's article
+        fallback = self.extractive.answer_question(None, question, chunks, [])
+        result, kind = fallback, "extractive"
+        if self.uses_model and model:
+            exchanges = [(asked, answered) for asked, answered, _ in history]
+            call = self._pool.submit(
+                self.provider.answer_question, None, question, chunks, exchanges
+            )
+            try:
+                result, kind = call.result(timeout=max(deadline - self._clock(), 0.01)), "answer"
+            except FutureTimeout:
+                call.cancel()  # if it has not started; a call in flight finishes and is cached
+                kind = "extractive (model too slow)"
+            except Exception as error:
+                log.warning("sms model call for %s failed: %s", person, type(error).__name__)
+                kind = "extractive (model failed)"
+        text = _fit(result)
+        self.memory.remember(person, question, text, chunks[0])
+        return Reply(text, kind, result.method)
+
+
+def _fit(result: TextResult) -> str:
+    text = result.text.strip()
+    return cut_to(text, MAX_REPLY_CHARS)
+
+
+def _age(stamp: Any) -> float:
+    try:
+        return (datetime.now(UTC) - datetime.fromisoformat(str(stamp))).total_seconds()
+    except ValueError:
+        return float("inf")
