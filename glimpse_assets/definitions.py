@@ -14,6 +14,7 @@ from glimpse_assets.publish import definitions as publish
 from glimpse_assets.resources import shared_resources
 from glimpse_assets.rides import definitions as rides
 from glimpse_assets.search import definitions as search
+from glimpse_assets.sms import definitions as sms
 from glimpse_assets.stories import definitions as stories
 
 DOMAINS = [
@@ -22,6 +23,7 @@ DOMAINS = [
     rides.build_defs,
     search.build_defs,
     stories.build_defs,
+    sms.build_defs,
 ]
 
 

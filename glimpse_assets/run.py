@@ -18,8 +18,14 @@ import dagster as dg
 
 from glimpse_assets.settings import ConfigurationError
 
-JOBS_FOR_A_DAY = ("news_job", "rides_job", "search_job", "stories_job")
-CHECK_JOBS = ("news_checks_job", "rides_checks_job", "search_checks_job", "stories_checks_job")
+JOBS_FOR_A_DAY = ("news_job", "rides_job", "search_job", "stories_job", "sms_job")
+CHECK_JOBS = (
+    "news_checks_job",
+    "rides_checks_job",
+    "search_checks_job",
+    "stories_checks_job",
+    "sms_checks_job",
+)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

@@ -125,6 +125,7 @@ def test_cheap_assets_backfill_in_one_run_and_provider_bound_ones_30_days_at_a_t
         "search_index": SINGLE_RUN_BACKFILL_POLICY,
         "strava_activities": SINGLE_RUN_BACKFILL_POLICY,
         "activity_stories": PROVIDER_BACKFILL_POLICY,
+        "sms_digest": PROVIDER_BACKFILL_POLICY,
     }
     assert PROVIDER_BACKFILL_POLICY.max_partitions_per_run == 30
 

@@ -52,6 +52,7 @@ GROUPS = (
     | dict.fromkeys(RIDES_ASSETS, "rides")
     | dict.fromkeys(SEARCH_ASSETS, "search")
     | dict.fromkeys(STORIES_ASSETS, "stories")
+    | {"sms_digest": "sms"}
 )
 
 
@@ -262,6 +263,7 @@ def test_the_checks_and_which_ones_block(defs):
         ("clustered_rides", "anomaly_rate_is_within_band"): False,
         ("search_index", "search_index_finds_the_main_story"): False,
         ("activity_stories", "activity_stories_use_real_numbers"): True,
+        ("sms_digest", "sms_digest_delivered"): False,
     }
 
 
@@ -365,8 +367,10 @@ def test_the_code_location_is_every_domain_merged():
     merged = build_definitions({})
 
     keys = {key.to_user_string() for key in merged.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == NEWS_ASSETS | RIDES_ASSETS | SEARCH_ASSETS | STORIES_ASSETS | {"social_post"}
-    assert len(DOMAINS) == 5
+    assert keys == (
+        NEWS_ASSETS | RIDES_ASSETS | SEARCH_ASSETS | STORIES_ASSETS | {"social_post", "sms_digest"}
+    )
+    assert len(DOMAINS) == 6
     # Domain resources say whose they are; shared ones are defined once.
     assert set(merged.resources) == {
         "io_manager",
@@ -380,6 +384,7 @@ def test_the_code_location_is_every_domain_merged():
         "embedder",
         "vector_index",
         "stories_source",
+        "sms_channel",
     }
 
 
@@ -483,7 +488,7 @@ def test_bad_llm_settings_fail_the_load_whatever_the_provider():
 HEAVY_LIBRARIES = [
     "pandas", "pyarrow", "numpy", "sklearn", "dbscan", "matplotlib", "PIL", "boto3", "botocore",
     "requests", "feedparser", "slack_sdk", "openai", "onnxruntime", "tokenizers", "lancedb",
-    "fastapi", "uvicorn",
+    "fastapi", "uvicorn", "twilio",
 ]  # fmt: skip
 
 

@@ -8,7 +8,8 @@ day to day (so the news chain and the post), and rides carry where each conditio
 (`news_from`, `weather_from`, `traffic_from`, the summaries' `method`, the page's sources); and
 for issue 12, which added the search chain's outputs (and `compaction` to search_index's record)
 and left every other one as it was; and for issue 13, which added the stories chain's two
-tables and left every other output as it was. Vectors are compared to 4 decimals (see output_digests)."""
+tables, and issue 14, which added sms_digest's record (the channel is off offline), and left every
+other output as it was. Vectors are compared to 4 decimals (see output_digests)."""
 
 from __future__ import annotations
 

@@ -40,12 +40,13 @@ def test_run_materialises_every_asset_of_the_day_once_and_prints_where_they_are(
         "rides_report_page": storage / "rides_report_page" / "2026-03-01.html",
         "strava_activities": storage / "strava_activities" / "2026-03-01.parquet",
         "activity_stories": storage / "activity_stories" / "2026-03-01.parquet",
+        "sms_digest": storage / "sms_digest" / "2026-03-01.json",
     }
     for name, path in expected.items():
         assert path.is_file(), name
         assert out.count(str(path)) == 1, f"{name} printed (so materialised) exactly once"
     assert "prompt: An editorial illustration" in out
-    assert out.count("passed") == 7
+    assert out.count("passed") == 8
 
 
 def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatch, capsys):
@@ -85,6 +86,7 @@ def test_run_with_a_relative_dagster_home_keeps_its_runs_there(tmp_path, monkeyp
         "rides_job",
         "search_job",
         "stories_job",
+        "sms_job",
     }
 
 
@@ -159,5 +161,5 @@ def test_checks_rerun_for_a_day_on_what_is_stored(tmp_path, monkeypatch, capsys)
     assert main(["--checks", "--day", "2026-03-01"], definitions) == 0
 
     out = capsys.readouterr().out
-    assert out.count("passed") == 7
+    assert out.count("passed") == 8
     assert {path: path.stat().st_mtime_ns for path in storage.rglob("*.parquet")} == before

@@ -26,28 +26,36 @@ def is_one_day_news_run(run: dg.DagsterRun | None) -> bool:
     )
 
 
-def after_news_sensor(name: str, job) -> dg.SensorDefinition:
+def after_news_sensor(
+    name: str,
+    job,
+    asset_key: dg.AssetKey = RAW_NEWS,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+) -> dg.SensorDefinition:
+    """`job` for each day a one-day news_job run stored `asset_key` for (raw_news by default;
+    any asset news_job materialises)."""
+    what = asset_key.to_user_string()
+
     @dg.sensor(
         name=name,
         job=job,
         minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Runs {job.name} for a day once a one-day news_job run has stored its "
-        "raw_news.",
+        default_status=default_status,
+        description=f"Runs {job.name} for a day once a one-day news_job run has stored its {what}.",
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         instance = context.instance
         if context.cursor:
             records = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=RAW_NEWS, after_storage_id=int(context.cursor)),
+                dg.AssetRecordsFilter(asset_key=asset_key, after_storage_id=int(context.cursor)),
                 limit=RECORDS_PER_TICK,
                 ascending=True,
             ).records
         else:
             # A first tick looks at the newest raw_news only, rather than at every past day's.
-            records = instance.fetch_materializations(RAW_NEWS, limit=1).records
+            records = instance.fetch_materializations(asset_key, limit=1).records
         if not records:
-            return dg.SensorResult(skip_reason="no new raw_news materialisation")
+            return dg.SensorResult(skip_reason=f"no new {what} materialisation")
         run_ids = sorted({record.run_id for record in records})
         runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
         requests = [
@@ -63,7 +71,7 @@ def after_news_sensor(name: str, job) -> dg.SensorDefinition:
         cursor = str(max(record.storage_id for record in records))
         if not requests:
             return dg.SensorResult(
-                skip_reason="new raw_news came from a backfill, a range run or another job",
+                skip_reason=f"new {what} came from a backfill, a range run or another job",
                 cursor=cursor,
             )
         return dg.SensorResult(run_requests=requests, cursor=cursor)

@@ -55,6 +55,8 @@ class SmsSettings(Settings):
     public_url: Annotated[HttpUrl, AfterValidator(_public_url)] = Field(
         None, alias="GLIMPSE_PUBLIC_URL"
     )
+    # Where the storage folder is served (as for Instagram): the image goes as MMS from there.
+    public_base_url: HttpUrl = Field(None, alias="GLIMPSE_PUBLIC_BASE_URL")
     inbound_per_hour: Annotated[int, Field(ge=1, le=10_000)] = Field(
         10, alias="GLIMPSE_SMS_RATE_LIMIT_PER_HOUR"
     )

@@ -1,0 +1,46 @@
+"""sms_digest: the day's glimpse by text message, once per subscriber and day (thin asset)."""
+
+from functools import partial
+
+import dagster as dg
+
+from glimpse_assets.partitions import PROVIDER_BACKFILL_POLICY, daily_partitions
+from glimpse_assets.publish.assets import claim_owner
+from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
+from glimpse_assets.ranges import for_each_day
+from glimpse_assets.sms.resources import SmsChannelResource
+from glimpse_assets.storage.resource import ObjectStoreResource
+
+SMS_GROUP = "sms"
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    group_name=SMS_GROUP,
+    kinds={"python", "json", "twilio"},
+    ins={"social_post": dg.AssetIn()},
+    description="The day's caption (and its picture as MMS when it has a public URL) to every "
+    "subscriber once; what happened to each person, by salted id. Nothing is sent with "
+    "GLIMPSE_SMS=off.",
+)
+def sms_digest(
+    context: dg.AssetExecutionContext,
+    social_post,
+    sms_channel: SmsChannelResource,
+    object_store: ObjectStoreResource,
+):
+    from glimpse_assets.sms.steps import send_day
+
+    send = partial(
+        send_day,
+        context,
+        sms_channel,
+        object_store.store,
+        object_store.records(LEDGER_PREFIX),
+        claim_owner(context),
+    )
+    return for_each_day(context, send, social_post=social_post)
+
+
+sms_assets = [sms_digest]

@@ -1,0 +1,273 @@
+"""sms_digest through a local double of Twilio's Messages API (the twilio SDK's own requests):
+one text per subscriber and day whatever re-runs and crashes happen, 429 then success, 21610
+and 21211 recorded and never retried, START and STOP followed, status callbacks and the
+delivery check, and no phone number in any log line or stored object but the subscriber
+records."""
+
+from __future__ import annotations
+
+import json
+import logging
+from email.utils import formatdate
+
+import dagster as dg
+import pytest
+
+from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
+from glimpse_assets.sms.assets import sms_digest
+from glimpse_assets.sms.checks import sms_checks
+from glimpse_assets.sms.records import STOPPED, SUBSCRIBED, SmsRecords
+from glimpse_assets.sms.resources import SmsChannelResource
+from glimpse_assets.sms.sender import body_digest
+from glimpse_assets_tests.twilio_double import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    TwilioDouble,
+    rate_limited,
+    server_error,
+)
+
+DAY = "2026-03-01"
+SOCIAL_POST = dg.AssetSpec("social_post", partitions_def=daily_partitions)  # stored by news
+ALICE, BOB, CAROL, DAVE = "+15551230001", "+15551230002", "+447700900003", "+15551230004"
+NUMBERS = (ALICE, BOB, CAROL, DAVE)
+CAPTION = "Solar bicycle lanes glow after dark in Fernwick. #glimpse #dailynews"
+
+
+@pytest.fixture
+def twilio():
+    with TwilioDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def day_posted(local_store, local_io_manager):
+    """The day's social_post record as the news chain stores it."""
+    record = {"day": DAY, "caption": CAPTION, "publisher": "outbox", "status": "published"}
+    local_store.store.put(f"social_post/{DAY}.json", json.dumps(record).encode())
+    return record
+
+
+def channel(twilio, *subscribers: str, **options) -> SmsChannelResource:
+    settings = {
+        "enabled": True,
+        "account_sid": ACCOUNT_SID,
+        "auth_token": AUTH_TOKEN,
+        "from_number": FROM_NUMBER,
+        "api_url": twilio.url,
+        "subscribers": ",".join(subscribers),
+        "public_url": "https://glimpse.example",
+    }
+    return SmsChannelResource(**{**settings, **options})
+
+
+def send(resources, sms_channel, *, checks=False) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [sms_digest, SOCIAL_POST, *(sms_checks if checks else [])],
+        partition_key=DAY,
+        resources={**resources, "sms_channel": sms_channel},
+        raise_on_error=False,
+    )
+
+
+def stored(local_store) -> dict:
+    return json.loads(local_store.store.get(f"sms_digest/{DAY}.json"))
+
+
+def test_two_materialisations_send_one_text_per_subscriber(
+    offline_resources, local_store, day_posted, twilio
+):
+    sms_channel = channel(twilio, ALICE, BOB)
+    first = send(offline_resources, sms_channel)
+    again = send(offline_resources, sms_channel)
+
+    assert first.success and again.success
+    assert [m["to"] for m in twilio.messages].count(ALICE) == 1
+    assert [m["to"] for m in twilio.messages].count(BOB) == 1
+    assert {m["body"] for m in twilio.messages} == {CAPTION}
+    assert {m["_status_callback"] for m in twilio.messages} == {
+        "https://glimpse.example/sms/status"
+    }
+    people = stored(local_store)["people"]
+    assert sorted(entry["action"] for entry in people.values()) == ["already published"] * 2
+    metadata = first.asset_materializations_for_node("sms_digest")[0].metadata
+    assert metadata["people_published"].value == 2
+    assert metadata["kind"].value == "sms"  # no public URL for the picture: no MMS
+
+
+def test_start_adds_and_stop_removes_a_subscriber(
+    offline_resources, local_store, day_posted, twilio
+):
+    records = SmsRecords(local_store.store)
+    records.set_subscriber(CAROL, SUBSCRIBED, "START")
+    records.set_subscriber(BOB, STOPPED, "STOP")
+
+    assert send(offline_resources, channel(twilio, ALICE, BOB)).success
+
+    assert sorted(m["to"] for m in twilio.messages) == sorted([ALICE, CAROL])
+
+
+def test_a_rate_limit_then_success_sends_once(offline_resources, local_store, day_posted, twilio):
+    twilio.fail_next(rate_limited())
+
+    assert send(offline_resources, channel(twilio, ALICE)).success
+
+    assert len(twilio.posts()) == 2  # the 429, then the message
+    assert len(twilio.sent_to(ALICE)) == 1
+
+
+def test_unsubscribed_and_invalid_numbers_are_recorded_and_not_retried(
+    offline_resources, local_store, day_posted, twilio
+):
+    twilio.unsubscribed.add(BOB)
+    twilio.invalid.add(DAVE)
+    sms_channel = channel(twilio, ALICE, BOB, DAVE)
+
+    assert send(offline_resources, sms_channel).success
+    posts_after_first = len(twilio.posts())
+    assert send(offline_resources, sms_channel).success
+
+    assert posts_after_first == 3  # one each; 21610 and 21211 are not retried
+    assert len(twilio.posts()) == 3  # and the second run asks for nobody
+    records = SmsRecords(local_store.store)
+    assert records.subscriber(BOB)["status"] == "unsubscribed"
+    assert records.subscriber(BOB)["reason"] == "twilio 21610"
+    assert records.subscriber(DAVE)["status"] == "invalid"
+    assert [m["to"] for m in twilio.messages] == [ALICE]
+
+
+def test_a_server_error_twice_fails_loudly_and_the_rerun_sends_the_rest_once(
+    offline_resources, local_store, day_posted, twilio
+):
+    sms_channel = channel(twilio, ALICE, BOB)
+    people = SmsRecords(local_store.store)
+    first_person = min((ALICE, BOB), key=people.person_id)
+    twilio.fail_next(server_error(), server_error())  # the first person's call and its retry
+
+    failed = send(offline_resources, sms_channel)
+    assert not failed.success
+    (failure,) = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "did not go to 1 of 2 people" in failure.step_failure_data.error.message
+
+    assert send(offline_resources, sms_channel).success
+    assert len(twilio.sent_to(first_person)) == 1
+    assert sorted(m["to"] for m in twilio.messages) == sorted([ALICE, BOB])
+
+
+def test_a_crash_between_the_send_and_the_record_does_not_send_twice(
+    offline_resources, local_store, day_posted, twilio
+):
+    """Twilio accepted the text, then the run died before the ledger said so: the ledger holds a
+    pending claim whose lease has run out. The next run asks Twilio and finds the text."""
+    import time
+
+    records = SmsRecords(local_store.store)
+    person = records.person_id(ALICE)
+    started = time.time() - 30
+    ledger = local_store.records(LEDGER_PREFIX)
+    ledger.create(
+        f"sms/{person}/{DAY}",
+        {
+            "publisher": f"sms/{person}",
+            "day": DAY,
+            "caption": CAPTION,
+            "status": "pending",
+            "owner": "run crashed step sms_digest",
+            "claimed_at": started,
+            "lease_seconds": 1,
+            "state": {"attempt": "a1", "started_at": started, "body_sha256": body_digest(CAPTION)},
+        },
+    )
+    twilio.messages.append(  # what Twilio kept of the crashed run's text
+        {
+            "sid": "SM" + "f" * 32,
+            "to": ALICE,
+            "from": FROM_NUMBER,
+            "body": CAPTION,
+            "status": "delivered",
+            "date_created": formatdate(started + 1, usegmt=True),
+            "date_sent": None,
+            "account_sid": ACCOUNT_SID,
+            "_status_callback": None,
+        }
+    )
+
+    assert send(offline_resources, channel(twilio, ALICE)).success
+
+    assert twilio.posts() == []  # asked (GET), never sent again
+    assert stored(local_store)["people"][person]["action"] == "reconciled"
+    assert ledger.get(f"sms/{person}/{DAY}")["status"] == "published"
+
+
+def test_the_channel_off_sends_nothing_and_blocks_nothing(
+    offline_resources, local_store, day_posted, twilio
+):
+    result = send(offline_resources, channel(twilio, ALICE, enabled=False))
+
+    assert result.success
+    assert twilio.requests == []
+    assert stored(local_store) == {"day": DAY, "channel": "off", "people": {}}
+
+
+def test_on_but_unconfigured_fails_this_step_with_the_variables_named(
+    offline_resources, local_store, day_posted, twilio
+):
+    result = send(offline_resources, channel(twilio, ALICE, auth_token=None, from_number=None))
+
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.message
+    assert "TWILIO_AUTH_TOKEN" in message and "TWILIO_FROM_NUMBER" in message
+    assert twilio.requests == []
+
+
+def test_undelivered_texts_make_the_delivery_check_warn(
+    offline_resources, local_store, day_posted, twilio
+):
+    assert send(offline_resources, channel(twilio, ALICE, BOB)).success
+    records = SmsRecords(local_store.store)
+    for message in twilio.messages:
+        final = "undelivered" if message["to"] == BOB else "delivered"
+        assert records.record_status(message["sid"], "sent")
+        assert records.record_status(
+            message["sid"], final, "30003" if final != "delivered" else None
+        )
+        assert not records.record_status(message["sid"], "sent")  # late: dropped
+
+    result = send(offline_resources, channel(twilio, ALICE, BOB), checks=True)
+
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert records.person_id(BOB) in evaluation.description
+    assert evaluation.metadata["status_delivered"].value == 1
+    assert evaluation.metadata["status_undelivered"].value == 1
+
+
+def test_no_phone_number_in_logs_events_or_stored_objects(
+    offline_resources, local_store, storage_root, day_posted, twilio, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    twilio.unsubscribed.add(BOB)
+    twilio.invalid.add(DAVE)
+    records = SmsRecords(local_store.store)
+    records.set_subscriber(CAROL, SUBSCRIBED, "START")
+    twilio.fail_next(rate_limited())
+    results = [send(offline_resources, channel(twilio, ALICE, BOB, DAVE), checks=True)]
+    results.append(send(offline_resources, channel(twilio, ALICE, BOB, DAVE, auth_token=None)))
+
+    texts = [record.getMessage() for record in caplog.records]
+    for result in results:
+        for event in result.all_events:
+            texts.append(str(event.message))
+            texts.append(repr(event.event_specific_data))
+    for path in storage_root.rglob("*"):
+        if path.is_file() and "_sms/subscribers" not in path.as_posix():
+            texts.append(path.read_bytes().decode("utf-8", "replace"))
+    everything = "\n".join(texts)
+    for number in NUMBERS:
+        assert number not in everything
+        assert number.lstrip("+") not in everything
+    assert len(twilio.messages) == 2  # Alice and Carol
