@@ -271,3 +271,28 @@ def test_no_phone_number_in_logs_events_or_stored_objects(
         assert number not in everything
         assert number.lstrip("+") not in everything
     assert len(twilio.messages) == 2  # Alice and Carol
+
+
+def test_two_runs_at_once_send_one_text_per_person(
+    offline_resources, local_store, day_posted, twilio
+):
+    import threading
+
+    sms_channel = channel(twilio, ALICE, BOB, CAROL)
+    results: list[dg.ExecuteInProcessResult] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        results.append(send(offline_resources, sms_channel))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(results) == 2 and all(result.success for result in results)
+    assert sorted(m["to"] for m in twilio.messages) == sorted([ALICE, BOB, CAROL])
+    actions = sorted(entry["action"] for entry in stored(local_store)["people"].values())
+    assert set(actions) <= {"published", "already published"}

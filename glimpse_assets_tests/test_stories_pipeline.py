@@ -303,3 +303,32 @@ def test_an_empty_day_stores_empty_typed_tables(offline_resources, storage_root,
 def test_the_assets_are_daily_to_today_in_the_stories_group(asset):
     assert asset.partitions_def.get_partition_keys()[-1] == datetime.now(UTC).date().isoformat()
     assert asset.group_names_by_key[asset.key] == "stories"
+
+
+def test_a_range_run_stores_what_day_by_day_runs_store(offline_resources, storage_root, tmp_path):
+    from glimpse_assets_tests.stores import io_manager_at
+
+    range_result = dg.materialize(
+        [*stories_assets, *stories_checks],
+        resources={"stories_source": SampleActivitySource(), **offline_resources},
+        tags={
+            "dagster/asset_partition_range_start": DAYS[0],
+            "dagster/asset_partition_range_end": DAYS[-1],
+        },
+    )
+    assert range_result.success
+    per_day_root = tmp_path / "per_day"
+    per_day = io_manager_at(str(per_day_root))
+    day_resources = {
+        **offline_resources,
+        "io_manager": per_day,
+        "object_store": per_day.object_store,
+    }
+    for day in DAYS:
+        assert materialize_day(day_resources, day).success
+    for day in DAYS:
+        for asset in ("strava_activities", "activity_stories"):
+            assert stored(storage_root, asset, day) == stored(per_day_root, asset, day)
+    evaluations = range_result.get_asset_check_evaluations()
+    assert {e.partition for e in evaluations if e.partition} == set(DAYS)  # one result a day
+    assert all(e.passed for e in evaluations)
