@@ -296,3 +296,34 @@ def test_two_runs_at_once_send_one_text_per_person(
     assert sorted(m["to"] for m in twilio.messages) == sorted([ALICE, BOB, CAROL])
     actions = sorted(entry["action"] for entry in stored(local_store)["people"].values())
     assert set(actions) <= {"published", "already published"}
+
+
+def test_signed_status_callbacks_reach_glimpse_serve_and_the_check_reads_them(
+    offline_resources, local_store, storage_root, day_posted, twilio
+):
+    from glimpse_assets_tests.serve_process import serve_process
+
+    public = "https://glimpse.example"
+    twilio.undeliverable.add(BOB)
+    assert send(offline_resources, channel(twilio, ALICE, BOB, public_url=public)).success
+    env = {
+        "GLIMPSE_STORAGE_URI": str(storage_root),
+        "GLIMPSE_API_KEYS": "sms-status-key-0123456789",
+        "GLIMPSE_SMS": "on",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "GLIMPSE_PUBLIC_URL": public,
+    }
+    with serve_process(env) as service:
+        answered = twilio.send_callbacks(reach=service.url)
+        output = service.output()
+
+    assert answered == [204] * 4  # sent, then delivered or undelivered, for each of two
+    records = SmsRecords(local_store.store)
+    statuses = sorted(records.message_status(m["sid"])["status"] for m in twilio.messages)
+    assert statuses == ["delivered", "undelivered"]
+    for number in (ALICE, BOB):
+        assert number not in output and number.lstrip("+") not in output
+
+    result = send(offline_resources, channel(twilio, ALICE, BOB, public_url=public), checks=True)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed and records.person_id(BOB) in evaluation.description

@@ -20,7 +20,7 @@ import threading
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -161,9 +161,11 @@ class TwilioDouble(LocalHTTPServer):
 
     # -- status callbacks -----------------------------------------------------------------
 
-    def send_callbacks(self) -> list[int]:
-        """POST every message's callbacks (`sent`, then `delivered` or `undelivered`), signed;
-        the HTTP statuses the receiver answered."""
+    def send_callbacks(self, reach: str | None = None) -> list[int]:
+        """POST every message's callbacks (`sent`, then `delivered` or `undelivered`), signed
+        over its StatusCallback URL as Twilio signs them; the HTTP statuses the receiver
+        answered. `reach` replaces the callback's origin for the connection only, as a proxy
+        in front of the receiver does (the signature stays over the public URL)."""
         from twilio.request_validator import RequestValidator
 
         validator = RequestValidator(AUTH_TOKEN)
@@ -186,8 +188,14 @@ class TwilioDouble(LocalHTTPServer):
                     **({"ErrorCode": "30003"} if status == "undelivered" else {}),
                 }
                 signature = validator.compute_signature(url, params)
+                target = url
+                if reach:
+                    parts = urlsplit(url)
+                    target = (
+                        reach.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+                    )
                 response = requests.post(
-                    url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10
+                    target, data=params, headers={"X-Twilio-Signature": signature}, timeout=10
                 )
                 self.callbacks.append(response)
                 answered.append(response.status_code)
