@@ -30,15 +30,6 @@ STORIES = "activity_stories"
 ACTIVITIES = "strava_activities"
 FRESH_SECONDS = 2.0
 MAX_LIMIT = 100
-METRICS = (
-    "distance_km",
-    "moving_time_min",
-    "elapsed_time_min",
-    "elevation_gain_m",
-    "max_speed_kmh",
-    "average_speed_kmh",
-    "average_heartrate",
-)
 
 
 class ProcessedActivity(BaseModel):
