@@ -16,7 +16,6 @@ are not supported: the account's auth token is the key.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Mapping
@@ -133,19 +132,8 @@ def sms_routers(env: Mapping[str, str], search: Any) -> list[APIRouter]:
         reply_seconds=settings.reply_seconds,
     )
     signature = TwilioSignature(env["TWILIO_AUTH_TOKEN"], settings.public_url)
-    _warm_up(search)
+    threading.Thread(target=inbound.warm_up, name="sms-warm-up", daemon=True).start()
     return [sms_router(signature, inbound, records)]
-
-
-def _warm_up(search: Any) -> None:
-    """Load the query embedder now rather than with the first message (a few seconds of a
-    reply's ten)."""
-
-    def run() -> None:
-        with contextlib.suppress(Exception):  # the first message will say what is wrong
-            search.search("news of the day", 1, None, None)
-
-    threading.Thread(target=run, name="sms-warm-up", daemon=True).start()
 
 
 def sms_router(signature: TwilioSignature, inbound: Any, records: Any) -> APIRouter:

@@ -158,11 +158,25 @@ class PrivateCache(ObjectStoreResource):
 
 def without_stored_questions(provider: TextProvider) -> TextProvider:
     """The text provider the SMS answers use: the shared one, with a model's response cache in
-    memory (see the module doc). The offline provider stores nothing and is used as it is."""
+    memory (see the module doc) and its API key read now (Dagster resolves `dg.EnvVar` when a
+    run starts; the service is no run). The offline provider is used as it is."""
+    import dagster as dg
+
+    from glimpse_assets.providers.openai_client import OpenAIClient
     from glimpse_assets.providers.openai_provider import OpenAITextProvider
+    from glimpse_assets.settings import ConfigurationError
 
     if not isinstance(provider, OpenAITextProvider):
         return provider
+    client = provider.openai
+    if isinstance(client.api_key, dg.EnvVar):
+        key = client.api_key.get_value()
+        if not key:
+            raise ConfigurationError(
+                f"{client.api_key.env_var_name} is not set: the SMS answers with "
+                "GLIMPSE_PROVIDER=openai need it"
+            )
+        client = OpenAIClient(api_key=key, base_url=client.base_url)
     calls, store = provider.calls, provider.calls.object_store
     private = PrivateCache(
         storage_uri=store.storage_uri,
@@ -170,7 +184,7 @@ def without_stored_questions(provider: TextProvider) -> TextProvider:
         region_name=store.region_name,
     )
     return OpenAITextProvider(
-        openai=provider.openai,
+        openai=client,
         calls=type(calls)(
             object_store=private,
             daily_budget_usd=calls.daily_budget_usd,
@@ -215,6 +229,15 @@ class InboundSms:
         self._in_flight: dict[str, Future] = {}
         self._recent: OrderedDict[str, Reply] = OrderedDict()
         self._replies = records.records
+
+    def warm_up(self) -> None:
+        """Load now what the first message would wait for (seconds of its deadline): the
+        query embedder and, with a model, the openai SDK."""
+        with contextlib.suppress(Exception):  # the first message will say what is wrong
+            if self.uses_model:
+                import openai  # noqa: F401
+
+            self.search.search("news of the day", 1, None, None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
