@@ -1,21 +1,26 @@
 """`make deploy-test`: one day of every domain through a real deployment on this machine.
 
 It starts, all on 127.0.0.1 and in one temporary folder: PostgreSQL (the instance of
-deploy/dagster.postgres.yaml), Redis (the Celery broker and result backend), two dagster-celery
-workers, and SeaweedFS (the S3 server every step reads and writes through). It materialises one
-day of every asset the code location defines (taken from the loaded Definitions, one run per
-asset group in dependency order, checks included) with GLIMPSE_EXECUTOR=celery on that instance,
-and the same day with the in-process executor on a SQLite instance into another bucket; then it
-compares every stored object of the two (the storage URI itself replaced by `<storage>`; objects
-that differ in bytes are compared by content as glimpse_assets_tests/output_digests.py does),
-prints one line
+deploy/dagster.postgres.yaml), Redis (the Celery broker and result backend), SeaweedFS (the S3
+server every step reads and writes through), two dagster-celery workers, and the server: the
+code server, the webserver and the daemon, each started by the image's entrypoint
+(deploy/entrypoint.sh), the last two reaching the code server over gRPC. Every asset the code
+location defines (taken from the loaded Definitions, one run per asset group in dependency
+order, checks included) is materialised for one day with GLIMPSE_EXECUTOR=celery: each run is
+submitted to the webserver's GraphQL API as the UI submits it, queued, launched by the daemon
+through the code server, and its steps run on the workers. The same day is also materialised
+with the in-process executor on a SQLite instance into another bucket; then every stored object
+of the two is compared (the storage URI itself replaced by `<storage>`; objects that differ in
+bytes are compared by content as glimpse_assets_tests/output_digests.py does). It prints one line
 
     deploy-test: N runs in Postgres, steps on K worker processes, M objects on S3, outputs identical
 
-and stops everything it started, also when something fails (then it exits 1 with the reason).
+and stops everything it started, also when something fails (then it exits 1 with the reason and
+keeps the folder with every service's log).
 
-`python -m deploy.deploy_test --materialise DAY` is the part that runs the day (in a child
-process with the deployment's environment).
+`python -m deploy.deploy_test --materialise DAY` runs the in-process reference day, and
+`--groups` prints the asset groups in run order (both in a child process with the environment
+they need).
 """
 
 from __future__ import annotations
@@ -36,10 +41,14 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from deploy.services import (  # noqa: E402
+    HOST,
+    VENV_BIN,
     CeleryWorker,
+    EntrypointService,
     PostgresServer,
     RedisServer,
     ServiceError,
+    free_port,
     missing_binaries,
 )
 
@@ -87,6 +96,17 @@ def group_order(asset_graph) -> list[tuple[str, list]]:
             order.append((name, groups[name]))
             done.add(name)
     return order
+
+
+def groups_of_the_code_location() -> list[list]:
+    """[group, [asset key paths]] in run order, for the code location as this process's
+    environment loads it."""
+    from glimpse_assets import defs
+
+    return [
+        [group, [list(key.path) for key in keys]]
+        for group, keys in group_order(defs.get_repository_def().asset_graph)
+    ]
 
 
 def materialise(day: str) -> list[str]:
@@ -197,15 +217,17 @@ def differences(deployed: Mapping[str, bytes], reference: Mapping[str, bytes], w
 
 def worker_processes(instance, run_ids: list[str]) -> tuple[set[int], set[str]]:
     """The process ids that started the runs' steps, and the Celery workers that ran them;
-    raises if a step started in a run's own process."""
+    raises if a run skipped the queue or a step started in a run's own process."""
     from dagster import DagsterEventType
 
-    pids, hosts, run_pids = set(), set(), set()
+    pids, hosts, run_pids, queued = set(), set(), set(), set()
     for run_id in run_ids:
         for entry in instance.all_logs(run_id):
             event = entry.dagster_event
             if event is None:
                 continue
+            if event.event_type == DagsterEventType.RUN_ENQUEUED:
+                queued.add(run_id)
             if event.event_type == DagsterEventType.RUN_START:
                 run_pids.add(event.pid)
             if event.event_type == DagsterEventType.STEP_START:
@@ -214,6 +236,8 @@ def worker_processes(instance, run_ids: list[str]) -> tuple[set[int], set[str]]:
                 data = event.engine_event_data.metadata if event.engine_event_data else {}
                 if "Celery worker" in data:
                     hosts.add(str(data["Celery worker"].value))
+    if queued != set(run_ids):
+        raise DeployTestError("some runs did not go through the run queue")
     if pids & run_pids:
         raise DeployTestError("some steps ran in their run's own process, not on a worker")
     return pids, hosts
@@ -271,7 +295,127 @@ def deployment(folder: Path) -> Iterator[dict]:
         for worker in workers:
             stack.callback(worker.stop)
             worker.start()
-        yield {"postgres": postgres, "s3": s3, "client": client, "env": env, "home": home}
+        # The server: the code server, the webserver and the daemon, from the image's
+        # entrypoint, the webserver and the daemon reaching the code server over gRPC.
+        env |= {
+            "GLIMPSE_BIND_HOST": HOST,
+            "GLIMPSE_CODE_SERVER_HOST": HOST,
+            "GLIMPSE_CODE_SERVER_PORT": str(free_port()),
+            "GLIMPSE_WEBSERVER_PORT": str(free_port()),
+            "GLIMPSE_WORKSPACE": str(REPO_ROOT / "deploy" / "workspace.grpc.yaml"),
+        }
+        servers = folder / "server"
+        health = ["dagster", "api", "grpc-health-check", "-h", HOST, "-p"]
+        stack.enter_context(
+            EntrypointService(
+                "code-server",
+                servers,
+                env,
+                lambda: _passes([*health, env["GLIMPSE_CODE_SERVER_PORT"]], env),
+            )
+        )
+        webserver_port = int(env["GLIMPSE_WEBSERVER_PORT"])
+        stack.enter_context(
+            EntrypointService("webserver", servers, env, lambda: _location_loaded(webserver_port))
+        )
+        stack.enter_context(
+            EntrypointService(
+                "daemon", servers, env, lambda: _passes(["dagster-daemon", "liveness-check"], env)
+            )
+        )
+        yield {
+            "postgres": postgres,
+            "s3": s3,
+            "client": client,
+            "env": env,
+            "home": home,
+            "webserver_port": webserver_port,
+        }
+
+
+def _passes(command: list[str], env: Mapping[str, str]) -> bool:
+    command = [str(VENV_BIN / command[0]), *command[1:]]
+    return subprocess.run(command, env=dict(env), capture_output=True, timeout=60).returncode == 0
+
+
+def _location_loaded(port: int) -> bool:
+    """The webserver has loaded the glimpse_assets code location from the code server."""
+    import urllib.request
+
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries { name "
+        "locationOrLoadError { __typename } } } } }"
+    )
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    loaded = [(e["name"], (e["locationOrLoadError"] or {}).get("__typename")) for e in entries]
+    return loaded == [("glimpse_assets", "RepositoryLocation")]
+
+
+def launch_day(day: str, deployed: Mapping, log: Path) -> list[str]:
+    """One run per asset group, submitted to the webserver (GraphQL) as the UI submits it: the
+    run is queued, the daemon launches it through the code server, its steps go to Celery."""
+    import dagster as dg
+    from dagster_graphql import DagsterGraphQLClient
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "deploy.deploy_test", "--groups"],
+        cwd=REPO_ROOT,
+        env=dict(deployed["env"]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if completed.returncode != 0:
+        raise DeployTestError(f"the code location did not load: {completed.stderr[-2000:]}")
+    client = DagsterGraphQLClient(HOST, port_number=deployed["webserver_port"], timeout=60)
+    run_ids = []
+    for group, paths in json.loads(completed.stdout.strip().splitlines()[-1]):
+        run_id = client.submit_job_execution(
+            "__ASSET_JOB",
+            repository_location_name="glimpse_assets",
+            repository_name="__repository__",
+            run_config=QUIET,
+            tags={"dagster/partition": day, "glimpse/deploy-test": group},
+            asset_selection=[dg.AssetKey(path) for path in paths],
+        )
+        run_ids.append(run_id)
+        deadline = time.monotonic() + 1200
+        while True:
+            status = client.get_run_status(run_id)
+            if status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE):
+                break
+            if status == dg.DagsterRunStatus.CANCELED or time.monotonic() > deadline:
+                raise DeployTestError(f"the {group} run for {day} is {status.value}")
+            time.sleep(1)
+        if status != dg.DagsterRunStatus.SUCCESS:
+            raise DeployTestError(
+                f"the {group} run for {day} failed: {first_failure(deployed, run_id)} "
+                f"(logs in {log.parent})"
+            )
+    return run_ids
+
+
+def first_failure(deployed: Mapping, run_id: str) -> str:
+    import dagster as dg
+
+    os.environ.update(deployed["postgres"].env())
+    with dg.DagsterInstance.from_config(str(deployed["home"])) as instance:
+        for entry in instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is not None and event.is_step_failure:
+                return f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+            if event is not None and event.event_type == dg.DagsterEventType.RUN_FAILURE:
+                return entry.message or "the run failed"
+    return "no failure recorded"
 
 
 def deploy_test(folder: Path, day: str) -> str:
@@ -288,7 +432,7 @@ def deploy_test(folder: Path, day: str) -> str:
             "GLIMPSE_STORAGE_URI": f"s3://{REFERENCE_BUCKET}/{PREFIX}",
         }
         run_day(day, reference_env, folder / "in_process.log")
-        run_ids = run_day(day, deployed["env"], folder / "celery.log")
+        run_ids = launch_day(day, deployed, folder / "server" / "daemon.log")
 
         # Read back what the instance holds, from Postgres.
         os.environ.update(deployed["postgres"].env())
@@ -330,8 +474,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--day", help="the day (YYYY-MM-DD); default: the last complete UTC day")
     parser.add_argument("--materialise", metavar="DAY", help=argparse.SUPPRESS)
+    parser.add_argument("--groups", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
+    if args.groups:
+        print(json.dumps(groups_of_the_code_location()))
+        return 0
     if args.materialise:
         try:
             print(json.dumps(materialise(args.materialise)))

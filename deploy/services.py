@@ -335,3 +335,52 @@ class CeleryWorker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class EntrypointService:
+    """One of the image's services (`deploy/entrypoint.sh code-server|webserver|daemon`) run
+    from this environment, as the image runs it; `ready()` says when it answers."""
+
+    def __init__(self, name: str, folder: str | Path, env: dict[str, str], ready):
+        self.name = name
+        self.folder = Path(folder).resolve()
+        self.log_path = self.folder / f"{name}.log"
+        self.env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"}
+        self.ready = ready
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180.0) -> EntrypointService:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                ["sh", str(REPO_ROOT / "deploy" / "entrypoint.sh"), self.name],
+                cwd=self.folder,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise ServiceError(f"the {self.name} exited\n{log_tail(self.log_path)}")
+            if self.ready():
+                return self
+            time.sleep(0.5)
+        self.stop()
+        raise ServiceError(f"the {self.name} did not answer\n{log_tail(self.log_path)}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        _kill_group(process, grace=20.0)
+
+    def __enter__(self) -> EntrypointService:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
