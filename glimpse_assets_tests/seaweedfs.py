@@ -23,11 +23,12 @@ API (kept stable; other helpers import it):
 `SeaweedFS(folder, access_key, secret_key)` is the same object without the context manager:
 `start()` returns it once S3 answers a signed request and a volume server has joined the master
 (so the first write succeeds), or raises `SeaweedFSError` with the tail of the server's log
-(`<folder>/weed.log`). Leaving the `with` block stops the server. `stop()` sends SIGKILL to the
-process group: weed's graceful shutdown takes ~15 s, and what it acknowledged is already written
-to its files (the tests check that nothing acknowledged is lost across a stop and a start).
-The data lives in `<folder>/data`, so `start()` after `stop()` serves the same buckets and
-objects.
+(`<folder>/weed.log`). Leaving the `with` block stops the server; so does the end of a
+process that started it from its main thread (Linux's parent-death signal), so a killed test
+run leaves no server behind. `stop()` sends SIGKILL to the process group: weed's graceful
+shutdown takes ~15 s, and what it acknowledged is already written to its files (the tests check
+that nothing acknowledged is lost across a stop and a start). The data lives in
+`<folder>/data`, so `start()` after `stop()` serves the same buckets and objects.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -72,6 +74,15 @@ copy_2 = 1
 copy_3 = 1
 copy_other = 1
 """
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the thread that started it ends (Linux prctl), so
+    a killed test run leaves no server behind."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class SeaweedFSError(RuntimeError):
@@ -185,6 +196,10 @@ class SeaweedFS:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, killed as one
+                # The death signal follows the starting thread: only the main thread's is safe.
+                preexec_fn=_die_with_parent
+                if threading.current_thread() is threading.main_thread()
+                else None,
             )
         try:
             self._wait_ready(timeout)
