@@ -573,6 +573,46 @@ def test_keywords_are_whole_messages_in_any_case():
     assert keyword("stop the bus") is None and keyword("") is None
 
 
+def model_inbound(tmp_path, monkeypatch, fake, **env: str) -> InboundSms:
+    from glimpse_assets.resources import shared_resources
+    from glimpse_assets.sms.inbound import without_stored_questions
+
+    # The service reads the key from its environment, as `glimpse serve` does.
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-sms-0123456789")
+    settings = {
+        "GLIMPSE_STORAGE_URI": str(tmp_path),
+        "GLIMPSE_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test-sms-0123456789",
+        "OPENAI_BASE_URL": fake.base_url,
+        **env,
+    }
+    provider = without_stored_questions(shared_resources(settings).text_provider)
+    records = SmsRecords(open_object_store(str(tmp_path)))
+    return InboundSms(records, FakeSearch([HIT]), provider, clock=Clock())
+
+
+def test_the_models_answers_are_cached_in_memory_only(tmp_path, monkeypatch):
+    with FakeOpenAI() as model:
+        inbound = model_inbound(tmp_path, monkeypatch, model)
+        first = inbound.reply(inbound_params("+15550000003", "Who sells the honey jars?"))
+        second = inbound.reply(inbound_params("+15550000004", "Who sells the honey jars?"))
+
+    assert first.kind == second.kind == "answer" and first.text == second.text
+    assert model.count(CHAT) == 1  # the same request: answered from the cache
+    assert not Path(tmp_path, "_cache").exists()
+    assert list(Path(tmp_path, "_budget").glob("*.json"))  # the shared spend record
+
+
+def test_the_daily_budget_stops_the_model_and_the_extractive_answer_goes(tmp_path, monkeypatch):
+    with FakeOpenAI() as model:
+        inbound = model_inbound(tmp_path, monkeypatch, model, GLIMPSE_DAILY_BUDGET_USD="0")
+        reply = inbound.reply(inbound_params("+15550000005", "Who sells the honey jars?"))
+
+    assert model.count(CHAT) == 0
+    assert reply.kind == "extractive (model failed)"
+    assert reply.text == extractive_answer("Who sells the honey jars?", [HIT])
+
+
 # -- personal data ---------------------------------------------------------------------------
 
 

@@ -22,7 +22,10 @@ Twilio) and returns the `Reply` to send back as TwiML. In order:
    small thread pool and is waited for until the reply deadline (`GLIMPSE_SMS_REPLY_SECONDS`
    after the post arrived, less a margin): a slower or failed model call (a budget stop
    included) is replaced by the extractive answer from the best hit, and the call is left to
-   finish (its answer cached by the gateway). No index yet, or nothing found: a polite reply.
+   finish (its answer cached by the gateway). At most `MODEL_WORKERS` calls run at once, each
+   with a timeout of at most 30 s and at most one retry (GLIMPSE_LLM_TIMEOUT_SECONDS and
+   GLIMPSE_LLM_MAX_RETRIES when lower): a hung model costs answers their model, never their
+   deadline. No index yet, or nothing found: a polite reply.
 
 The model's response cache is kept in this process's memory (`PrivateCache`), not under
 `_cache/` like the other LLM calls: its requests hold the question and the earlier ones, which
@@ -86,9 +89,11 @@ BUSY_REPLY = "Glimpse: sorry, I could not answer in time. Please send your quest
 FAILED_REPLY = "Glimpse: sorry, something went wrong while answering. Please try again later."
 
 SEARCH_HITS = 3
-REPLY_MARGIN_SECONDS = 0.5  # of the deadline, kept for the search result to become TwiML
+REPLY_MARGIN_SECONDS = 1.0  # of the deadline, kept for the reply to be stored and sent
 CLAIM_SECONDS = 60.0  # a claim older than this is from a process that died answering
-MODEL_WORKERS = 4
+MODEL_WORKERS = 4  # model calls at once; more wait their turn until the reply deadline
+MODEL_TIMEOUT_SECONDS = 30.0
+MODEL_MAX_RETRIES = 1
 RECENT_REPLIES = 1000
 REPLIES = "replies"
 
@@ -190,8 +195,10 @@ def without_stored_questions(provider: TextProvider) -> TextProvider:
             daily_budget_usd=calls.daily_budget_usd,
             prices_file=calls.prices_file,
             max_concurrency=calls.max_concurrency,
-            max_retries=calls.max_retries,
-            timeout_seconds=calls.timeout_seconds,
+            # An answer later than the reply is only cached: a call holds one of the
+            # MODEL_WORKERS for at most (1 + 1) * 30 s, not the steps' 3 * 120 s.
+            max_retries=min(calls.max_retries, MODEL_MAX_RETRIES),
+            timeout_seconds=min(calls.timeout_seconds, MODEL_TIMEOUT_SECONDS),
         ),
         model=provider.model,
         max_tokens=provider.max_tokens,
