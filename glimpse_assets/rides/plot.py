@@ -50,6 +50,12 @@ INK = (34, 34, 34)
 MARGIN = 0.05  # of the data's span, on each side (as matplotlib's default)
 
 
+def _spaced(text: str) -> str:
+    """Pillow's built-in font (Aileron) has a narrow space, 2 px at 11 px: "9,793 rides" reads
+    as one word. Two spaces read as one."""
+    return text.replace(" ", "  ")
+
+
 def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
@@ -261,15 +267,19 @@ def scatter_png(clustered: pd.DataFrame, title: str) -> bytes:
         draw.line([(left - 5, y), (left - 1, y)], fill=INK)
         draw.text((left - 7, y), f"{value:.{y_decimals}f}", fill=INK, font=font, anchor="rm")
     middle = (left + right) // 2
-    draw.text((middle, HEIGHT - 6), "ride distance (km)", fill=INK, font=font, anchor="md")
+    draw.text((middle, HEIGHT - 6), _spaced("ride distance (km)"), fill=INK, font=font, anchor="md")
     label = Image.new("RGB", (120, 16), BACKGROUND)
-    ImageDraw.Draw(label).text((60, 8), "ride time (min)", fill=INK, font=font, anchor="mm")
+    ImageDraw.Draw(label).text(
+        (60, 8), _spaced("ride time (min)"), fill=INK, font=font, anchor="mm"
+    )
     image.paste(label.rotate(90, expand=True), (4, (top + bottom) // 2 - 60))
     heading = ImageFont.load_default(size=13)
-    draw.text((middle, top - 8), title, fill=INK, font=heading, anchor="md")
+    draw.text((middle, top - 8), _spaced(title), fill=INK, font=heading, anchor="md")
 
     if len(clustered) == 0:
-        draw.text((middle, (top + bottom) // 2), "no rides", fill=INK, font=font, anchor="mm")
+        draw.text(
+            (middle, (top + bottom) // 2), _spaced("no rides"), fill=INK, font=font, anchor="mm"
+        )
     else:
         entries = [(g.label, g.colour, "dot") for g in groups]
         if is_anomaly.any():
@@ -277,7 +287,7 @@ def scatter_png(clustered: pd.DataFrame, title: str) -> bytes:
             entries.append((f"anomalies: {rides}", ANOMALY_COLOUR, "cross"))
         line = 15
         box = (
-            28 + max(int(draw.textlength(text, font=font)) for text, _, _ in entries),
+            28 + max(int(draw.textlength(_spaced(text), font=font)) for text, _, _ in entries),
             6 + line * len(entries),
         )
         hidden = covered
@@ -293,7 +303,7 @@ def scatter_png(clustered: pd.DataFrame, title: str) -> bytes:
                 draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour)
             else:
                 _cross(draw, x, y, anomaly_rgb)
-            draw.text((x + 10, y), text, fill=INK, font=font, anchor="lm")
+            draw.text((x + 10, y), _spaced(text), fill=INK, font=font, anchor="lm")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
