@@ -89,6 +89,7 @@ BUSY_REPLY = "Glimpse: sorry, I could not answer in time. Please send your quest
 FAILED_REPLY = "Glimpse: sorry, something went wrong while answering. Please try again later."
 
 SEARCH_HITS = 3
+MAX_QUESTION_CHARS = 1600  # a long message's length (10 segments); the rest is not read
 REPLY_MARGIN_SECONDS = 1.0  # of the deadline, kept for the reply to be stored and sent
 CLAIM_SECONDS = 60.0  # a claim older than this is from a process that died answering
 MODEL_WORKERS = 4  # model calls at once; more wait their turn until the reply deadline
@@ -352,7 +353,7 @@ class InboundSms:
                 return Reply(START_REPLY, "start")
             if word == "help":
                 return Reply(HELP_REPLY, "help")
-            question = " ".join(body.split())
+            question = " ".join(body.split())[:MAX_QUESTION_CHARS]
             if not question:
                 return Reply(EMPTY_REPLY, "empty")
             if not self.limit.take(person):
