@@ -462,6 +462,23 @@ def test_the_legend_does_not_hide_an_anomaly_or_a_cluster():
     assert rgb_at(image, xs[-1], ys[-1]) == hex_rgb(ANOMALY_COLOUR)
 
 
-def test_the_plot_is_the_same_for_the_same_rides():
+def test_the_plot_is_drawn_the_same_for_the_same_rides():
+    from glimpse_assets.rides.plot import _draw_png  # drawn twice, not the kept plot
+
     frame = two_clusters(big=2_000, small=20)
-    assert scatter_png(frame, DAY_KEY) == scatter_png(frame, DAY_KEY)
+    assert _draw_png(frame, DAY_KEY) == _draw_png(frame.copy(), DAY_KEY)
+
+
+def test_a_plot_kept_from_the_last_call_is_never_one_of_other_rides():
+    frame = two_clusters(big=2_000, small=20, anomalies=5)
+    first = scatter_png(frame, DAY_KEY)
+    moved = frame.copy()
+    moved.loc[0, "ride_time"] += 30.0  # one ride elsewhere
+    relabelled = frame.copy()
+    relabelled.loc[0, ["cluster", "is_anomaly"]] = [-1, True]  # one ride now an anomaly
+    assert scatter_png(moved, DAY_KEY) != first
+    assert scatter_png(relabelled, DAY_KEY) != first
+    assert scatter_png(frame, "another day") != first
+    assert scatter_png(frame, DAY_KEY) == first
+    # A report table (more columns, the same rides) gets the clustered rides' plot.
+    assert scatter_png(frame.assign(summary="a closed bridge"), DAY_KEY) == first

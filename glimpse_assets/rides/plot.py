@@ -17,6 +17,7 @@ white.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 from dataclasses import dataclass
@@ -48,6 +49,12 @@ AREA = (64, 30, WIDTH - 14, HEIGHT - 46)
 BACKGROUND = (255, 255, 255)
 INK = (34, 34, 34)
 MARGIN = 0.05  # of the data's span, on each side (as matplotlib's default)
+PLOTTED_COLUMNS = (
+    ("ride_dist", np.float64),
+    ("ride_time", np.float64),
+    ("cluster", np.int64),
+    ("is_anomaly", bool),
+)
 
 
 def _spaced(text: str) -> str:
@@ -203,7 +210,32 @@ def _legend_corner(covered: np.ndarray, box: tuple[int, int]) -> tuple[int, int]
     return corners[hidden.index(min(hidden))]
 
 
+_LAST_PLOT: tuple[bytes, bytes] | None = None  # (what was drawn, the PNG): see scatter_png
+
+
+def _plot_key(clustered: pd.DataFrame, title: str) -> bytes:
+    """A digest of everything the plot shows: the title and the four columns it draws."""
+    digest = hashlib.blake2b(title.encode(), digest_size=32)
+    digest.update(len(clustered).to_bytes(8, "little"))
+    for column, dtype in PLOTTED_COLUMNS:
+        digest.update(np.ascontiguousarray(clustered[column].to_numpy(dtype=dtype)).tobytes())
+    return digest.digest()
+
+
 def scatter_png(clustered: pd.DataFrame, title: str) -> bytes:
+    """The day's plot as PNG bytes. The last plot is kept (one, in this process): a day's
+    report page draws the same rides as its clustered_rides did, and gets the same bytes
+    without drawing them again."""
+    global _LAST_PLOT
+    key = _plot_key(clustered, title)
+    if _LAST_PLOT is not None and _LAST_PLOT[0] == key:
+        return _LAST_PLOT[1]
+    png = _draw_png(clustered, title)
+    _LAST_PLOT = (key, png)
+    return png
+
+
+def _draw_png(clustered: pd.DataFrame, title: str) -> bytes:
     from PIL import Image, ImageDraw, ImageFont
 
     axes = plot_axes(clustered)
