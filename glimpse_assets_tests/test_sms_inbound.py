@@ -296,6 +296,17 @@ def test_a_question_is_answered_from_the_days_articles_citing_title_and_day(offl
     assert honey == extractive_answer(HONEY_QUESTION, hits)
 
 
+def test_a_follow_up_is_answered_from_the_article_it_follows(offline):
+    sender = number(18)
+    ask(offline, sender, "Where did botanists find a rare flower?")
+
+    follow_up = ask(offline, sender, "And how long ago were they last recorded?")
+    fresh = ask(offline, number(19), "And how long ago were they last recorded?")
+
+    assert follow_up.endswith(f"({ORCHID}, {DAY})") and "eighty years ago" in follow_up
+    assert not fresh.endswith(f"({ORCHID}, {DAY})")  # without the history, another article
+
+
 @pytest.mark.parametrize(
     ("words", "reply", "status"),
     [

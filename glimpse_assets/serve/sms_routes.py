@@ -16,7 +16,6 @@ are not supported: the account's auth token is the key.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -132,7 +131,7 @@ def sms_routers(env: Mapping[str, str], search: Any) -> list[APIRouter]:
         reply_seconds=settings.reply_seconds,
     )
     signature = TwilioSignature(env["TWILIO_AUTH_TOKEN"], settings.public_url)
-    threading.Thread(target=inbound.warm_up, name="sms-warm-up", daemon=True).start()
+    inbound.warm_up()  # before the service says it is up: the first message waits for nothing
     return [sms_router(signature, inbound, records)]
 
 

@@ -16,15 +16,17 @@ Twilio) and returns the `Reply` to send back as TwiML. In order:
    surrounding spaces or punctuation do not matter; keywords are never rate limited.
 3. **The rate limit**: `GLIMPSE_SMS_RATE_LIMIT_PER_HOUR` questions per sender in any hour
    (`conversation.SenderLimit`); past it, a polite reply and no search or model call.
-4. **The answer**: the top hits of the search index for the question (and the article of the
-   previous answer, for a follow-up), then the text provider's `answer_question` with the
-   sender's last exchanges (`conversation.ConversationMemory`). With a model, the call runs in a
-   small thread pool and is waited for until the reply deadline (`GLIMPSE_SMS_REPLY_SECONDS`
-   after the post arrived, less a margin): a slower or failed model call (a budget stop
-   included) is replaced by the extractive answer from the best hit, and the call is left to
-   finish (its answer cached by the gateway). At most `MODEL_WORKERS` calls run at once, each
-   with a timeout of at most 30 s and at most one retry (GLIMPSE_LLM_TIMEOUT_SECONDS and
-   GLIMPSE_LLM_MAX_RETRIES when lower): a hung model costs answers their model, never their
+4. **The answer**: the top hits of the search index for the question (for a follow-up, for
+   it with the previous question when those match better, and the article of the previous
+   answer), found by the deadline (else a reply asking to send it again); then the text
+   provider's `answer_question` with the sender's last exchanges
+   (`conversation.ConversationMemory`). With a model, the call runs in a small thread pool and
+   is waited for until the reply deadline (`GLIMPSE_SMS_REPLY_SECONDS` after the post arrived,
+   less a margin): a slower or failed model call (a budget stop included) is replaced by the
+   extractive answer from the best hit, and the call is left to finish (its answer cached by
+   the gateway). At most `MODEL_WORKERS` calls run at once, each with a timeout of at most
+   30 s and at most one retry (GLIMPSE_LLM_TIMEOUT_SECONDS and GLIMPSE_LLM_MAX_RETRIES when
+   lower): a hung model costs answers their model, never their
    deadline. No index yet, or nothing found: a polite reply.
 
 The model's response cache is kept in this process's memory (`PrivateCache`), not under
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -89,8 +92,10 @@ BUSY_REPLY = "Glimpse: sorry, I could not answer in time. Please send your quest
 FAILED_REPLY = "Glimpse: sorry, something went wrong while answering. Please try again later."
 
 SEARCH_HITS = 3
+SEARCH_WORKERS = 4
 MAX_QUESTION_CHARS = 1600  # a long message's length (10 segments); the rest is not read
-REPLY_MARGIN_SECONDS = 1.0  # of the deadline, kept for the reply to be stored and sent
+# Of the deadline, kept for the reply to be stored and sent: 1 s of 10, 0.2 s of 2.
+REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE = 1.0, 0.1
 CLAIM_SECONDS = 60.0  # a claim older than this is from a process that died answering
 MODEL_WORKERS = 4  # model calls at once; more wait their turn until the reply deadline
 MODEL_TIMEOUT_SECONDS = 30.0
@@ -120,6 +125,37 @@ def keyword(body: str) -> str | None:
     if word in HELP_WORDS:
         return "help"
     return None
+
+
+_REFERRING = frozenset(
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "that",
+        "those",
+        "this",
+        "these",
+        "there",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+    ]
+)
+_FOLLOW_UP_START = ("and ", "also ", "what about ", "how about ", "then ", "so ")
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question leans on the one before: it begins like "and ..." or "what about
+    ...", or refers back ("they", "it", "that", "there" ...)."""
+    text = question.strip().lower()
+    words = set(re.findall(r"[a-z']+", text))
+    return text.startswith(_FOLLOW_UP_START) or bool(words & _REFERRING)
 
 
 # -- the model's cache, kept in memory ------------------------------------------------------
@@ -233,6 +269,8 @@ class InboundSms:
         self.limit = SenderLimit(per_hour, clock=clock)
         self._clock = clock
         self._pool = ThreadPoolExecutor(MODEL_WORKERS, thread_name_prefix="sms-model")
+        # The search under the deadline too (the first one after a start loads the embedder).
+        self._search_pool = ThreadPoolExecutor(SEARCH_WORKERS, thread_name_prefix="sms-search")
         self._lock = threading.Lock()
         self._in_flight: dict[str, Future] = {}
         self._recent: OrderedDict[str, Reply] = OrderedDict()
@@ -249,13 +287,15 @@ class InboundSms:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._search_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- one message ----------------------------------------------------------------------
 
     def reply(self, params: Mapping[str, str], received: float | None = None) -> Reply:
         """The reply to one signed webhook post (`params`: all its form parameters)."""
         received = self._clock() if received is None else received
-        deadline = received + max(self.reply_seconds - REPLY_MARGIN_SECONDS, 0.1)
+        margin = min(REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE * self.reply_seconds)
+        deadline = received + self.reply_seconds - margin
         sid = str(params.get("MessageSid") or params.get("SmsSid") or "")
         number = str(params.get("From") or "")
         body = str(params.get("Body") or "")
@@ -363,13 +403,44 @@ class InboundSms:
             log.error("sms inbound from %s failed: %s", person, type(error).__name__)
             return Reply(FAILED_REPLY, "failed")
 
+    def _hits(self, question: str, history: list, deadline: float) -> list[dict] | None:
+        """The search hits for the question; for a follow-up (`is_follow_up`), those for the
+        previous question and this one together when they match better ("and when was that?"
+        finds nothing on its own). `FutureTimeout` when the search is not done by the
+        deadline."""
+        queries = [question]
+        if history and is_follow_up(question):
+            queries.append(f"{history[-1][0]} {question}")
+        calls = [
+            self._search_pool.submit(self.search.search, q, SEARCH_HITS, None, None)
+            for q in queries
+        ]
+        try:
+            found = [call.result(timeout=max(deadline - self._clock(), 0.01)) for call in calls]
+        except FutureTimeout:
+            for call in calls:
+                call.cancel()
+            raise
+        hits = found[0]
+        if (
+            hits is not None
+            and len(found) > 1
+            and found[1]
+            and (not hits or found[1][0].get("score", 0) > hits[0].get("score", 0))
+        ):
+            hits = found[1]
+        return hits
+
     def _question(self, person: str, question: str, deadline: float, model: bool) -> Reply:
-        hits = self.search.search(question, SEARCH_HITS, None, None)
+        history = self.memory.history(person)
+        try:
+            hits = self._hits(question, history, deadline)
+        except FutureTimeout:
+            return Reply(BUSY_REPLY, "busy (search too slow)")
         if hits is None:
             return Reply(NO_INDEX_REPLY, "no index")
         if not hits:
             return Reply(NO_HITS_REPLY, "no hits")
-        history = self.memory.history(person)
         chunks = list(hits)
         if history and history[-1][2] is not None:
             previous = history[-1][2]
