@@ -549,6 +549,33 @@ def test_no_index_yet_gets_a_polite_reply(tmp_path):
     assert (reply.text, reply.kind) == (NO_INDEX_REPLY, "no index")
 
 
+class BrokenSearch(FakeSearch):
+    def search(self, query, k, since, until):
+        raise RuntimeError(f"index unreadable for {query}")
+
+
+def test_a_failed_answer_is_not_kept_for_the_retry(tmp_path):
+    inbound = inbound_at(tmp_path, [HIT], Clock())
+    working = inbound.search
+    inbound.search = BrokenSearch(None)
+    params = inbound_params("+15550000006", "Who sells the honey?")
+
+    failed = inbound.reply(params)
+    inbound.search = working
+    retried = inbound.reply(params)
+
+    assert failed.kind == "failed" and retried.kind == "extractive"
+    (stored,) = Path(tmp_path, "_sms", "replies").glob("*.json")
+    assert json.loads(stored.read_text())["reply"] == retried.text
+
+
+def test_a_sid_that_is_not_twilios_is_answered_but_names_no_record(tmp_path):
+    inbound = inbound_at(tmp_path, [HIT], Clock())
+    reply = inbound.reply(inbound_params("+15550000007", "Who sells the honey?", sid="../x"))
+    assert reply.kind == "extractive"
+    assert not Path(tmp_path, "_sms", "replies").exists()
+
+
 def test_the_rate_limit_window_slides_over_the_hour(tmp_path):
     clock = Clock()
     inbound = inbound_at(tmp_path, [HIT], clock, per_hour=2)

@@ -102,6 +102,7 @@ MODEL_TIMEOUT_SECONDS = 30.0
 MODEL_MAX_RETRIES = 1
 RECENT_REPLIES = 1000
 REPLIES = "replies"
+_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")  # Twilio's: SM or MM and 32 hex characters
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,7 @@ class InboundSms:
         margin = min(REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE * self.reply_seconds)
         deadline = received + self.reply_seconds - margin
         sid = str(params.get("MessageSid") or params.get("SmsSid") or "")
+        sid = sid if _SID.match(sid) else ""  # it names a stored record
         number = str(params.get("From") or "")
         body = str(params.get("Body") or "")
         person = self.records.person_id(number) if number else "unknown"
@@ -331,10 +333,11 @@ class InboundSms:
                 return Reply(BUSY_REPLY, "busy")
         try:
             reply = self._claimed(sid, person, number, body, deadline)
-            with self._lock:
-                self._recent[sid] = reply
-                while len(self._recent) > RECENT_REPLIES:
-                    self._recent.popitem(last=False)
+            if not reply.kind.startswith(("busy", "failed")):
+                with self._lock:
+                    self._recent[sid] = reply
+                    while len(self._recent) > RECENT_REPLIES:
+                        self._recent.popitem(last=False)
             future.set_result(reply)
             return reply
         except BaseException as error:
@@ -374,7 +377,10 @@ class InboundSms:
         reply = self._answer(person, number, body, deadline)
         record = {**claim, "state": "answered", "kind": reply.kind, "reply": reply.text}
         try:
-            self._replies.replace(name, {**record, "answered_at": now_iso()}, etag)
+            if reply.kind.startswith(("busy", "failed")):  # a retry may do better: unclaimed
+                self._replies.store.delete(self._replies.key(name))
+            else:
+                self._replies.replace(name, {**record, "answered_at": now_iso()}, etag)
         except (StorageError, ObjectChangedError) as error:
             log.warning("sms inbound %s: reply not stored (%s)", sid, type(error).__name__)
         return reply
