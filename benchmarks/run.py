@@ -58,7 +58,7 @@ CLUSTERING_RUNS = [
 
 CLUSTER_STEP_RIDES = 1_000_000
 CLUSTER_STEP_REFERENCE = 30_000  # scikit-learn's DBSCAN on this many rides of the same shape
-CLUSTER_STEP_ROUNDS = 3
+CLUSTER_STEP_ROUNDS = 5
 
 
 def clustering_rows(env: dict[str, str]) -> list[str]:
