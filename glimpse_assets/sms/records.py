@@ -5,8 +5,8 @@ A phone number appears in exactly one place: its subscriber record
 delivery ledger, status records, conversation memory) a person is `person_id(number)`: an
 HMAC-SHA256 of the number under a random salt made once per storage root (`_sms/salt.json`), so
 ids are stable across runs and processes but cannot be reversed by guessing numbers without the
-salt. Message bodies are kept only where a reply must be repeated (see `inbound`), and are only
-ever reported by their length.
+salt. Message bodies are never stored and are only ever reported by their length; only our own
+replies are kept, under `_sms/replies/`, so that a retried webhook gets the same one.
 """
 
 from __future__ import annotations
