@@ -14,12 +14,14 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from glimpse_assets.definitions import build_definitions
+from glimpse_assets.llm.policy import LLM_POOL
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.checks import news_checks
 from glimpse_assets.partitions import (
-    PROVIDER_BACKFILL_POLICY,
+    BACKFILL_POLICY,
     SINGLE_RUN_BACKFILL_POLICY,
     daily_partitions,
 )
@@ -35,6 +37,7 @@ ALL_ASSETS = [*news_assets, social_post, *rides_assets]
 ALL_CHECKS = [*news_checks, *rides_checks]
 RIDES_ASSETS = [news_assets[0], *rides_assets]  # raw_news feeds raw_rides' headlines
 ASSET_FOLDERS = [asset.key.path[-1] for asset in ALL_ASSETS]
+REPO = Path(__file__).resolve().parent.parent
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:
@@ -102,32 +105,78 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
 # -- the policies ----------------------------------------------------------------------------------
 
 
-def test_cheap_assets_backfill_in_one_run_and_provider_bound_ones_30_days_at_a_time():
-    graph = build_definitions(offline_env(Path("unused"))).resolve_asset_graph()
+def offline_asset_graph():
+    return build_definitions(offline_env(Path("unused"))).resolve_asset_graph()
+
+
+def test_every_asset_backfills_30_days_a_run_with_one_policy():
+    graph = offline_asset_graph()
     policies = {
         key.to_user_string(): graph.get(key).backfill_policy for key in graph.get_all_asset_keys()
     }
     assert policies == {
-        "raw_news": SINGLE_RUN_BACKFILL_POLICY,
-        "news_digest": SINGLE_RUN_BACKFILL_POLICY,
-        "raw_rides": SINGLE_RUN_BACKFILL_POLICY,
-        "clustered_rides": SINGLE_RUN_BACKFILL_POLICY,
-        "rides_report": SINGLE_RUN_BACKFILL_POLICY,
-        "rides_report_page": SINGLE_RUN_BACKFILL_POLICY,
-        "image_prompt": PROVIDER_BACKFILL_POLICY,
-        "news_image": PROVIDER_BACKFILL_POLICY,
-        "anomaly_summaries": PROVIDER_BACKFILL_POLICY,
-        "social_post": PROVIDER_BACKFILL_POLICY,
-        # Offline embeddings are a CPU step (about a second a day); with GLIMPSE_EMBEDDINGS=openai
-        # article_embeddings is in the llm pool, and a re-run's answers come from the cache.
-        "article_chunks": SINGLE_RUN_BACKFILL_POLICY,
-        "article_embeddings": SINGLE_RUN_BACKFILL_POLICY,
-        "search_index": SINGLE_RUN_BACKFILL_POLICY,
-        "strava_activities": SINGLE_RUN_BACKFILL_POLICY,
-        "activity_stories": PROVIDER_BACKFILL_POLICY,
-        "sms_digest": PROVIDER_BACKFILL_POLICY,
+        name: BACKFILL_POLICY
+        for name in (
+            "raw_news",
+            "news_digest",
+            "image_prompt",
+            "news_image",
+            "social_post",
+            "raw_rides",
+            "clustered_rides",
+            "anomaly_summaries",
+            "rides_report",
+            "rides_report_page",
+            "article_chunks",
+            "article_embeddings",
+            "search_index",
+            "strava_activities",
+            "activity_stories",
+            "sms_digest",
+        )
     }
-    assert PROVIDER_BACKFILL_POLICY.max_partitions_per_run == 30
+    # The provider-bound assets' bound: a failure costs at most 30 days of calls.
+    assert BACKFILL_POLICY.max_partitions_per_run == 30
+
+
+def test_an_asset_and_its_parent_of_the_same_days_can_share_a_backfill_run():
+    # Dagster's asset backfill puts a parent and a child in one run only if they have the same
+    # backfill policy and the same partitions definition; otherwise the child waits for the
+    # parent's materialisations, seen at the daemon's next iteration (every 30 s). So every
+    # edge between two assets of the same days has one policy on both ends.
+    graph = offline_asset_graph()
+    edges = [
+        (parent, key)
+        for key in graph.get_all_asset_keys()
+        for parent in graph.get(key).parent_keys
+        if graph.get(parent).partitions_def == graph.get(key).partitions_def
+    ]
+    assert len(edges) >= 15
+    for parent, child in edges:
+        assert graph.get(parent).backfill_policy == graph.get(child).backfill_policy, (
+            parent,
+            child,
+        )
+
+
+def test_provider_bound_steps_stay_in_the_llm_pool():
+    # 13 chunks of a year run at once as far as the run queue lets them: the pool (2 slots,
+    # dagster.yaml) is what bounds the provider calls across all of them.
+    graph = offline_asset_graph()
+    pooled = {
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if LLM_POOL in (graph.get(key).pools or set())
+    }
+    assert pooled == {
+        "image_prompt",
+        "news_image",
+        "anomaly_summaries",
+        "article_embeddings",
+        "activity_stories",
+    }
+    instance_file = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    assert instance_file["concurrency"]["pools"]["default_limit"] == 2
 
 
 def test_runs_execute_their_steps_in_process():

@@ -14,8 +14,7 @@ import dagster as dg
 from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.news.sources import NewsSource
 from glimpse_assets.partitions import (
-    PROVIDER_BACKFILL_POLICY,
-    SINGLE_RUN_BACKFILL_POLICY,
+    BACKFILL_POLICY,
     daily_partitions,
 )
 from glimpse_assets.providers.base import ImageProvider, TextProvider
@@ -27,7 +26,7 @@ NEWS_GROUP = "news"
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=NEWS_GROUP,
     kinds={"python", "parquet"},
     description="The day's articles from the configured news source, typed and de-duplicated.",
@@ -40,7 +39,7 @@ def raw_news(context: dg.AssetExecutionContext, news_source: NewsSource):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=NEWS_GROUP,
     kinds={"python", "json"},
     description="The day's articles combined into one cleaned, ranked and bounded input.",
@@ -53,7 +52,7 @@ def news_digest(context: dg.AssetExecutionContext, raw_news):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=NEWS_GROUP,
     kinds={"python", "json"},
     description="A one-paragraph image prompt for the day, written by the text provider.",
@@ -76,7 +75,7 @@ def image_prompt(
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=NEWS_GROUP,
     kinds={"python", "png"},
     description="The day's picture, drawn by the image provider from the image prompt; never a "

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from glimpse_assets.news.assets import NEWS_GROUP
-from glimpse_assets.partitions import PROVIDER_BACKFILL_POLICY, daily_partitions
+from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.publish.caption import build_caption
 from glimpse_assets.publish.exactly_once import CLAIM_FIELDS, LEDGER_PREFIX, publish_once
 from glimpse_assets.publish.notifiers import Notifier
@@ -33,7 +33,7 @@ def png_of(image: "Image.Image") -> bytes:
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=NEWS_GROUP,
     kinds={"python", "json"},
     description="The day's image and caption, published exactly once through the publisher.",

@@ -15,8 +15,7 @@ from pydantic import Field
 
 from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.partitions import (
-    PROVIDER_BACKFILL_POLICY,
-    SINGLE_RUN_BACKFILL_POLICY,
+    BACKFILL_POLICY,
     daily_partitions,
 )
 from glimpse_assets.providers.base import TextProvider
@@ -54,7 +53,7 @@ class ClusteringConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="The day's taxi rides, with the news, weather and traffic each one went through "
@@ -73,7 +72,7 @@ def raw_rides(
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="Every ride labelled by DBSCAN on standardised distance and time; -1 = anomaly.",
@@ -89,7 +88,7 @@ def clustered_rides(context: dg.AssetExecutionContext, config: ClusteringConfig,
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="For each anomalous ride, a summary of at most 3 sentences of its conditions, "
@@ -114,7 +113,7 @@ def anomaly_summaries(
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "parquet"},
     description="The morning table for dashboards: every labelled ride with its summary.",
@@ -132,7 +131,7 @@ def rides_report(context: dg.AssetExecutionContext, clustered_rides, anomaly_sum
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=RIDES_GROUP,
     kinds={"python", "html"},
     description="The morning report as a page: counts, the rate against the previous 7 days, "

@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from glimpse_assets.llm.policy import LLM_POOL, llm_retry_policy
-from glimpse_assets.partitions import SINGLE_RUN_BACKFILL_POLICY, daily_partitions_to_today
+from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions_to_today
 from glimpse_assets.providers.embeddings import Embedder
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.search.chunking import DEFAULT_OVERLAP
@@ -39,7 +39,7 @@ class ChunkConfig(dg.Config):
 
 @dg.asset(
     partitions_def=daily_partitions_to_today,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=SEARCH_GROUP,
     kinds={"python", "parquet"},
     deps=[RAW_NEWS],
@@ -56,7 +56,7 @@ def article_chunks(
 
 @dg.asset(
     partitions_def=daily_partitions_to_today,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=SEARCH_GROUP,
     kinds={"python", "parquet"},
     description="One L2-normalised vector per chunk, with the exact text embedded.",
@@ -74,7 +74,7 @@ def article_embeddings(context: dg.AssetExecutionContext, article_chunks, embedd
 
 @dg.asset(
     partitions_def=daily_partitions_to_today,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=SEARCH_GROUP,
     kinds={"python", "lancedb"},
     description="The day's chunks upserted by id into the LanceDB vector index under the "

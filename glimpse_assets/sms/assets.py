@@ -4,7 +4,7 @@ from functools import partial
 
 import dagster as dg
 
-from glimpse_assets.partitions import PROVIDER_BACKFILL_POLICY, daily_partitions
+from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.publish.assets import claim_owner
 from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
 from glimpse_assets.ranges import for_each_day
@@ -16,7 +16,7 @@ SMS_GROUP = "sms"
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=SMS_GROUP,
     kinds={"python", "json", "twilio"},
     ins={"social_post": dg.AssetIn()},

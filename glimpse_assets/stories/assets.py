@@ -11,8 +11,7 @@ import dagster as dg
 
 from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.partitions import (
-    PROVIDER_BACKFILL_POLICY,
-    SINGLE_RUN_BACKFILL_POLICY,
+    BACKFILL_POLICY,
     daily_partitions_to_today,
 )
 from glimpse_assets.providers.base import TextProvider
@@ -25,7 +24,7 @@ STORIES_GROUP = "stories"
 
 @dg.asset(
     partitions_def=daily_partitions_to_today,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=STORIES_GROUP,
     kinds={"python", "parquet"},
     description="The activities that started on the day (UTC), from the sample or Strava, in "
@@ -44,7 +43,7 @@ def strava_activities(
 
 @dg.asset(
     partitions_def=daily_partitions_to_today,
-    backfill_policy=PROVIDER_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     group_name=STORIES_GROUP,
     kinds={"python", "parquet"},
     description="A title (at most 60 characters) and a story of 40 to 60 words for each "
