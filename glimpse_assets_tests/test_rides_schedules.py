@@ -58,7 +58,8 @@ def test_rides_job_does_not_include_raw_news_but_keeps_its_checks(defs):
 
 def test_no_rides_schedule_and_a_running_sensor_targets_rides_job(defs):
     repository = defs.get_repository_def()
-    assert {s.job_name for s in repository.schedule_defs} == {"news_job"}  # news only
+    # The news chain's and the stories' morning schedules; rides start after the news.
+    assert {s.job_name for s in repository.schedule_defs} == {"news_job", "stories_job"}
     sensor = repository.get_sensor_def("rides_after_news_sensor")
     assert sensor.job_name == "rides_job"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
