@@ -108,7 +108,7 @@ class _Pool:
 
 def _main_story(articles: list[dict[str, Any]], day: date) -> str:
     """The pool id of the article the day's digest makes its main story."""
-    # Imported here: the digest's ranking brings pandas and scikit-learn, which only a step
+    # Imported here: the digest's ranking brings pandas and numpy, which only a step
     # drawing the sample news should load.
     from glimpse_assets.news.articles import articles_to_frame
     from glimpse_assets.news.digest import main_story_id
