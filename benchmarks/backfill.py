@@ -162,6 +162,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--timeout", type=float, default=None, help="seconds to wait (default 600 + 120 a day)"
     )
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the daemon and every run (repeatable), printed; e.g. "
+        "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true",
+    )
+    parser.add_argument(
         "--no-day-run",
         action="store_true",
         help="skip the one-day backfill (and the in-process day) measured as the yardstick",
@@ -170,6 +178,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.days < 1:
         parser.error("--days must be at least 1")
+    if bad := [item for item in args.env if "=" not in item]:
+        parser.error(f"--env takes NAME=VALUE, got {bad[0]!r}")
+    args.env = dict(item.split("=", 1) for item in args.env)
     try:
         date.fromisoformat(args.start)
     except ValueError:
@@ -635,7 +646,7 @@ def run_session(
     launched from the UI's API; returns the summary, the step failures and the profile."""
     home, storage = workdir / "dagster_home", workdir / "storage"
     write_instance_yaml(home, args.max_concurrent_runs)
-    env = benchmark_env(home, storage, args.start)
+    env = benchmark_env(home, storage, args.start) | args.env
     init_instance(env)
     log = workdir / "daemon.log"
     daemon = start([str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)], env, log)
@@ -676,7 +687,7 @@ def in_process_day(args: argparse.Namespace, workdir: Path, day: str) -> float:
     no daemon, no run queue), on a fresh home and storage: the issue's earlier yardstick."""
     home, storage = workdir / "dagster_home", workdir / "storage"
     write_instance_yaml(home, None)
-    env = benchmark_env(home, storage, args.start)
+    env = benchmark_env(home, storage, args.start) | args.env
     init_instance(env)
     began = time.perf_counter()
     command = [sys.executable, "-m", "glimpse_assets.run", "--day", day]
@@ -691,6 +702,7 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> tuple[dict, list[s
     added = write_instance_yaml(workdir / "settings", args.max_concurrent_runs)
     print(f"instance settings added to dagster.yaml: {json.dumps(added) if added else 'none'}")
     print(f"backfill run config: {json.dumps(args.run_config) if args.run_config else 'none'}")
+    print(f"environment added: {json.dumps(args.env) if args.env else 'none'}")
     days = partition_days(args.start, args.days)
     failures: list[str] = []
     day_run = None
