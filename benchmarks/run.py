@@ -258,6 +258,7 @@ HEAVY_LIBRARIES = [
     ("lancedb", "search_index, the search check, `glimpse serve`"),
     ("fastapi", "`glimpse serve` only"),
     ("uvicorn", "`glimpse serve` only"),
+    ("twilio", "sms_digest, and `glimpse serve` with GLIMPSE_SMS=on"),
 ]
 LOAD_GOAL = 1.7
 LOAD_CODE_LOCATION = (
@@ -455,7 +456,7 @@ def main() -> None:
     rows = []
     if "day" in sections:
         command = [sys.executable, "-m", "glimpse_assets.run", "--day", DAY]
-        name = f"one day of both chains, offline, 10,000 rides (`python {' '.join(command[1:])}`)"
+        name = f"one day of every domain, offline, 10,000 rides (`python {' '.join(command[1:])}`)"
         rows.append((name, timed(command, env, 3)))
     others = []
     for section, measure in (
