@@ -61,7 +61,7 @@ def store_sample_stories(storage_uri: str, days: list[str]) -> None:
         "io_manager": io_manager,
         "object_store": io_manager.object_store,
         "text_provider": OfflineTextProvider(),
-        "stories_source": SampleActivitySource(),
+        "strava_source": SampleActivitySource(),
     }
     for day in days:
         assert dg.materialize(stories_assets, partition_key=day, resources=resources).success

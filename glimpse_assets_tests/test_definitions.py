@@ -383,8 +383,8 @@ def test_the_code_location_is_every_domain_merged():
         "rides_source",
         "embedder",
         "vector_index",
-        "stories_source",
-        "sms_channel",
+        "strava_source",
+        "sms_sender",
     }
 
 

@@ -18,7 +18,7 @@ from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
 from glimpse_assets.sms.assets import sms_digest
 from glimpse_assets.sms.checks import sms_checks
 from glimpse_assets.sms.records import STOPPED, SUBSCRIBED, SmsRecords
-from glimpse_assets.sms.resources import SmsChannelResource
+from glimpse_assets.sms.resources import SmsSenderResource
 from glimpse_assets.sms.sender import body_digest
 from glimpse_assets_tests.twilio_double import (
     ACCOUNT_SID,
@@ -50,7 +50,7 @@ def day_posted(local_store, local_io_manager):
     return record
 
 
-def channel(twilio, *subscribers: str, **options) -> SmsChannelResource:
+def channel(twilio, *subscribers: str, **options) -> SmsSenderResource:
     settings = {
         "enabled": True,
         "account_sid": ACCOUNT_SID,
@@ -60,14 +60,14 @@ def channel(twilio, *subscribers: str, **options) -> SmsChannelResource:
         "subscribers": ",".join(subscribers),
         "public_url": "https://glimpse.example",
     }
-    return SmsChannelResource(**{**settings, **options})
+    return SmsSenderResource(**{**settings, **options})
 
 
-def send(resources, sms_channel, *, checks=False) -> dg.ExecuteInProcessResult:
+def send(resources, sms_sender, *, checks=False) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [sms_digest, SOCIAL_POST, *(sms_checks if checks else [])],
         partition_key=DAY,
-        resources={**resources, "sms_channel": sms_channel},
+        resources={**resources, "sms_sender": sms_sender},
         raise_on_error=False,
     )
 
@@ -79,9 +79,9 @@ def stored(local_store) -> dict:
 def test_two_materialisations_send_one_text_per_subscriber(
     offline_resources, local_store, day_posted, twilio
 ):
-    sms_channel = channel(twilio, ALICE, BOB)
-    first = send(offline_resources, sms_channel)
-    again = send(offline_resources, sms_channel)
+    sms_sender = channel(twilio, ALICE, BOB)
+    first = send(offline_resources, sms_sender)
+    again = send(offline_resources, sms_sender)
 
     assert first.success and again.success
     assert [m["to"] for m in twilio.messages].count(ALICE) == 1
@@ -123,11 +123,11 @@ def test_unsubscribed_and_invalid_numbers_are_recorded_and_not_retried(
 ):
     twilio.unsubscribed.add(BOB)
     twilio.invalid.add(DAVE)
-    sms_channel = channel(twilio, ALICE, BOB, DAVE)
+    sms_sender = channel(twilio, ALICE, BOB, DAVE)
 
-    assert send(offline_resources, sms_channel).success
+    assert send(offline_resources, sms_sender).success
     posts_after_first = len(twilio.posts())
-    assert send(offline_resources, sms_channel).success
+    assert send(offline_resources, sms_sender).success
 
     assert posts_after_first == 3  # one each; 21610 and 21211 are not retried
     assert len(twilio.posts()) == 3  # and the second run asks for nobody
@@ -141,17 +141,17 @@ def test_unsubscribed_and_invalid_numbers_are_recorded_and_not_retried(
 def test_a_server_error_twice_fails_loudly_and_the_rerun_sends_the_rest_once(
     offline_resources, local_store, day_posted, twilio
 ):
-    sms_channel = channel(twilio, ALICE, BOB)
+    sms_sender = channel(twilio, ALICE, BOB)
     people = SmsRecords(local_store.store)
     first_person = min((ALICE, BOB), key=people.person_id)
     twilio.fail_next(server_error(), server_error())  # the first person's call and its retry
 
-    failed = send(offline_resources, sms_channel)
+    failed = send(offline_resources, sms_sender)
     assert not failed.success
     (failure,) = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "did not go to 1 of 2 people" in failure.step_failure_data.error.message
 
-    assert send(offline_resources, sms_channel).success
+    assert send(offline_resources, sms_sender).success
     assert len(twilio.sent_to(first_person)) == 1
     assert sorted(m["to"] for m in twilio.messages) == sorted([ALICE, BOB])
 
@@ -278,13 +278,13 @@ def test_two_runs_at_once_send_one_text_per_person(
 ):
     import threading
 
-    sms_channel = channel(twilio, ALICE, BOB, CAROL)
+    sms_sender = channel(twilio, ALICE, BOB, CAROL)
     results: list[dg.ExecuteInProcessResult] = []
     start = threading.Barrier(2)
 
     def run() -> None:
         start.wait()
-        results.append(send(offline_resources, sms_channel))
+        results.append(send(offline_resources, sms_sender))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:

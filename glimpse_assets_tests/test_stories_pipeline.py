@@ -60,7 +60,7 @@ def materialize_day(resources, day: str, **overrides) -> dg.ExecuteInProcessResu
     return dg.materialize(
         [*stories_assets, *stories_checks],
         partition_key=day,
-        resources={"stories_source": SampleActivitySource(), **resources, **overrides},
+        resources={"strava_source": SampleActivitySource(), **resources, **overrides},
         raise_on_error=False,
     )
 
@@ -204,7 +204,7 @@ def test_strava_activities_from_strava_keep_the_day_and_the_rotated_token(
         result = dg.materialize(
             [strava_activities],
             partition_key="2026-03-02",
-            resources={**offline_resources, "stories_source": strava_source(strava)},
+            resources={**offline_resources, "strava_source": strava_source(strava)},
         )
         assert result.success
         assert strava.grants == 1
@@ -228,7 +228,7 @@ def test_strava_activities_from_strava_keep_the_day_and_the_rotated_token(
 def sensor_tick(sensor, strava, resources, cursor, now):
     context = dg.build_sensor_context(
         cursor=cursor,
-        resources={"stories_source": strava_source(strava), "object_store": resources},
+        resources={"strava_source": strava_source(strava), "object_store": resources},
     )
     return sensor(context)
 
@@ -288,7 +288,7 @@ def test_an_empty_day_stores_empty_typed_tables(offline_resources, storage_root,
             partition_key="2026-03-02",
             resources={
                 **offline_resources,
-                "stories_source": strava_source(strava),
+                "strava_source": strava_source(strava),
                 "text_provider": openai_provider(fake, offline_resources),
             },
         )
@@ -310,7 +310,7 @@ def test_a_range_run_stores_what_day_by_day_runs_store(offline_resources, storag
 
     range_result = dg.materialize(
         [*stories_assets, *stories_checks],
-        resources={"stories_source": SampleActivitySource(), **offline_resources},
+        resources={"strava_source": SampleActivitySource(), **offline_resources},
         tags={
             "dagster/asset_partition_range_start": DAYS[0],
             "dagster/asset_partition_range_end": DAYS[-1],

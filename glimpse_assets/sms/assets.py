@@ -8,7 +8,7 @@ from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.publish.assets import claim_owner
 from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
 from glimpse_assets.ranges import for_each_day
-from glimpse_assets.sms.resources import SmsChannelResource
+from glimpse_assets.sms.resources import SmsSenderResource
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 SMS_GROUP = "sms"
@@ -27,7 +27,7 @@ SMS_GROUP = "sms"
 def sms_digest(
     context: dg.AssetExecutionContext,
     social_post,
-    sms_channel: SmsChannelResource,
+    sms_sender: SmsSenderResource,
     object_store: ObjectStoreResource,
 ):
     from glimpse_assets.sms.steps import send_day
@@ -35,7 +35,7 @@ def sms_digest(
     send = partial(
         send_day,
         context,
-        sms_channel,
+        sms_sender,
         object_store.store,
         object_store.records(LEDGER_PREFIX),
         claim_owner(context),

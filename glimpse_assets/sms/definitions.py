@@ -1,5 +1,5 @@
 """The sms domain: the daily text (`sms_digest`), its delivery check, its job, the sensor that
-starts it after the day's post, and its resource (`sms_channel`). The inbound side (questions
+starts it after the day's post, and its resource (`sms_sender`). The inbound side (questions
 by SMS) is part of `glimpse serve`."""
 
 from collections.abc import Mapping

@@ -1,4 +1,4 @@
-"""The sms domain's resource, `sms_channel`: whether the channel is on, Twilio's account (the
+"""The sms domain's resource, `sms_sender`: whether the channel is on, Twilio's account (the
 SID and token through `dg.EnvVar`), the sender, and who the daily glimpse goes to."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from glimpse_assets.settings import secret
 from glimpse_assets.sms.settings import DEFAULT_TWILIO_API_URL, SmsSettings
 
 
-class SmsChannelResource(dg.ConfigurableResource):
+class SmsSenderResource(dg.ConfigurableResource):
     enabled: bool = Field(default=False, description="GLIMPSE_SMS=on")
     account_sid: str | None = Field(default=None, description="dg.EnvVar('TWILIO_ACCOUNT_SID')")
     auth_token: str | None = Field(default=None, description="dg.EnvVar('TWILIO_AUTH_TOKEN')")
@@ -29,7 +29,7 @@ class SmsChannelResource(dg.ConfigurableResource):
     public_base_url: str | None = Field(default=None, description="GLIMPSE_PUBLIC_BASE_URL")
 
     def __repr__(self) -> str:  # the subscribers are phone numbers
-        return f"SmsChannelResource(enabled={self.enabled}, api_url={self.api_url!r})"
+        return f"SmsSenderResource(enabled={self.enabled}, api_url={self.api_url!r})"
 
     def missing(self) -> list[str]:
         """The settings sending needs that are not set."""
@@ -56,7 +56,7 @@ class SmsChannelResource(dg.ConfigurableResource):
 
 def sms_resources(settings: SmsSettings) -> dict:
     return {
-        "sms_channel": SmsChannelResource(
+        "sms_sender": SmsSenderResource(
             enabled=settings.enabled,
             account_sid=secret("TWILIO_ACCOUNT_SID", settings.account_sid_set),
             auth_token=secret("TWILIO_AUTH_TOKEN", settings.auth_token_set),

@@ -12,13 +12,13 @@ from glimpse_assets.publish.exactly_once import publish_once
 from glimpse_assets.publish.publishers import PublishError
 from glimpse_assets.ranges import add_day_metadata
 from glimpse_assets.sms.records import UNDELIVERED, SmsRecords
-from glimpse_assets.sms.resources import SmsChannelResource
+from glimpse_assets.sms.resources import SmsSenderResource
 from glimpse_assets.sms.sender import RecipientRefusedError, SmsDelivery, SmsPost, digest_body
 from glimpse_assets.storage.object_store import ObjectStore, S3ObjectStore
 from glimpse_assets.storage.records import JsonRecords
 
 
-def image_url(store: ObjectStore, channel: SmsChannelResource, day: str) -> str | None:
+def image_url(store: ObjectStore, channel: SmsSenderResource, day: str) -> str | None:
     """A URL Twilio can fetch the day's picture from, if there is one."""
     key = f"news_image/{day}.png"
     if channel.public_base_url:
@@ -30,7 +30,7 @@ def image_url(store: ObjectStore, channel: SmsChannelResource, day: str) -> str 
 
 def send_day(
     context: dg.AssetExecutionContext,
-    channel: SmsChannelResource,
+    channel: SmsSenderResource,
     store: ObjectStore,
     ledger: JsonRecords,
     owner: str,

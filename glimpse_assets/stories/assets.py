@@ -32,13 +32,13 @@ STORIES_GROUP = "stories"
 )
 def strava_activities(
     context: dg.AssetExecutionContext,
-    stories_source: ActivitySource,
+    strava_source: ActivitySource,
     object_store: ObjectStoreResource,
 ):
     from glimpse_assets.stories.steps import activities_for_day
 
     tokens = object_store.records(TOKENS_PREFIX)
-    return for_each_day(context, partial(activities_for_day, context, stories_source, tokens))
+    return for_each_day(context, partial(activities_for_day, context, strava_source, tokens))
 
 
 @dg.asset(

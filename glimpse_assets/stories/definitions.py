@@ -1,5 +1,5 @@
 """The stories domain: its assets, check, jobs, the sensor for new activities, the morning
-schedule, and its resource (`stories_source`)."""
+schedule, and its resource (`strava_source`)."""
 
 from collections.abc import Mapping
 

@@ -1,4 +1,4 @@
-"""The stories domain's resources, chosen from its settings: `stories_source`."""
+"""The stories domain's resources, chosen from its settings: `strava_source`."""
 
 from glimpse_assets.settings import secret
 from glimpse_assets.stories.settings import StoriesSettings
@@ -9,7 +9,7 @@ from glimpse_assets.stories.sources import (
 )
 
 
-def stories_source(settings: StoriesSettings) -> ActivitySource:
+def strava_source(settings: StoriesSettings) -> ActivitySource:
     if settings.strava_source == "strava":
         return StravaActivitySource(
             api_url=settings.strava_api_url,
@@ -21,4 +21,4 @@ def stories_source(settings: StoriesSettings) -> ActivitySource:
 
 
 def stories_resources(settings: StoriesSettings) -> dict:
-    return {"stories_source": stories_source(settings)}
+    return {"strava_source": strava_source(settings)}

@@ -82,7 +82,7 @@ def build_strava_activities_sensor(
     )
     def strava_activities_sensor(
         context: dg.SensorEvaluationContext,
-        stories_source: ActivitySource,
+        strava_source: ActivitySource,
         object_store: ObjectStoreResource,
     ) -> dg.SensorResult:
         from glimpse_assets.stories.strava import StravaRateLimitError
@@ -90,7 +90,7 @@ def build_strava_activities_sensor(
         now = int(clock())
         cursor = int(context.cursor) if context.cursor else now - FIRST_LOOK_BACK_SECONDS
         try:
-            found = stories_source.activities_between(
+            found = strava_source.activities_between(
                 cursor, now + 1, object_store.records(TOKENS_PREFIX), wait=False
             )
         except StravaRateLimitError as error:
@@ -100,7 +100,7 @@ def build_strava_activities_sensor(
         if not requests:
             since = datetime.fromtimestamp(cursor, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             return dg.SensorResult(
-                skip_reason=f"no {stories_source.kind} activity started after {since}",
+                skip_reason=f"no {strava_source.kind} activity started after {since}",
                 cursor=str(newest),
             )
         return dg.SensorResult(run_requests=requests, cursor=str(newest))
