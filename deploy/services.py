@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -221,7 +222,62 @@ class PostgresServer:
         self.stop()
 
 
-class RedisServer:
+class ProcessService(ABC):
+    """What the services started as one process group share: the process, its log, waiting
+    until it answers (or fails, with the log's tail), stopping the whole group, and `with`."""
+
+    grace_seconds = 10.0
+    poll_seconds = 0.2
+    log_path: Path
+    _process: subprocess.Popen | None = None
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    @abstractmethod
+    def start(self):
+        """Start the process (`_popen`) and return `_wait_until(ready, timeout)`."""
+
+    def _popen(self, command: list[str], **options) -> None:
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **options,
+            )
+
+    def _wait_until(self, ready, timeout: float):
+        """`self` once `ready()` is true; a ServiceError (the process stopped) if it exits or
+        does not answer within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                raise ServiceError(f"{self.describe()} exited\n{log_tail(self.log_path)}")
+            if ready():
+                return self
+            time.sleep(self.poll_seconds)
+        self.stop()
+        raise ServiceError(f"{self.describe()} did not answer\n{log_tail(self.log_path)}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        _kill_group(process, grace=self.grace_seconds)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class RedisServer(ProcessService):
     """`redis-server` on 127.0.0.1:port, nothing saved to disk."""
 
     def __init__(self, folder: str | Path):
@@ -231,57 +287,44 @@ class RedisServer:
         self.url = f"redis://{HOST}:{self.port}/0"
         self._process: subprocess.Popen | None = None
 
+    grace_seconds = 5.0
+    poll_seconds = 0.1
+
+    def describe(self) -> str:
+        return "redis-server"
+
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise ServiceError("redis-server is not installed (apt-get install redis-server)")
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [
-                    binary,
-                    "--bind",
-                    HOST,
-                    "--port",
-                    str(self.port),
-                    "--dir",
-                    str(self.folder),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise ServiceError(f"redis-server exited\n{log_tail(self.log_path)}")
-            with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise ServiceError(f"redis-server did not answer\n{log_tail(self.log_path)}")
+        self._popen(
+            [
+                binary,
+                "--bind",
+                HOST,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.folder),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ]
+        )
+        return self._wait_until(self._answers_ping, 30)
 
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        _kill_group(process, grace=5.0)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _answers_ping(self) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection((HOST, self.port), 1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+        return False
 
 
-class CeleryWorker:
+class CeleryWorker(ProcessService):
     """One `dagster-celery worker start` (deploy/celery.yaml) running one step at a time, with
     the environment `env` (the broker, the instance, the storage: what the runs have)."""
 
@@ -292,52 +335,36 @@ class CeleryWorker:
         self.env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"}
         self._process: subprocess.Popen | None = None
 
+    grace_seconds = 15.0
+
+    def describe(self) -> str:
+        return f"worker {self.name}"
+
     def start(self, timeout: float = 120.0) -> CeleryWorker:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [
-                    str(VENV_BIN / "dagster-celery"),
-                    "worker",
-                    "start",
-                    "--app=dagster_celery.app",
-                    f"--config-yaml={CELERY_CONFIG}",
-                    f"--name={self.name}",
-                    "--loglevel=INFO",
-                    "--",
-                    "--concurrency=1",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise ServiceError(f"worker {self.name} exited\n{log_tail(self.log_path)}")
-            if " ready." in self.log_path.read_text(errors="replace"):
-                return self
-            time.sleep(0.2)
-        self.stop()
-        raise ServiceError(f"worker {self.name} not ready\n{log_tail(self.log_path)}")
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        _kill_group(process, grace=15.0)
-
-    def __enter__(self) -> CeleryWorker:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self._popen(
+            [
+                str(VENV_BIN / "dagster-celery"),
+                "worker",
+                "start",
+                "--app=dagster_celery.app",
+                f"--config-yaml={CELERY_CONFIG}",
+                f"--name={self.name}",
+                "--loglevel=INFO",
+                "--",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=REPO_ROOT,
+            env=self.env,
+        )
+        return self._wait_until(
+            lambda: " ready." in self.log_path.read_text(errors="replace"), timeout
+        )
 
 
-class EntrypointService:
+class EntrypointService(ProcessService):
     """One of the image's services (`deploy/entrypoint.sh code-server|webserver|daemon`) run
     from this environment, as the image runs it; `ready()` says when it answers."""
 
@@ -349,38 +376,17 @@ class EntrypointService:
         self.ready = ready
         self._process: subprocess.Popen | None = None
 
+    grace_seconds = 20.0
+    poll_seconds = 0.5
+
+    def describe(self) -> str:
+        return f"the {self.name}"
+
     def start(self, timeout: float = 180.0) -> EntrypointService:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                ["sh", str(REPO_ROOT / "deploy" / "entrypoint.sh"), self.name],
-                cwd=self.folder,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise ServiceError(f"the {self.name} exited\n{log_tail(self.log_path)}")
-            if self.ready():
-                return self
-            time.sleep(0.5)
-        self.stop()
-        raise ServiceError(f"the {self.name} did not answer\n{log_tail(self.log_path)}")
-
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        _kill_group(process, grace=20.0)
-
-    def __enter__(self) -> EntrypointService:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self._popen(
+            ["sh", str(REPO_ROOT / "deploy" / "entrypoint.sh"), self.name],
+            cwd=self.folder,
+            env=self.env,
+        )
+        return self._wait_until(self.ready, timeout)
