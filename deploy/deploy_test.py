@@ -49,6 +49,7 @@ from deploy.services import (  # noqa: E402
     RedisServer,
     ServiceError,
     free_port,
+    location_loaded,
     missing_binaries,
 )
 
@@ -316,7 +317,7 @@ def deployment(folder: Path) -> Iterator[dict]:
         )
         webserver_port = int(env["GLIMPSE_WEBSERVER_PORT"])
         stack.enter_context(
-            EntrypointService("webserver", servers, env, lambda: _location_loaded(webserver_port))
+            EntrypointService("webserver", servers, env, lambda: location_loaded(webserver_port))
         )
         stack.enter_context(
             EntrypointService(
@@ -336,28 +337,6 @@ def deployment(folder: Path) -> Iterator[dict]:
 def _passes(command: list[str], env: Mapping[str, str]) -> bool:
     command = [str(VENV_BIN / command[0]), *command[1:]]
     return subprocess.run(command, env=dict(env), capture_output=True, timeout=60).returncode == 0
-
-
-def _location_loaded(port: int) -> bool:
-    """The webserver has loaded the glimpse_assets code location from the code server."""
-    import urllib.request
-
-    query = (
-        "{ workspaceOrError { ... on Workspace { locationEntries { name "
-        "locationOrLoadError { __typename } } } } }"
-    )
-    request = urllib.request.Request(
-        f"http://{HOST}:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    loaded = [(e["name"], (e["locationOrLoadError"] or {}).get("__typename")) for e in entries]
-    return loaded == [("glimpse_assets", "RepositoryLocation")]
 
 
 def launch_day(day: str, deployed: Mapping, log: Path) -> list[str]:

@@ -46,7 +46,7 @@ def log_tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
-def _kill_group(process: subprocess.Popen | None, grace: float = 10.0) -> None:
+def kill_group(process: subprocess.Popen | None, grace: float = 10.0) -> None:
     """SIGTERM to the process group, SIGKILL to what is left after `grace` seconds."""
     if process is None:
         return
@@ -61,6 +61,30 @@ def _kill_group(process: subprocess.Popen | None, grace: float = 10.0) -> None:
     # Children that outlived their group leader (celery's pool) are still in the group.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def location_loaded(port: int | str) -> bool:
+    """The webserver on `port` has loaded the glimpse_assets code location (from its code
+    server), as its GraphQL API tells."""
+    import json
+    import urllib.request
+
+    query = (
+        "{ workspaceOrError { ... on Workspace { locationEntries { name "
+        "locationOrLoadError { __typename } } } } }"
+    )
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    loaded = [(e["name"], (e["locationOrLoadError"] or {}).get("__typename")) for e in entries]
+    return loaded == [("glimpse_assets", "RepositoryLocation")]
 
 
 def postgres_bin_dir() -> Path | None:
@@ -264,7 +288,7 @@ class ProcessService(ABC):
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        _kill_group(process, grace=self.grace_seconds)
+        kill_group(process, grace=self.grace_seconds)
 
     def __enter__(self):
         try:

@@ -13,15 +13,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from deploy.services import kill_group, location_loaded
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -135,13 +135,7 @@ def service(name: str, env: dict[str, str], log: Path):
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        kill_group(process, grace=30)
 
 
 def wait_for(check, process, log: Path, what: str, timeout: float = 120.0) -> None:
@@ -157,26 +151,6 @@ def wait_for(check, process, log: Path, what: str, timeout: float = 120.0) -> No
 def command_passes(args: list[str], env: dict[str, str]) -> bool:
     completed = subprocess.run(args, env=env, capture_output=True, timeout=60)
     return completed.returncode == 0
-
-
-def location_loaded(port: str) -> bool:
-    query = (
-        "{ workspaceOrError { ... on Workspace { locationEntries { name "
-        "locationOrLoadError { __typename } } } } }"
-    )
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    return [(e["name"], (e["locationOrLoadError"] or {}).get("__typename")) for e in entries] == [
-        ("glimpse_assets", "RepositoryLocation")
-    ]
 
 
 def test_the_code_server_webserver_and_daemon_start_from_the_entrypoint(service_env, tmp_path):

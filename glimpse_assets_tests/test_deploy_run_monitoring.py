@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.services import PostgresServer, postgres_bin_dir
+from deploy.services import PostgresServer, kill_group, postgres_bin_dir
 
 pytest.importorskip("dagster_postgres", reason="the deploy extra is not installed")
 
@@ -70,15 +69,7 @@ def daemon(env: dict[str, str], workspace: Path, log: Path):
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_group(process, grace=30)  # the daemon and the code server it started
 
 
 def test_a_crashed_run_worker_is_detected_and_its_run_retried(tmp_path, postgres, monkeypatch):
