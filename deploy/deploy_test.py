@@ -259,10 +259,10 @@ def materialised_assets(instance_home: Path, run_ids: list[str]) -> set[str]:
 
 
 def default_day() -> str:
-    """The last complete UTC day that every domain has (the news partitions' last one)."""
-    from glimpse_assets.partitions import daily_partitions
+    """The last complete UTC day (the newest partition is today, the day so far)."""
+    from glimpse_assets.partitions import last_complete_day
 
-    return daily_partitions.get_last_partition_key()
+    return last_complete_day()
 
 
 @contextlib.contextmanager

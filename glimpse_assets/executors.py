@@ -1,6 +1,8 @@
 """The executor the code location runs steps with, chosen by GLIMPSE_EXECUTOR at load.
 
-`in_process` (the default): a run's steps one after another in the run's process.
+`in_process` (the default): a run's steps one after another in the run's process; a run over
+a long range of days (a backfill, `--partition-range`, `make run DAYS=`) runs its steps side by
+side instead, each in its own process, as many at once as there are cores (`range_executor`).
 `multiprocess`: each step in its own process (dagster's multiprocess executor).
 `celery`: each step a Celery task on a Redis broker, run by `dagster-celery` workers (`make
 workers`, or `dagster-celery worker start -A dagster_celery.app -y deploy/celery.yaml`), on this
@@ -68,6 +70,7 @@ def celery_executor_config() -> dict[str, Any]:
 
 
 def executor_from_env(env: Mapping[str, str]) -> dg.ExecutorDefinition:
+    """The executor GLIMPSE_EXECUTOR names (see the module docstring)."""
     settings = ExecutorSettings.from_env(env)
     if settings.executor == "celery":
         try:
@@ -79,4 +82,6 @@ def executor_from_env(env: Mapping[str, str]) -> dg.ExecutorDefinition:
         return celery_executor.configured(celery_executor_config(), name="celery")
     if settings.executor == "multiprocess":
         return dg.multiprocess_executor
-    return dg.in_process_executor
+    from glimpse_assets.range_executor import in_process_or_parallel_ranges
+
+    return in_process_or_parallel_ranges

@@ -187,10 +187,8 @@ def nothing_stored(result: Any) -> bool:
 
 
 def unstored_input_days(inputs: Mapping[str, Any]) -> dict[str, str]:
-    """The days of a range for which an input has nothing stored, each with why. A backfill
-    launched for days D1..Dn also targets the days after Dn whose 7-day report history reads
-    them (Dagster follows the time-window mapping downstream); a day whose own report was never
-    made is skipped, not failed."""
+    """The days of a range for which an input has nothing stored, each with why: such a day is
+    skipped, not failed (a range run of an asset alone over days its parent never made)."""
     missing: dict[str, str] = {}
     for name, value in inputs.items():
         for day in value.missing() if hasattr(value, "missing") else []:

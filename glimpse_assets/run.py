@@ -82,25 +82,28 @@ def failures(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 def days_asked(partitions: dg.DailyPartitionsDefinition, day: str | None, days: str | None):
-    """(first, last) partition keys, checked against the partitions that exist."""
+    """(first, last) partition keys, checked against the partitions that exist. A range is
+    `START..END` or Dagster's own `START...END`; the default is the last complete UTC day."""
+    from glimpse_assets.partitions import last_complete_day
+
     keys = partitions.get_partition_keys()
-    if not keys:
+    default = last_complete_day()
+    if default not in set(keys):
         start = partitions.start.date().isoformat()
-        raise DaysError(
-            f"no complete day yet: GLIMPSE_START_DATE is {start}, and the newest day is always "
-            "the last complete UTC day"
-        )
-    first, _, last = (days or day or keys[-1]).partition("..")
+        today = f"; --day {keys[-1]} runs today so far" if keys else ""
+        raise DaysError(f"no complete day yet: GLIMPSE_START_DATE is {start}{today}")
+    asked = days or day or default
+    first, _, last = asked.replace("...", "..").partition("..")
     last = last or first
     for key in (first, last):
         try:
             date.fromisoformat(key)
         except ValueError:
-            raise DaysError(f"{key!r} is not a day like {keys[-1]}") from None
+            raise DaysError(f"{key!r} is not a day like {default}") from None
         if key not in set(keys):
             raise DaysError(
                 f"no partition {key}: the days run from {keys[0]} (GLIMPSE_START_DATE) to "
-                f"{keys[-1]} (the last complete UTC day)"
+                f"{keys[-1]} (today, UTC)"
             )
     if first > last:
         raise DaysError(f"the range {first}..{last} ends before it starts")
@@ -110,7 +113,9 @@ def days_asked(partitions: dg.DailyPartitionsDefinition, day: str | None, days: 
 def main(argv: list[str] | None = None, definitions: dg.Definitions | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--day", help="the day (YYYY-MM-DD); default: the last complete UTC day")
-    parser.add_argument("--days", help="a range of days, START..END, in one run per job")
+    parser.add_argument(
+        "--days", help="a range of days, START..END (or START...END), in one run per job"
+    )
     parser.add_argument("--checks", action="store_true", help="only the checks, on what is stored")
     args = parser.parse_args(argv)
     try:

@@ -22,7 +22,6 @@ from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.checks import news_checks
 from glimpse_assets.partitions import (
     BACKFILL_POLICY,
-    SINGLE_RUN_BACKFILL_POLICY,
     daily_partitions,
 )
 from glimpse_assets.publish.assets import social_post
@@ -109,13 +108,15 @@ def offline_asset_graph():
     return build_definitions(offline_env(Path("unused"))).resolve_asset_graph()
 
 
-def test_every_asset_backfills_30_days_a_run_with_one_policy():
+def test_every_asset_shares_one_partitions_definition_and_the_single_run_policy():
+    # One graph: any selection runs for a day or a range in one run, from the CLI
+    # (`--partition-range` takes single-run assets only) or a backfill (one run for the lot).
     graph = offline_asset_graph()
-    policies = {
-        key.to_user_string(): graph.get(key).backfill_policy for key in graph.get_all_asset_keys()
-    }
+    keys = graph.get_all_asset_keys()
+    assert {graph.get(key).partitions_def for key in keys} == {daily_partitions}
+    policies = {key.to_user_string(): graph.get(key).backfill_policy for key in keys}
     assert policies == {
-        name: BACKFILL_POLICY
+        name: dg.BackfillPolicy.single_run()
         for name in (
             "raw_news",
             "news_digest",
@@ -135,8 +136,14 @@ def test_every_asset_backfills_30_days_a_run_with_one_policy():
             "sms_digest",
         )
     }
-    # The provider-bound assets' bound: a failure costs at most 30 days of calls.
-    assert BACKFILL_POLICY.max_partitions_per_run == 30
+    assert dg.BackfillPolicy.single_run() == BACKFILL_POLICY
+    # Every edge maps a day to the same day: nothing pulls other days into a backfill.
+    for key in keys:
+        for parent in graph.get(key).parent_keys:
+            mapping = graph.get_partition_mapping(key, parent)
+            assert isinstance(mapping, dg.IdentityPartitionMapping | dg.TimeWindowPartitionMapping)
+            if isinstance(mapping, dg.TimeWindowPartitionMapping):
+                assert (mapping.start_offset, mapping.end_offset) == (0, 0), (key, parent)
 
 
 def test_an_asset_and_its_parent_of_the_same_days_can_share_a_backfill_run():
@@ -160,8 +167,8 @@ def test_an_asset_and_its_parent_of_the_same_days_can_share_a_backfill_run():
 
 
 def test_provider_bound_steps_stay_in_the_llm_pool():
-    # 13 chunks of a year run at once as far as the run queue lets them: the pool (2 slots,
-    # dagster.yaml) is what bounds the provider calls across all of them.
+    # Runs and steps side by side (a range's steps, the runs of sensors and backfills): the
+    # pool (2 slots, dagster.yaml) is what bounds the provider calls across all of them.
     graph = offline_asset_graph()
     pooled = {
         key.to_user_string()
@@ -179,12 +186,38 @@ def test_provider_bound_steps_stay_in_the_llm_pool():
     assert instance_file["concurrency"]["pools"]["default_limit"] == 2
 
 
-def test_runs_execute_their_steps_in_process():
-    # A backfill chunk or a daily run pays one process start-up, not one per step.
+def test_a_day_runs_in_process_and_a_long_range_side_by_side():
+    # A daily run pays one process start-up, not one per step; a long range (a backfill of a
+    # year is one run) runs its lineages' steps side by side on the cores.
+    from dagster._core.executor.in_process import InProcessExecutor
+    from dagster._core.executor.multiprocess import MultiprocessExecutor
+
+    from glimpse_assets.range_executor import PARALLEL_FROM_DAYS, days_in_run
+
     defs = build_definitions(offline_env(Path("unused")))
-    assert defs.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
-    for job in ("news_job", "rides_job"):
-        assert defs.resolve_job_def(job).executor_def.name == "in_process"
+    job = defs.resolve_implicit_global_asset_job_def()
+    for name in ("news_job", "rides_job"):
+        assert defs.resolve_job_def(name).executor_def == job.executor_def
+    recon = dg.reconstructable(glimpse_global_job)
+    executor = job.executor_def.executor_creation_fn(
+        dg.InitExecutorContext(
+            job=recon,
+            executor_def=job.executor_def,
+            executor_config={"max_concurrent": 0, "parallel_from_days": PARALLEL_FROM_DAYS},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+    )
+    assert isinstance(executor.chosen({"dagster/partition": "2026-03-01"}), InProcessExecutor)
+    short = range_tags("2026-03-01", "2026-03-30")
+    assert days_in_run(short) == 30
+    assert isinstance(executor.chosen(short), InProcessExecutor)
+    year = range_tags("2025-01-01", "2025-12-31")
+    assert days_in_run(year) == 365
+    assert isinstance(executor.chosen(year), MultiprocessExecutor)
+
+
+def glimpse_global_job() -> dg.JobDefinition:
+    return build_definitions({}).resolve_implicit_global_asset_job_def()
 
 
 # -- one run over five days == five one-day runs ---------------------------------------------------
@@ -285,7 +318,7 @@ def test_a_range_input_is_read_one_day_at_a_time_when_asked_for(tmp_path):
 
     @dg.asset(
         partitions_def=daily_partitions,
-        backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+        backfill_policy=BACKFILL_POLICY,
         deps=[],
         ins={"counts": dg.AssetIn(key=counts.key)},
     )

@@ -9,6 +9,7 @@ import json
 import socket
 import threading
 import unicodedata
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse
@@ -19,10 +20,12 @@ import requests
 from PIL import Image
 
 from glimpse_assets.news.assets import news_assets
+from glimpse_assets.partitions import HELD, daily_partitions, day_is_over
 from glimpse_assets.publish import publishers
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.publish.caption import build_caption
 from glimpse_assets.publish.exactly_once import (
+    LEDGER_PREFIX,
     PublishUncertainError,
     publish_once,
 )
@@ -220,6 +223,29 @@ def test_the_outbox_posts_each_day_once_and_keeps_a_gallery_newest_first(
     assert post_metadata(forced)["action"] == "published"
     assert json.loads(ledger.read_bytes())["status"] == "published"
     assert [m["subject"] for m in notifier.messages()][3:] == [f"Glimpse posted {DAY} via outbox"]
+
+
+def test_the_day_so_far_is_made_but_held_until_it_is_over(offline_resources, local_store, notifier):
+    # Today is a partition (search and stories need it): a run of it makes the day's post but
+    # publishes nothing, claims nothing and notifies no one; the run after the day ends does.
+    root = Path(local_store.storage_uri)
+    resources = {
+        **offline_resources,
+        "news_publisher": OutboxPublisher(object_store=local_store),
+        "publish_notifier": notifier,
+    }
+    today = daily_partitions.get_last_partition_key()
+    assert not day_is_over(date.fromisoformat(today))
+
+    metadata = post_metadata(materialize_post(resources, today))
+
+    assert metadata["action"] == "held"
+    record = json.loads((root / "social_post" / f"{today}.json").read_text("utf-8"))
+    assert (record["status"], record["day"], record["held_because"]) == ("held", today, HELD)
+    assert record["caption"] and record["headlines"]
+    assert not (root / "outbox").exists() and not (root / LEDGER_PREFIX).exists()
+    assert notifier.messages() == []
+    assert day_is_over(date.fromisoformat(today), date.fromisoformat(today) + timedelta(days=1))
 
 
 def test_the_gallery_links_only_http_urls():

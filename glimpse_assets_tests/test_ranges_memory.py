@@ -12,7 +12,7 @@ import weakref
 import dagster as dg
 import pandas as pd
 
-from glimpse_assets.partitions import SINGLE_RUN_BACKFILL_POLICY, daily_partitions
+from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.storage.io_manager import StoredPartitions
 from glimpse_assets_tests.stores import io_manager_at
@@ -44,7 +44,7 @@ def test_a_range_stores_each_day_before_computing_the_next_and_lets_it_go(tmp_pa
     seen.clear()
     alive.clear()
 
-    @dg.asset(partitions_def=daily_partitions, backfill_policy=SINGLE_RUN_BACKFILL_POLICY)
+    @dg.asset(partitions_def=daily_partitions, backfill_policy=BACKFILL_POLICY)
     def frames(context: dg.AssetExecutionContext):
         def compute(day):
             observe("frames", day.isoformat(), tmp_path)
@@ -54,7 +54,7 @@ def test_a_range_stores_each_day_before_computing_the_next_and_lets_it_go(tmp_pa
 
         return for_each_day(context, compute)
 
-    @dg.asset(partitions_def=daily_partitions, backfill_policy=SINGLE_RUN_BACKFILL_POLICY)
+    @dg.asset(partitions_def=daily_partitions, backfill_policy=BACKFILL_POLICY)
     def doubled(context: dg.AssetExecutionContext, frames):
         assert isinstance(frames, StoredPartitions)  # read one day at a time
 

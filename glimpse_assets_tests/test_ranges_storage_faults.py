@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import dagster as dg
 import pytest
 
-from glimpse_assets.partitions import SINGLE_RUN_BACKFILL_POLICY, daily_partitions
+from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets_tests.stores import io_manager_at
 
@@ -141,7 +141,7 @@ VERSION = {"value": "old"}
 
 @dg.asset(
     partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN_BACKFILL_POLICY,
+    backfill_policy=BACKFILL_POLICY,
     kinds={"python", "json"},
 )
 def tallies(context: dg.AssetExecutionContext):

@@ -15,10 +15,8 @@ import pytest
 
 from glimpse_assets.definitions import build_definitions
 from glimpse_assets.news.assets import raw_news
-from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.rides.assets import (
     HISTORY_DAYS,
-    REPORT_HISTORY,
     clustered_rides,
     rides_assets,
     rides_report_page,
@@ -78,23 +76,25 @@ def storage_root(local_io_manager) -> Path:
 # -- the lineage ---------------------------------------------------------------------------------
 
 
-def test_the_lineage_has_clustered_rides_to_the_page_with_the_7_day_window():
+def test_the_page_reads_its_history_without_a_partition_mapping():
+    # A mapping would make a backfill of D1..Dn target the pages of the 7 days after Dn too
+    # (Dagster follows mappings downstream), days it cannot make: the backfill ended Failed.
     graph = build_definitions({}).resolve_asset_graph()
-
     page = graph.get(rides_report_page.key)
-    assert clustered_rides.key in page.parent_keys
-    mapping = graph.get_partition_mapping(rides_report_page.key, clustered_rides.key)
-    assert isinstance(mapping, dg.TimeWindowPartitionMapping)
-    assert (mapping.start_offset, mapping.end_offset) == (-7, 0)
-    assert mapping.allow_nonexistent_upstream_partitions  # missing days allowed
-    assert mapping == REPORT_HISTORY and HISTORY_DAYS == 7
+    assert page.parent_keys == {dg.AssetKey("rides_report")}
+    for parent in graph.get(clustered_rides.key).child_keys:
+        mapping = graph.get_partition_mapping(parent, clustered_rides.key)
+        assert isinstance(mapping, dg.IdentityPartitionMapping | dg.TimeWindowPartitionMapping)
+        if isinstance(mapping, dg.TimeWindowPartitionMapping):
+            assert (mapping.start_offset, mapping.end_offset) == (0, 0)
+    assert HISTORY_DAYS == 7
 
 
 def test_each_day_has_its_own_window_of_the_seven_days_before_it():
-    assert history_days(REPORT_HISTORY, date(2026, 3, 8)) == [f"2026-03-0{n}" for n in range(1, 8)]
+    assert history_days(7, date(2026, 3, 8)) == [f"2026-03-0{n}" for n in range(1, 8)]
     # The partitions start on 2026-01-01: days before it are not in the window.
-    assert history_days(REPORT_HISTORY, date(2026, 1, 3)) == ["2026-01-01", "2026-01-02"]
-    assert history_days(REPORT_HISTORY, date(2026, 1, 1)) == []
+    assert history_days(7, date(2026, 1, 3)) == ["2026-01-01", "2026-01-02"]
+    assert history_days(7, date(2026, 1, 1)) == []
 
 
 # -- read from storage, not from the event log -----------------------------------------------
@@ -192,34 +192,31 @@ def test_the_reader_needs_only_the_is_anomaly_column_and_skips_missing_days(loca
     assert rates == [DayRate("2026-03-02", 5, 2)]
 
 
-def test_a_ui_backfill_targets_the_pages_whose_history_it_changes(offline_resources):
-    """Dagster follows the time-window mapping downstream: a backfill of days D1..D3 also targets
-    the pages of the 7 days after D3, whose history reads D1..D3 (see the next test)."""
+def test_a_ui_backfill_of_every_asset_targets_exactly_its_days(offline_resources):
+    """No mapping pulls in days the backfill cannot make: every asset, the page included, is
+    targeted for D1..D3 and nothing else (a 7-day window mapping used to add the 7 pages after
+    D3, and the backfill ended Failed)."""
     from dagster._core.execution.asset_backfill import AssetBackfillData
 
     graph = build_definitions({}).resolve_asset_graph()
-    # The days-to-last-complete-day assets (a UI backfill's roots must share one partitions
-    # definition; the search and stories chains run to today).
-    selection = [
-        key
-        for key in graph.get_all_asset_keys()
-        if key.path[0] not in ("social_post", "sms_digest")
-        and graph.get(key).partitions_def == daily_partitions
-    ]
+    days = ["2026-03-01", "2026-03-02", "2026-03-03"]
     backfill = AssetBackfillData.from_asset_partitions(
         asset_graph=graph,
-        partition_names=["2026-03-01", "2026-03-02", "2026-03-03"],
-        asset_selection=selection,
+        partition_names=days,
+        asset_selection=list(graph.get_all_asset_keys()),
         dynamic_partitions_store=dg.DagsterInstance.ephemeral(),
         backfill_start_timestamp=pd.Timestamp("2026-06-01", tz="UTC").timestamp(),
         all_partitions=False,
     )
 
-    pages = backfill.target_subset.get_partitions_subset(rides_report_page.key).get_partition_keys()
-    reports = backfill.target_subset.get_partitions_subset(dg.AssetKey("rides_report"))
-    assert list(reports.get_partition_keys()) == ["2026-03-01", "2026-03-02", "2026-03-03"]
-    # Every day of the range (the first one included) and the 7 days after it.
-    assert sorted(pages) == [f"2026-03-{n:02d}" for n in range(1, 11)]
+    targeted = {
+        key.to_user_string(): sorted(
+            backfill.target_subset.get_partitions_subset(key).get_partition_keys()
+        )
+        for key in graph.get_all_asset_keys()
+    }
+    assert len(targeted) == 16
+    assert targeted == {name: days for name in targeted}
 
 
 def test_a_page_range_skips_the_days_whose_report_was_never_made(offline_resources, storage_root):

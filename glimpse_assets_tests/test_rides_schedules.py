@@ -43,7 +43,10 @@ def news_only(defs: dg.Definitions, instance: dg.DagsterInstance, day: str, **kw
 
 
 def evaluate(instance: dg.DagsterInstance, defs: dg.Definitions, cursor: str | None = None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    resources = {"object_store": defs.resources["object_store"]}
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=resources
+    )
     return rides_after_news_sensor.evaluate_tick(context)
 
 
@@ -136,3 +139,23 @@ def test_the_first_tick_looks_only_at_the_newest_raw_news(defs):
             "2026-03-02",
             f"2026-03-02:{newest.run_id}",
         )
+
+
+def test_a_day_this_storage_does_not_hold_starts_nothing(defs, storage, tmp_path):
+    # The instance remembers raw_news of a day, but the storage it is used with now does not
+    # hold it (another GLIMPSE_STORAGE_URI, or a storage since cleaned): a rides run for it
+    # could only fail and send a failure notice.
+    with dg.instance_for_test() as instance:
+        elsewhere = build_definitions({"GLIMPSE_STORAGE_URI": str(tmp_path / "elsewhere")})
+        assert news_only(elsewhere, instance, DAY).success
+        assert not (storage / "raw_news").exists()
+
+        tick = evaluate(instance, defs)
+        assert not tick.run_requests
+        assert f"raw_news of {DAY} is not in this storage" in tick.skip_message
+        assert tick.cursor is not None  # looked at, not asked about again
+
+        # The same day once this storage holds it (a new one-day news run): one run.
+        news = news_only(defs, instance, DAY)
+        (request,) = evaluate(instance, defs, tick.cursor).run_requests
+        assert request.run_key == f"{DAY}:{news.run_id}"

@@ -99,10 +99,22 @@ def test_a_day_outside_the_partitions_is_one_line_naming_the_days_that_exist(cap
 
 
 def test_a_future_start_date_says_there_is_no_complete_day_yet():
-    future = dg.DailyPartitionsDefinition(start_date="2099-01-01", timezone="UTC")
+    future = dg.DailyPartitionsDefinition(start_date="2099-01-01", timezone="UTC", end_offset=1)
 
     with pytest.raises(DaysError, match="no complete day yet: GLIMPSE_START_DATE is 2099-01-01"):
         days_asked(future, None, None)
+
+
+def test_dagsters_range_spelling_today_and_the_default_day():
+    from glimpse_assets.partitions import last_complete_day
+
+    partitions = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="UTC", end_offset=1)
+    assert days_asked(partitions, None, "2026-03-01...2026-03-03") == ("2026-03-01", "2026-03-03")
+    assert days_asked(partitions, None, "2026-03-01..2026-03-03") == ("2026-03-01", "2026-03-03")
+    yesterday = last_complete_day()
+    assert days_asked(partitions, None, None) == (yesterday, yesterday)
+    today = partitions.get_last_partition_key()  # the day so far, asked for by name
+    assert today > yesterday and days_asked(partitions, today, None) == (today, today)
 
 
 @pytest.mark.parametrize(

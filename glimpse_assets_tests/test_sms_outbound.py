@@ -63,10 +63,10 @@ def channel(twilio, *subscribers: str, **options) -> SmsSenderResource:
     return SmsSenderResource(**{**settings, **options})
 
 
-def send(resources, sms_sender, *, checks=False) -> dg.ExecuteInProcessResult:
+def send(resources, sms_sender, *, checks=False, day=DAY) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [sms_digest, SOCIAL_POST, *(sms_checks if checks else [])],
-        partition_key=DAY,
+        partition_key=day,
         resources={**resources, "sms_sender": sms_sender},
         raise_on_error=False,
     )
@@ -95,6 +95,22 @@ def test_two_materialisations_send_one_text_per_subscriber(
     metadata = first.asset_materializations_for_node("sms_digest")[0].metadata
     assert metadata["people_published"].value == 2
     assert metadata["kind"].value == "sms"  # no public URL for the picture: no MMS
+
+
+def test_the_day_so_far_texts_no_one(offline_resources, local_store, twilio):
+    # Today's partition (the day so far): its post is held, and so is its text, sent by a run
+    # once the day is over.
+    today = daily_partitions.get_last_partition_key()
+    record = {"day": today, "caption": CAPTION, "publisher": "outbox", "status": "held"}
+    local_store.store.put(f"social_post/{today}.json", json.dumps(record).encode())
+
+    result = send(offline_resources, channel(twilio, ALICE, BOB), day=today)
+
+    assert result.success
+    assert twilio.messages == []
+    stored_day = json.loads(local_store.store.get(f"sms_digest/{today}.json"))
+    assert (stored_day["channel"], stored_day["people"]) == ("held", {})
+    assert not local_store.store.list(LEDGER_PREFIX)
 
 
 def test_start_adds_and_stop_removes_a_subscriber(

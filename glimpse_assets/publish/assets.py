@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from glimpse_assets.news.assets import NEWS_GROUP
-from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
+from glimpse_assets.partitions import BACKFILL_POLICY, HELD, daily_partitions, day_is_over
 from glimpse_assets.publish.caption import build_caption
 from glimpse_assets.publish.exactly_once import CLAIM_FIELDS, LEDGER_PREFIX, publish_once
 from glimpse_assets.publish.notifiers import Notifier
@@ -106,6 +106,8 @@ def post_day(
             for story in [news_digest["main"], *news_digest["related"]]
         ],
     )
+    if not day_is_over(day):
+        return held_post(context, post, publisher)
     record, action = publish_once(ledger, publisher, post, force, owner=claim_owner(context))
     add_day_metadata(
         context,
@@ -124,3 +126,27 @@ def post_day(
         )
     # What was posted where; the claim fields say which run posted it, which the ledger keeps.
     return {key: record[key] for key in sorted(record) if key not in {"state", *CLAIM_FIELDS}}
+
+
+def held_post(context: dg.AssetExecutionContext, post: Post, publisher: Publisher) -> dict:
+    """Today's partition is the day so far: its post is made, stored and shown, but not
+    published (nor claimed in the ledger) until a run after the day ends, such as the next
+    morning's schedule."""
+    add_day_metadata(
+        context,
+        {
+            "action": "held",
+            "publisher": publisher.kind,
+            "caption": dg.MetadataValue.text(post.caption),
+            "held_because": HELD,
+        },
+    )
+    return {
+        "day": post.day,
+        "status": "held",
+        "held_because": HELD,
+        "publisher": publisher.kind,
+        "caption": post.caption,
+        "title": post.title,
+        "headlines": post.headlines,
+    }

@@ -1,13 +1,12 @@
 """The rides lineage: raw_rides -> clustered_rides -> anomaly_summaries -> rides_report
 (-> rides_report_page). raw_rides also reads the day's raw_news headlines, and the page depends
-on the previous 7 days of clustered_rides (`REPORT_HISTORY`) for its comparison.
+on the previous 7 days of stored clustered_rides (`HISTORY_DAYS`) for its comparison.
 
 As in the news lineage, each asset's logic is written for one day (`rides.steps`, imported when
 the step runs) and run by `for_each_day`, so one definition serves a daily run and a backfill
 range (see `ranges`).
 """
 
-import warnings
 from datetime import date
 
 import dagster as dg
@@ -26,18 +25,12 @@ from glimpse_assets.storage.resource import ObjectStoreResource
 RIDES_GROUP = "rides"
 HISTORY_DAYS = 7
 
-# The page's history: the 7 days before its own, in the lineage as a partition mapping over
-# clustered_rides. The window includes the page's own day (its report is made from it): with
-# end_offset=-1, a UI backfill of D1..Dn (which Dagster expands downstream through mappings)
-# left out D1's page. Days before the first partition are left out
-# (allow_nonexistent_upstream_partitions, a Dagster beta parameter used knowingly); days never
-# materialised are skipped when the page reads storage; the day itself is not history.
-warnings.filterwarnings(
-    "ignore", message=".*allow_nonexistent_upstream_partitions", category=dg.BetaWarning
-)
-REPORT_HISTORY = dg.TimeWindowPartitionMapping(
-    start_offset=-HISTORY_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
-)
+# The page compares its day with the 7 days before it, read from stored clustered_rides by the
+# step (`steps.history_days`). That window is not a partition mapping: Dagster follows a mapping
+# downstream, so a backfill of D1..Dn would also target the pages of the 7 days after Dn, which
+# it cannot make without their reports, and end Failed. A day of the window never stored is left
+# out of the comparison; the page of a day in a range reads the days before it in the same range,
+# stored earlier in that run.
 
 
 class RawRidesConfig(dg.Config):
@@ -137,12 +130,7 @@ def rides_report(context: dg.AssetExecutionContext, clustered_rides, anomaly_sum
     description="The morning report as a page: counts, the rate against the previous 7 days, "
     "the plot, and the summaries with where each condition came from.",
     # The previous 7 days of clustered_rides, read from storage by the step (only their
-    # is_anomaly column is decoded), not loaded by the IO manager: a day never materialised is
-    # skipped, and a range run gives each day its own window.
-    deps=[dg.AssetDep(clustered_rides, partition_mapping=REPORT_HISTORY)],
-    # Dagster follows that window downstream: a backfill of days D1..Dn also targets the pages of
-    # the 7 days after Dn, whose history changed. Those whose rides_report was never made are
-    # skipped (ranges.unstored_input_days); a run in which every day is skipped stores nothing.
+    # is_anomaly column is decoded): history, not a partition dependency (see HISTORY_DAYS).
     output_required=False,
 )
 def rides_report_page(
@@ -161,7 +149,7 @@ def rides_report_page(
             day,
             object_store.store,
             clustered_rides.key,
-            REPORT_HISTORY,
+            HISTORY_DAYS,
         )
 
     result = for_each_day(context, page, rides_report=rides_report)

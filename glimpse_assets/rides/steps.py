@@ -7,14 +7,14 @@ numpy, Pillow or the DBSCAN package.
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 
 from glimpse_assets.llm.policy import LLMStepConfig
 from glimpse_assets.metadata import markdown_table, png_preview
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.partitions import START_DATE
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import add_day_metadata, requests_made
 from glimpse_assets.rides.clustering import cluster_rides, finite_rides
@@ -121,14 +121,11 @@ def summaries_for_day(
     return summaries
 
 
-def history_days(mapping: dg.TimeWindowPartitionMapping, day: date) -> list[str]:
-    """`day`'s own window of earlier days under the page's declared partition mapping (the day
-    itself and days before the first partition left out), oldest first."""
-    subset = daily_partitions.empty_subset().with_partition_keys([day.isoformat()])
-    mapped = mapping.get_upstream_mapped_partitions_result_for_partitions(
-        subset, daily_partitions, daily_partitions
-    )
-    return sorted(set(mapped.partitions_subset.get_partition_keys()) - {day.isoformat()})
+def history_days(days: int, day: date, first: date | None = None) -> list[str]:
+    """The `days` days before `day`, oldest first, none before the first partition (`first`)."""
+    first = first or START_DATE
+    window = (day - timedelta(days=n) for n in range(days, 0, -1))
+    return [earlier.isoformat() for earlier in window if earlier >= first]
 
 
 def stored_day_rates(store: ObjectStore, asset: dg.AssetKey, days: list[str]) -> list[DayRate]:
@@ -157,11 +154,11 @@ def report_page_for_day(
     day: date,
     store: ObjectStore,
     history_asset: dg.AssetKey,
-    history_mapping: dg.TimeWindowPartitionMapping,
+    history: int,
 ) -> HtmlDocument:
     key = day.isoformat()
     today = DayRate(key, len(rides_report), int(rides_report["is_anomaly"].sum()))
-    window = history_days(history_mapping, day)
+    window = history_days(history, day)
     history = stored_day_rates(store, history_asset, window)
     plot = scatter_png(rides_report, key)
     add_day_metadata(

@@ -1,11 +1,11 @@
 """The search lineage: article_chunks -> article_embeddings -> search_index (thin assets).
 
-Its days run to today: a day's chunks are the day's stored raw_news articles (when the news
-chain has stored that day) and the documents ingested that day. raw_news is a dependency, not
-an input: today has no raw_news yet, and a day without news still indexes what was ingested.
+Today is a partition too, so a document posted today is indexed today: a day's chunks are the
+day's stored raw_news articles (when the news chain has stored that day) and the documents
+ingested that day. raw_news is a dependency, not an input: today's news is made once the day is
+over, and a day without news still indexes what was ingested.
 """
 
-import warnings
 from datetime import date
 from functools import partial
 
@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from glimpse_assets.llm.policy import LLM_POOL, llm_retry_policy
-from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions_to_today
+from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.providers.embeddings import Embedder
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.search.chunking import DEFAULT_OVERLAP
@@ -21,14 +21,9 @@ from glimpse_assets.search.resources import VectorIndexResource
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 SEARCH_GROUP = "search"
-# Beta in Dagster 1.13, used knowingly: today's search partition has no raw_news partition yet.
-warnings.filterwarnings(
-    "ignore", message=".*allow_nonexistent_upstream_partitions", category=dg.BetaWarning
-)
-RAW_NEWS = dg.AssetDep(
-    "raw_news",
-    partition_mapping=dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True),
-)
+# The same day's raw_news, read from storage by the step when it is there (today's news is
+# made the next morning): a day without news still indexes what was ingested.
+RAW_NEWS = dg.AssetDep("raw_news")
 
 
 class ChunkConfig(dg.Config):
@@ -38,7 +33,7 @@ class ChunkConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=daily_partitions_to_today,
+    partitions_def=daily_partitions,
     backfill_policy=BACKFILL_POLICY,
     group_name=SEARCH_GROUP,
     kinds={"python", "parquet"},
@@ -55,7 +50,7 @@ def article_chunks(
 
 
 @dg.asset(
-    partitions_def=daily_partitions_to_today,
+    partitions_def=daily_partitions,
     backfill_policy=BACKFILL_POLICY,
     group_name=SEARCH_GROUP,
     kinds={"python", "parquet"},
@@ -73,7 +68,7 @@ def article_embeddings(context: dg.AssetExecutionContext, article_chunks, embedd
 
 
 @dg.asset(
-    partitions_def=daily_partitions_to_today,
+    partitions_def=daily_partitions,
     backfill_policy=BACKFILL_POLICY,
     group_name=SEARCH_GROUP,
     kinds={"python", "lancedb"},

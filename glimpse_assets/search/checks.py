@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from glimpse_assets.partitions import daily_partitions_to_today
+from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.providers.embeddings import Embedder
 from glimpse_assets.ranges import check_each_day
 from glimpse_assets.search.assets import search_index
@@ -10,7 +10,7 @@ from glimpse_assets.search.resources import VectorIndexResource
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 
-@dg.asset_check(asset=search_index, partitions_def=daily_partitions_to_today)
+@dg.asset_check(asset=search_index, partitions_def=daily_partitions)
 def search_index_finds_the_main_story(
     context: dg.AssetCheckExecutionContext,
     object_store: ObjectStoreResource,

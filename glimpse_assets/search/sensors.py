@@ -16,7 +16,7 @@ import dagster as dg
 
 from glimpse_assets.domains import checks_job
 from glimpse_assets.news.after_news import after_news_sensor
-from glimpse_assets.partitions import daily_partitions_to_today
+from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.search.assets import SEARCH_GROUP, search_assets
 from glimpse_assets.search.inbox import day_document_keys
 from glimpse_assets.storage.resource import ObjectStoreResource
@@ -58,7 +58,7 @@ def ingested_documents_sensor(
 ) -> dg.SensorResult:
     today = datetime.now(UTC).date()
     days = days_to_look_at(today, context.cursor)
-    partitions = set(daily_partitions_to_today.get_partition_keys())
+    partitions = set(daily_partitions.get_partition_keys())
     requests = []
     for day in days:
         keys = day_document_keys(object_store.store, day)

@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from glimpse_assets.partitions import HELD, day_is_over
 from glimpse_assets.publish.exactly_once import publish_once
 from glimpse_assets.publish.publishers import PublishError
 from glimpse_assets.ranges import add_day_metadata
@@ -42,6 +43,10 @@ def send_day(
     if not channel.enabled:
         add_day_metadata(context, {"channel": "off", "sent": 0})
         return {"day": day.isoformat(), "channel": "off", "people": {}}
+    if not day_is_over(day) or social_post.get("status") == "held":
+        # The day so far (today's partition): texted once a run after the day ends.
+        add_day_metadata(context, {"channel": "held", "sent": 0, "held_because": HELD})
+        return {"day": day.isoformat(), "channel": "held", "held_because": HELD, "people": {}}
     missing = channel.missing()
     if missing:
         raise dg.Failure(

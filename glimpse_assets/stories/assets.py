@@ -12,7 +12,7 @@ import dagster as dg
 from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
 from glimpse_assets.partitions import (
     BACKFILL_POLICY,
-    daily_partitions_to_today,
+    daily_partitions,
 )
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import for_each_day
@@ -23,7 +23,7 @@ STORIES_GROUP = "stories"
 
 
 @dg.asset(
-    partitions_def=daily_partitions_to_today,
+    partitions_def=daily_partitions,
     backfill_policy=BACKFILL_POLICY,
     group_name=STORIES_GROUP,
     kinds={"python", "parquet"},
@@ -42,7 +42,7 @@ def strava_activities(
 
 
 @dg.asset(
-    partitions_def=daily_partitions_to_today,
+    partitions_def=daily_partitions,
     backfill_policy=BACKFILL_POLICY,
     group_name=STORIES_GROUP,
     kinds={"python", "parquet"},

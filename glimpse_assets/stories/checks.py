@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from glimpse_assets.partitions import daily_partitions_to_today
+from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.ranges import check_each_day
 from glimpse_assets.stories.assets import activity_stories, strava_activities
 
@@ -10,7 +10,7 @@ from glimpse_assets.stories.assets import activity_stories, strava_activities
 @dg.asset_check(
     asset=activity_stories,
     blocking=True,
-    partitions_def=daily_partitions_to_today,
+    partitions_def=daily_partitions,
     additional_ins={"strava_activities": dg.AssetIn(key=strava_activities.key)},
 )
 def activity_stories_use_real_numbers(

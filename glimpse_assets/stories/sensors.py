@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from glimpse_assets.domains import checks_job
-from glimpse_assets.partitions import daily_partitions_to_today
+from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.storage.resource import ObjectStoreResource
 from glimpse_assets.stories.assets import STORIES_GROUP, stories_assets
 from glimpse_assets.stories.sources import TOKENS_PREFIX, ActivitySource, start_epoch, utc_day
@@ -95,7 +95,7 @@ def build_strava_activities_sensor(
             )
         except StravaRateLimitError as error:
             return dg.SensorResult(skip_reason=f"not asked this tick: {error}")
-        partitions = set(daily_partitions_to_today.get_partition_keys())
+        partitions = set(daily_partitions.get_partition_keys())
         requests, newest = new_activity_requests(found, cursor, partitions)
         if not requests:
             since = datetime.fromtimestamp(cursor, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
