@@ -36,8 +36,9 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 # From this many days a run's steps run side by side: below it, the processes' start-up (about
 # a second a step) outweighs what the second core gives (benchmarks/backfill.py, BENCHMARKS.md).
 PARALLEL_FROM_DAYS = 60
-# Loaded once by the fork server, so that each step's process starts with the code location.
-PRELOAD = ["glimpse_assets.definitions"]
+# Loaded once by the fork server, so that each step's process starts with the code location and
+# the data libraries every step uses (not the code location's load: only a long range pays them).
+PRELOAD = ["glimpse_assets.definitions", "numpy", "pandas", "pyarrow.parquet", "PIL.Image"]
 
 
 def days_in_run(tags: Mapping[str, str]) -> int:

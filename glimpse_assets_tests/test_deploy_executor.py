@@ -45,9 +45,12 @@ def loaded_modules_after_load(env_overrides: dict[str, str]) -> set[str]:
 
 
 def test_the_default_and_multiprocess_executors():
-    assert executor_from_env({}).name == "in_process"
+    assert executor_from_env({}).name == "in_process_or_parallel_ranges"
     assert executor_from_env({"GLIMPSE_EXECUTOR": " MultiProcess "}).name == "multiprocess"
-    assert executor_from_env({"GLIMPSE_EXECUTOR": "in-process"}).name == "in_process"
+    assert (
+        executor_from_env({"GLIMPSE_EXECUTOR": "in-process"}).name
+        == "in_process_or_parallel_ranges"
+    )
 
 
 def test_loading_without_celery_chosen_loads_no_celery():

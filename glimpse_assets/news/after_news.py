@@ -31,9 +31,11 @@ def is_one_day_news_run(run: dg.DagsterRun | None) -> bool:
     )
 
 
-def is_stored(store: ObjectStore, asset_key: dg.AssetKey, day: str) -> bool:
-    """Whether the storage holds `asset_key`'s object for `day` (whatever its format)."""
-    return bool(store.list(f"{object_stem(asset_key, day)}."))
+def stored_days(store: ObjectStore, asset_key: dg.AssetKey) -> set[str]:
+    """The days the storage holds `asset_key`'s object for (whatever its format): one listing of
+    the asset's folder."""
+    folder = object_stem(asset_key, None)
+    return {key[len(folder) + 1 :].split(".")[0] for key in store.list(folder)}
 
 
 def after_news_sensor(
@@ -75,11 +77,8 @@ def after_news_sensor(
             for record in records
             if record.partition_key is not None and is_one_day_news_run(runs.get(record.run_id))
         ]
-        stored = [
-            record
-            for record in followed
-            if is_stored(object_store.store, asset_key, record.partition_key)
-        ]
+        held = stored_days(object_store.store, asset_key) if followed else set()
+        stored = [record for record in followed if record.partition_key in held]
         requests = [
             # One run per news run and day: a re-executed news run asks again, a tick does not.
             dg.RunRequest(
