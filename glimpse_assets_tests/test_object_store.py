@@ -15,6 +15,7 @@ import pytest
 
 from glimpse_assets.storage import object_store as object_store_module
 from glimpse_assets.storage.object_store import (
+    LOCK_STRIPES,
     AlreadyExistsError,
     LocalObjectStore,
     ObjectChangedError,
@@ -22,6 +23,7 @@ from glimpse_assets.storage.object_store import (
     ObjectStore,
     S3ObjectStore,
     StorageError,
+    lock_stripe,
     open_object_store,
 )
 
@@ -120,7 +122,8 @@ def test_local_list_skips_temp_and_lock_files(tmp_path):
     (tmp_path / "day" / ".image.png.0123abcd.tmp").write_bytes(b"half")
     (tmp_path / "day" / ".hidden").mkdir()
     (tmp_path / "day" / ".hidden" / "file").write_bytes(b"x")
-    assert (tmp_path / ".locks" / "day" / "post.json.lock").exists()  # in its own hidden tree
+    assert store.lock_file("day/post.json").exists()  # in a hidden folder of its own
+    assert store.lock_file("day/post.json").parent == tmp_path / ".locks"
     assert sorted(p.name for p in (tmp_path / "day").iterdir() if not p.name.startswith(".")) == [
         "image.png",
         "post.json",
@@ -324,6 +327,52 @@ def test_read_modify_replace_counter_loses_no_update(store):
     results = run_together(THREADS, increment)
     assert all(isinstance(result, int) for result in results), results
     assert store.get(key) == str(THREADS).encode()
+
+
+# --- lock files (local) -----------------------------------------------------------------------
+
+
+def test_local_lock_files_stay_few_whatever_the_number_of_keys(tmp_path):
+    """A lock file per key was left for good (`.locks/` held 2,020 files after 2,000 SMS); keys
+    now share a fixed pool of at most 256 lock files."""
+    store = LocalObjectStore(tmp_path)
+    for number in range(300):
+        key = f"_sms/replies/SM{number:032x}.json"
+        store.put(key, b"{}")
+        store.delete(key)
+    locks = [path for path in (tmp_path / ".locks").rglob("*") if path.is_file()]
+    assert 0 < len(locks) <= LOCK_STRIPES == 256  # was 300: one per key
+    assert store.list("") == []
+
+
+def test_local_keys_sharing_a_lock_file_lose_no_update(tmp_path):
+    """Two keys guarded by the same lock file, updated by racing threads: every update of each
+    lands, and neither waits on the other for long."""
+    first = "counters/a.txt"
+    second = next(
+        key
+        for key in (f"counters/{number}.txt" for number in range(100_000))
+        if key != first and lock_stripe(key) == lock_stripe(first)
+    )
+    store = LocalObjectStore(tmp_path)
+    assert store.lock_file(first) == store.lock_file(second)
+    for key in (first, second):
+        store.put(key, b"0")
+
+    def increment(number: int) -> None:
+        key = (first, second)[number % 2]
+        for _ in range(10):
+            while True:
+                data, etag = store.get_versioned(key)
+                try:
+                    store.replace(key, str(int(data) + 1).encode(), etag=etag)
+                    break
+                except ObjectChangedError:
+                    pass
+
+    results = run_together(THREADS, increment)
+    assert results == [None] * THREADS
+    assert store.get(first) == store.get(second) == str(THREADS // 2 * 10).encode()
 
 
 def test_s3_conditional_write_retried_by_botocore_is_recognised_as_ours(s3_bucket, s3_endpoint):

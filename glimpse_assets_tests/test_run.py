@@ -60,7 +60,9 @@ def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatc
     assert main(["--day", "2026-03-01"], definitions) == 1
 
     out = capsys.readouterr().out
-    assert "step raw_news failed: glimpse_assets.storage.object_store.StorageError" in out
+    assert (
+        "step raw_news failed: glimpse_assets.storage.object_store.StorageUnavailableError" in out
+    )
     assert "s3://no-such-bucket/glimpse/raw_news/2026-03-01.parquet" in out
     lines = out.splitlines()
     assert lines[0].startswith("make run failed: news_job for 2026-03-01: step raw_news failed:")

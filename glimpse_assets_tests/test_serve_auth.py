@@ -8,6 +8,7 @@ import pytest
 
 from glimpse_assets.serve.app import create_app
 from glimpse_assets.serve.settings import ServeSettings
+from glimpse_assets.settings import ConfigurationError
 from glimpse_assets_tests.serve_process import run_glimpse, serve_process
 
 KEY_A = "test-key-alpha-7c41d9e2b05f"
@@ -35,6 +36,7 @@ def test_healthz_needs_no_key(service):
         "status": "ok",
         "version": response.json()["version"],
         "storage": "local",
+        "storage_status": "ok",
         "auth": "api key",
     }
 
@@ -93,8 +95,10 @@ def test_errors_are_json(service):
         too_many = client.get("/search", params={"q": "x", "k": 51})
     assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
     assert blank.status_code == 422 and blank.json()["detail"][0]["loc"] == ["query", "q"]
-    assert days.status_code == 422
-    assert "since (2026-02-02) is after until (2026-02-01)" in days.json()["detail"][0]["msg"]
+    assert days.status_code == 422  # the dates sent are not repeated
+    assert days.json()["detail"] == [
+        {"type": "value_error", "loc": ["query", "since"], "msg": "Value error"}
+    ]
     assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == ["query", "k"]
 
 
@@ -167,6 +171,32 @@ def test_a_bad_setting_is_one_line_and_exit_2(tmp_path, env, named):
     assert len(lines) == 1 and named in lines[0]
     assert KEY_A not in result.stderr + result.stdout
     assert "short-key" not in result.stderr + result.stdout
+
+
+NOT_ASCII = "clé-de-test-non-ascii-4f2a"
+
+
+def test_a_key_that_is_not_ascii_is_refused_at_start_up(tmp_path):
+    """A header arrives decoded as latin-1, so such a key could never match: it was accepted and
+    the service ran with a key nobody could use."""
+    result = run_glimpse(
+        ["serve"],
+        {"GLIMPSE_STORAGE_URI": str(tmp_path), "GLIMPSE_API_KEYS": f"{KEY_A},{NOT_ASCII}"},
+        timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "GLIMPSE_API_KEYS" in lines[0] and "ASCII" in lines[0]
+    output = result.stderr + result.stdout
+    assert NOT_ASCII not in output and "clé" not in output and KEY_A not in output
+
+
+@pytest.mark.parametrize("key", [NOT_ASCII, "key-with-a-tab\there-0123", "ключ-доступа-0123456789"])
+def test_settings_refuse_a_key_a_header_cannot_carry(key):
+    with pytest.raises(ConfigurationError, match="GLIMPSE_API_KEYS") as refused:
+        ServeSettings.from_env({"GLIMPSE_API_KEYS": f"{KEY_A},{key}"})
+    assert key not in str(refused.value) and KEY_A not in str(refused.value)
+    assert "1 of 2 keys" in str(refused.value)
 
 
 def test_no_auth_starts_warns_and_opens_every_route(tmp_path):

@@ -607,7 +607,7 @@ def test_unreachable_s3_endpoint_fails_the_run_naming_uri_and_endpoint(monkeypat
 
     assert not result.success
     text = failure_text(result)
-    assert "StorageError" in text
+    assert "StorageUnavailableError" in text  # the StorageError for no answer or no connection
     assert f"S3 write of s3://b/p/daily_digest/{DAY}.json" in text
     assert f"(endpoint http://127.0.0.1:{port})" in text
 

@@ -4,11 +4,19 @@ but Twilio's webhooks (`sms_routes`), which are checked by Twilio's signature.
 `create_app(settings, env=..., no_auth=..., routers=...)` builds it; `glimpse serve` runs it on
 uvicorn. A domain adds its routes as an `APIRouter` in `default_routers`; the guard and the
 401/429 responses in OpenAPI are added to every router here, so no route can forget them.
+
+The default routers are built inside `request_limits()`: every object store they open bounds its
+S3 calls to seconds (a request's worth), not boto3's minutes. `/healthz` looks at the storage
+each time (`StorageProbe`): 503 `degraded` when it cannot be reached within 2 s; `degraded`
+with 200 when it is full or read-only (reads still work).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +24,7 @@ from importlib import metadata
 from typing import Literal
 
 from fastapi import APIRouter, Depends, FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from glimpse_assets.serve.auth import (
     GUARDED_RESPONSES,
@@ -26,10 +34,18 @@ from glimpse_assets.serve.auth import (
     RateLimiter,
 )
 from glimpse_assets.serve.body_limit import ContentLengthLimit
-from glimpse_assets.serve.errors import install_error_handlers
+from glimpse_assets.serve.errors import AsciiJSONResponse, install_error_handlers
 from glimpse_assets.serve.settings import ServeSettings
 from glimpse_assets.settings import StorageSettings
-from glimpse_assets.storage.object_store import is_s3_uri
+from glimpse_assets.storage.object_store import (
+    PROBE_LIMITS,
+    ObjectStore,
+    StorageFullError,
+    StorageReadOnlyError,
+    is_s3_uri,
+    open_object_store,
+    request_limits,
+)
 
 DESCRIPTION = """What the Glimpse assets stored, over HTTP. Every route but `/healthz` needs an
 API key in the `X-API-Key` header, and each key has a rate limit (429 with `Retry-After` past
@@ -37,11 +53,69 @@ it). The service reads what Dagster stored and writes only to inboxes that senso
 runs; it never runs an asset."""
 
 
+StorageStatus = Literal["ok", "unreachable", "read-only", "full"]
+PROBE_DEADLINE_SECONDS = 2.0
+
+
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="`degraded`: the storage is not `ok`")
     version: str
     storage: Literal["local", "s3"]
+    storage_status: StorageStatus = Field(
+        description="`unreachable`: no answer within 2 s, or refused (then 503); `read-only` "
+        "or `full`: reads work, writes are refused"
+    )
     auth: Literal["api key", "off"]
+
+
+def storage_status(open_store: Callable[[], ObjectStore]) -> StorageStatus:
+    try:
+        open_store().check()
+    except StorageFullError:
+        return "full"
+    except StorageReadOnlyError:
+        return "read-only"
+    except Exception:  # a StorageError, or a store that cannot even be opened
+        return "unreachable"
+    return "ok"
+
+
+class StorageProbe:
+    """`/healthz`'s look at the storage: one `check()` at a time, in a thread of its own (a
+    stalled store holds that thread, not the event loop or a request's worker), shared by the
+    callers that come meanwhile, none of whom waits more than `deadline` seconds."""
+
+    def __init__(self, storage_uri: str, deadline: float = PROBE_DEADLINE_SECONDS):
+        self.storage_uri = storage_uri
+        self.deadline = deadline
+        self._store: ObjectStore | None = None
+        self._lock = threading.Lock()
+        self._pending: concurrent.futures.Future[StorageStatus] | None = None
+
+    def _open(self) -> ObjectStore:
+        if self._store is None:
+            self._store = open_object_store(self.storage_uri, limits=PROBE_LIMITS)
+        return self._store
+
+    def _run(self, pending: concurrent.futures.Future[StorageStatus]) -> None:
+        status = storage_status(self._open)
+        with self._lock:
+            self._pending = None
+        pending.set_result(status)
+
+    async def status(self) -> StorageStatus:
+        with self._lock:
+            if self._pending is None:
+                self._pending = concurrent.futures.Future()
+                threading.Thread(
+                    target=self._run, args=(self._pending,), name="storage-probe", daemon=True
+                ).start()
+            pending = self._pending
+        try:
+            waiting = asyncio.shield(asyncio.wrap_future(pending))
+            return await asyncio.wait_for(waiting, self.deadline)
+        except TimeoutError:
+            return "unreachable"
 
 
 @dataclass(frozen=True)
@@ -97,18 +171,32 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(ContentLengthLimit)
-    health = Health(
-        status="ok",
-        version=app.version,
-        storage="s3" if is_s3_uri(storage.storage_uri) else "local",
-        auth="off" if no_auth else "api key",
+    probe = StorageProbe(storage.storage_uri)
+    storage_kind = "s3" if is_s3_uri(storage.storage_uri) else "local"
+    auth = "off" if no_auth else "api key"
+
+    @app.get(
+        "/healthz",
+        tags=["service"],
+        summary="Whether the service is up and reaches its storage (no key needed)",
+        response_model=Health,
+        responses={503: {"model": Health, "description": "The storage cannot be reached"}},
     )
+    async def healthz() -> AsciiJSONResponse:
+        status = await probe.status()
+        health = Health(
+            status="ok" if status == "ok" else "degraded",
+            version=app.version,
+            storage=storage_kind,
+            storage_status=status,
+            auth=auth,
+        )
+        code = 503 if status == "unreachable" else 200
+        return AsciiJSONResponse(status_code=code, content=health.model_dump())
 
-    @app.get("/healthz", tags=["service"], summary="Whether the service is up (no key needed)")
-    async def healthz() -> Health:
-        return health
-
-    routers = default_routers(env) if routers is None else routers
+    if routers is None:
+        with request_limits():  # every store the routes open: a request's limits (see above)
+            routers = default_routers(env)
     if not isinstance(routers, Routers):
         routers = Routers(guarded=routers)
     for router in routers.guarded:

@@ -27,9 +27,9 @@ class ContentLengthLimit:
             if length.isdigit() and int(length) > self.max_bytes:
                 response = AsciiJSONResponse(
                     status_code=413,
-                    content={
-                        "detail": f"the request body is {int(length)} bytes; "
-                        f"at most {self.max_bytes} are taken"
+                    content={  # the length sent is not repeated: errors never echo input
+                        "detail": f"the request body is over the limit: at most {self.max_bytes} "
+                        "bytes are taken"
                     },
                     headers={"Connection": "close"},
                 )

@@ -1,8 +1,9 @@
 """The service's settings: its API keys and the per-key rate limit.
 
 The keys are read as settings (not through `dg.EnvVar`: the service is not a Dagster run), so no
-validation error may quote them; the one rule on them is a model rule, whose message names only
-the variable.
+validation error may quote them; the rules on them are model rules, whose messages name only the
+variable. A key must be printable ASCII: a header reaches the service decoded as latin-1, so a
+key with any other character could never match.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import Field, model_validator
 from glimpse_assets.settings import CommaList, Settings, WholeNumber
 
 MIN_KEY_LENGTH = 16
+MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 PerSecond = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -39,7 +41,17 @@ class ServeSettings(Settings):
         if short:
             raise ValueError(
                 f"GLIMPSE_API_KEYS: {short} of {len(self.api_keys)} keys are shorter than "
-                f"{MIN_KEY_LENGTH} characters; make each one with "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                f"{MIN_KEY_LENGTH} characters; make each one with {MAKE_A_KEY}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _keys_fit_a_header(self) -> Self:
+        unusable = sum(not (key.isascii() and key.isprintable()) for key in self.api_keys)
+        if unusable:
+            raise ValueError(
+                f"GLIMPSE_API_KEYS: {unusable} of {len(self.api_keys)} keys hold characters "
+                "other than printable ASCII, which an X-API-Key header cannot carry (it is read "
+                f"as latin-1), so they could never match; make each one with {MAKE_A_KEY}"
             )
         return self

@@ -12,10 +12,21 @@ Two conditional writes let concurrent writers (threads, processes, machines) coo
   updates that are never lost.
 
 Locally, create is `os.link` of the finished temp file (atomic, fails if the name exists) and
-replace compares the etag and renames while holding an exclusive `flock` on a per-key lock file
-in a hidden tree of its own (`<root>/.locks/<key>.lock`, left in place: removing it would break
-the exclusion; never listed). On S3 they are
-`PutObject` with `If-None-Match: *` and `If-Match: <etag>`.
+replace compares the etag and renames while holding an exclusive `flock` on the key's lock file:
+one of a fixed pool of `LOCK_STRIPES` files in a hidden folder (`<root>/.locks/stripe-XX.lock`,
+chosen by a hash of the key; never listed). A lock file is never removed: a process may have
+opened it and be waiting for the lock, and one that deletes it lets the next writer lock a new
+file of the same name, so two writers would hold "the" lock at once. A fixed pool keeps them
+few instead (one file per key grew without bound); two keys that share a file only wait for each
+other's rename. On S3 they are `PutObject` with `If-None-Match: *` and `If-Match: <etag>`.
+
+Failures are `StorageError`s; those a caller may answer differently are subclasses:
+`StorageUnavailableError` (no answer in time, unreachable, or the server's own failure: try
+later), `StorageFullError` (no space left) and `StorageReadOnlyError` (writes refused).
+
+How long an S3 call may take is bounded per use: `open_object_store(..., limits=...)`, or every
+store opened inside `with request_limits():` (what `glimpse serve` does) gets `REQUEST_LIMITS`,
+seconds rather than boto3's defaults (60 s timeouts, 3 attempts), which Dagster's runs keep.
 
 boto3 and botocore are imported only where S3 is used: they take ~0.3 s to import and the code
 location must load fast.
@@ -24,13 +35,17 @@ location must load fast.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import os
 import re
 import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -65,6 +80,87 @@ class AlreadyExistsError(StorageError):
 
 class ObjectChangedError(StorageError):
     """`replace` lost: the object changed (or vanished) since it was read with the given etag."""
+
+
+class StorageUnavailableError(StorageError):
+    """No answer in time, no connection, or the server's own failure (5xx): try again later."""
+
+
+class StorageFullError(StorageError):
+    """A write found no space left (ENOSPC, EDQUOT; S3's 507)."""
+
+
+class StorageReadOnlyError(StorageError):
+    """A write was refused: the filesystem is read-only, or the process may not write there."""
+
+
+# What a local write's OSError means; any other errno is a plain StorageError.
+_LOCAL_FAULTS: dict[int, type[StorageError]] = {
+    errno.ENOSPC: StorageFullError,
+    errno.EDQUOT: StorageFullError,
+    errno.EROFS: StorageReadOnlyError,
+    errno.EACCES: StorageReadOnlyError,
+    errno.EPERM: StorageReadOnlyError,
+    errno.EIO: StorageUnavailableError,
+    errno.ESTALE: StorageUnavailableError,
+    errno.ETIMEDOUT: StorageUnavailableError,
+    errno.ENOTCONN: StorageUnavailableError,
+    errno.EHOSTDOWN: StorageUnavailableError,
+}
+_S3_UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "RequestTimeout", "InternalError"}
+
+
+@dataclass(frozen=True)
+class S3Limits:
+    """How long one S3 call may take, for botocore: the connect and read timeouts in seconds (the
+    read timeout is per socket read: a stalled server is given up on, a long download is not)
+    and the attempts in all, the first included (standard retry mode)."""
+
+    connect_seconds: float
+    read_seconds: float
+    attempts: int
+
+    @property
+    def longest_seconds(self) -> float:
+        """A call's worst case: every attempt waits out both timeouts, and (a PUT) 1 s for S3's
+        `100 Continue` before it sends the body; botocore's backoff adds under 0.1 s."""
+        return self.attempts * (self.connect_seconds + 1 + self.read_seconds)
+
+    def config(self) -> Any:
+        from botocore.config import Config
+
+        return Config(
+            connect_timeout=self.connect_seconds,
+            read_timeout=self.read_seconds,
+            retries={"mode": "standard", "total_max_attempts": self.attempts},
+        )
+
+
+# A request's storage call. Measured with SeaweedFS stopped (SIGSTOP): a GET gives up after 6 s,
+# a PUT after 8 s (each attempt first waits 1 s for `100 Continue`); 12 s at worst, if connecting
+# stalls too; boto3's defaults took 180 s. A shorter deadline (an SMS reply) needs its own wait.
+REQUEST_LIMITS = S3Limits(connect_seconds=2, read_seconds=3, attempts=2)
+# `/healthz`'s look at the storage: one try, 2 s at most.
+PROBE_LIMITS = S3Limits(connect_seconds=1, read_seconds=1, attempts=1)
+
+_limits: ContextVar[S3Limits | None] = ContextVar("glimpse_s3_limits", default=None)
+
+
+@contextlib.contextmanager
+def request_limits(limits: S3Limits = REQUEST_LIMITS) -> Iterator[S3Limits]:
+    """Every object store opened inside (and `ObjectStoreResource` made inside) bounds its S3
+    calls by `limits`. The service builds its routes inside it; Dagster's runs are outside and
+    keep boto3's defaults, so a slow store makes a step slow, not failed."""
+    token = _limits.set(limits)
+    try:
+        yield limits
+    finally:
+        _limits.reset(token)
+
+
+def current_limits() -> S3Limits | None:
+    """The limits of the enclosing `request_limits()`, or None (boto3's defaults)."""
+    return _limits.get()
 
 
 def _one_line(error: BaseException | str) -> str:
@@ -128,8 +224,20 @@ class ObjectStore(ABC):
     def delete(self, key: str) -> None:
         """Remove the object; no error if it is absent."""
 
+    @abstractmethod
+    def check(self) -> None:
+        """Raise the `StorageError` a call would meet now, if any, cheaply: S3 one HEAD of the
+        bucket; locally a look at the root's filesystem (read-only, full)."""
+
 
 LOCKS_FOLDER = ".locks"
+LOCK_STRIPES = 256
+
+
+def lock_stripe(key: str) -> int:
+    """Which of the `LOCK_STRIPES` lock files guards `key`: the same in every process."""
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogateescape"), digest_size=4).digest()
+    return int.from_bytes(digest, "big") % LOCK_STRIPES
 
 
 class LocalObjectStore(ObjectStore):
@@ -183,12 +291,17 @@ class LocalObjectStore(ObjectStore):
             finally:
                 os.close(fd)
 
+    def lock_file(self, key: str) -> Path:
+        """The key's lock file, one of a fixed pool in a hidden folder of their own (see the
+        module doc), so the objects' folders hold nothing but objects."""
+        stripe = lock_stripe(_check_key(key))
+        return self.root / LOCKS_FOLDER / f"stripe-{stripe:02x}.lock"
+
     @contextlib.contextmanager
     def _locked(self, path: Path) -> Iterator[None]:
         """Exclusive across threads and processes: each call opens its own lock file description.
-        Lock files live in a hidden tree of their own (`<root>/.locks/<key>.lock`), so the
-        objects' folders hold nothing but objects."""
-        lock = self.root / LOCKS_FOLDER / f"{path.relative_to(self.root).as_posix()}.lock"
+        Never nested (one key at a time), so keys sharing a lock file cannot deadlock."""
+        lock = self.lock_file(path.relative_to(self.root).as_posix())
         lock.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -198,7 +311,10 @@ class LocalObjectStore(ObjectStore):
             os.close(fd)  # releases the lock
 
     def _fail(self, action: str, path: Path, error: BaseException) -> StorageError:
-        return StorageError(f"local {action} of {path} failed: {_one_line(error)}")
+        kind = _LOCAL_FAULTS.get(getattr(error, "errno", None) or 0, StorageError)
+        if kind is StorageReadOnlyError and action == "read":
+            kind = StorageError  # no permission to read is not a read-only store
+        return kind(f"local {action} of {path} failed: {_one_line(error)}")
 
     def put(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> str:
         path = self._path(key)
@@ -293,6 +409,23 @@ class LocalObjectStore(ObjectStore):
         except OSError as error:
             raise self._fail("delete", path, error) from error
 
+    def check(self) -> None:
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # the root itself is made by the first write
+        try:
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            stats = os.statvfs(folder)
+            if stats.f_flag & os.ST_RDONLY:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            if stats.f_bavail == 0 or stats.f_favail == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as error:
+            raise self._fail("check", folder, error) from error
+
 
 class S3ObjectStore(ObjectStore):
     """S3 or any S3-compatible server; the endpoint comes from the boto3 client it is given."""
@@ -318,9 +451,22 @@ class S3ObjectStore(ObjectStore):
     def _fail(self, action: str, key: str, error: BaseException) -> StorageError:
         refused = _CREDENTIALS_REFUSED.get(self._code(error)[0])
         cause = f"{refused}; {_one_line(error)}" if refused else _one_line(error)
-        return StorageError(
+        return self._fault(error)(
             f"S3 {action} of {self.uri(key)} (endpoint {self._endpoint()}) failed: {cause}"
         )
+
+    @classmethod
+    def _fault(cls, error: BaseException) -> type[StorageError]:
+        from botocore.exceptions import ConnectionError, HTTPClientError
+
+        if isinstance(error, ConnectionError | HTTPClientError):  # timeouts, resets, refused
+            return StorageUnavailableError
+        code, status = cls._code(error)
+        if status == 507 or code == "XMinioStorageFull":
+            return StorageFullError
+        if (status or 0) >= 500 or code in _S3_UNAVAILABLE_CODES:
+            return StorageUnavailableError
+        return StorageError
 
     @staticmethod
     def _code(error: Any) -> tuple[str, int | None]:
@@ -474,6 +620,14 @@ class S3ObjectStore(ObjectStore):
         except BotoCoreError as error:
             raise self._fail("delete", key, error) from error
 
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail("check", "", error) from error
+
     def presigned_url(self, key: str, seconds: int = 3600) -> str:
         """A URL that lets anyone GET the object for `seconds`, e.g. a publisher's image fetch."""
         return self.client.generate_presigned_url(
@@ -494,12 +648,16 @@ def is_s3_uri(uri: str) -> bool:
 
 
 def open_object_store(
-    uri: str, endpoint_url: str | None = None, region_name: str | None = None
+    uri: str,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    limits: S3Limits | None = None,
 ) -> ObjectStore:
     """The store at `uri`: a local folder path, or `s3://bucket/prefix`.
 
     For S3 a boto3 client is built here; `endpoint_url=None` leaves the endpoint to boto3, which
-    honours AWS_ENDPOINT_URL, and credentials come from the standard chain.
+    honours AWS_ENDPOINT_URL, and credentials come from the standard chain. `limits` defaults to
+    `current_limits()`: inside `request_limits()` those, else boto3's own.
     """
     invalid = f"GLIMPSE_STORAGE_URI must be a local folder or s3://bucket/prefix, got {uri!r}"
     if not isinstance(uri, str) or not uri.strip():
@@ -511,9 +669,13 @@ def open_object_store(
             raise ValueError(invalid) from None
         import boto3
 
+        limits = limits or current_limits()
         # A session of its own: boto3's default session is not safe to share between threads.
         client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url, region_name=region_name
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region_name,
+            config=limits.config() if limits else None,
         )
         return S3ObjectStore(bucket, prefix, client)
     if _SCHEME.match(uri):

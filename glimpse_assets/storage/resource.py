@@ -3,6 +3,9 @@
 The IO manager, the LLM cache, the publishing ledger and outbox, and every later index or token
 store take this resource (the same instance, defined once in `glimpse_assets.resources`), so the
 storage root and the S3 client are configured in one place.
+
+A resource made inside `request_limits()` (as `glimpse serve` makes its own) keeps those limits
+for its store, opened later or not; one made elsewhere (Dagster's runs) keeps boto3's defaults.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from glimpse_assets.settings import DEFAULT_STORAGE_URI
-from glimpse_assets.storage.object_store import ObjectStore, open_object_store
+from glimpse_assets.storage.object_store import (
+    ObjectStore,
+    S3Limits,
+    current_limits,
+    open_object_store,
+)
 from glimpse_assets.storage.records import JsonRecords
 
 
@@ -29,12 +37,15 @@ class ObjectStoreResource(dg.ConfigurableResource):
     region_name: str | None = Field(default=None, description="By default the AWS chain's.")
 
     _store: ObjectStore | None = PrivateAttr(default=None)
+    _limits: S3Limits | None = PrivateAttr(default_factory=current_limits)
 
     @property
     def store(self) -> ObjectStore:
         """The object store, opened on first use (boto3 loads only for s3:// storage)."""
         if self._store is None:
-            self._store = open_object_store(self.storage_uri, self.endpoint_url, self.region_name)
+            self._store = open_object_store(
+                self.storage_uri, self.endpoint_url, self.region_name, self._limits
+            )
         return self._store
 
     def records(self, prefix: str) -> JsonRecords:
