@@ -36,7 +36,11 @@ sys.path.insert(0, str(REPO))
 
 from glimpse_assets_tests.fake_openai import CHAT, FakeOpenAI, slow  # noqa: E402
 from glimpse_assets_tests.serve_process import index_sample_day, serve_process  # noqa: E402
-from glimpse_assets_tests.twilio_signing import inbound_params, signed_headers  # noqa: E402
+from glimpse_assets_tests.twilio_signing import (  # noqa: E402
+    ACCOUNT_SID,
+    inbound_params,
+    signed_headers,
+)
 
 TOKEN = "bench-twilio-auth-token-0123456789"
 PUBLIC_URL = "https://glimpse.example.org"
@@ -65,6 +69,7 @@ def env_for(root: str, **extra: str) -> dict[str, str]:
         "GLIMPSE_PROVIDER": "offline",
         "GLIMPSE_SMS": "on",
         "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "GLIMPSE_PUBLIC_URL": PUBLIC_URL,
         "GLIMPSE_SMS_RATE_LIMIT_PER_HOUR": "10000",
         **extra,

@@ -37,10 +37,12 @@ from glimpse_assets.sms.inbound import (
     keyword,
 )
 from glimpse_assets.sms.records import SmsRecords
+from glimpse_assets.sms.webhook import WebhookError
 from glimpse_assets.storage.object_store import open_object_store
 from glimpse_assets_tests.fake_openai import CHAT, FakeOpenAI, answer, slow
 from glimpse_assets_tests.serve_process import index_sample_day, run_glimpse, serve_process
 from glimpse_assets_tests.twilio_signing import (
+    ACCOUNT_SID,
     inbound_params,
     message_sid,
     signed_headers,
@@ -75,6 +77,7 @@ def sms_env(root: str, **extra: str) -> dict[str, str]:
         "GLIMPSE_API_KEYS": KEY,
         "GLIMPSE_PROVIDER": "offline",
         "GLIMPSE_SMS": "on",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "GLIMPSE_PUBLIC_URL": PUBLIC_URL,
         **extra,
@@ -485,7 +488,7 @@ def test_a_slow_model_still_gets_the_extractive_reply_in_time(indexed_root):
         env = openai_env(
             indexed_root,
             slow_fake,
-            GLIMPSE_SMS_REPLY_SECONDS="2",
+            GLIMPSE_SMS_REPLY_SECONDS="3",  # the search has time on a busy machine
             GLIMPSE_LLM_MAX_RETRIES="0",
             GLIMPSE_LLM_TIMEOUT_SECONDS="5",
         )
@@ -503,6 +506,50 @@ def test_a_slow_model_still_gets_the_extractive_reply_in_time(indexed_root):
 
     assert reply == extractive_answer(HONEY_QUESTION, hits["results"])
     assert reply.endswith(f"({HONEY}, {DAY})")
+
+
+def test_an_sms_burst_with_a_slow_model_leaves_search_answering(indexed_root):
+    """More texts at once than the service's shared worker threads (40), each waiting for a
+    model slower than the deadline: `/search` is answered while every text still waits."""
+    burst = 50
+    with FakeOpenAI() as slow_fake:
+        slow_fake.always(CHAT, slow(30))
+        env = openai_env(
+            indexed_root,
+            slow_fake,
+            GLIMPSE_SMS_REPLY_SECONDS="6",  # room for the burst to arrive before the search
+            GLIMPSE_LLM_MAX_RETRIES="0",
+            GLIMPSE_LLM_TIMEOUT_SECONDS="8",
+        )
+        with serve_process(env) as service:
+            SERVICES.append(service)
+            answered: list[tuple[float, int]] = []
+
+            def text(n: int) -> None:
+                MESSAGES.add(HONEY_QUESTION)
+                response = post(service, inbound_params(number(400 + n), HONEY_QUESTION))
+                answered.append((time.monotonic(), response.status_code))
+
+            threads = [threading.Thread(target=text, args=(n,)) for n in range(burst)]
+            for thread in threads:
+                thread.start()
+            waited = 0
+            while slow_fake.count(CHAT) < 4 and waited < 300:  # the model calls are all busy
+                time.sleep(0.05)
+                waited += 1
+            time.sleep(0.3)  # the rest of the burst arrives and waits for its deadline
+            with service.client() as client:
+                asked = time.monotonic()
+                search = client.get("/search", params={"q": HONEY_QUESTION, "k": 3})
+                searched = time.monotonic()
+            for thread in threads:
+                thread.join()
+
+    assert search.status_code == 200 and search.json()["results"]
+    assert len(answered) == burst and {status for _, status in answered} == {200}
+    # Ordering, not speed: the search came back before the first text of the burst did.
+    print(f"/search during the burst: {searched - asked:.2f} s")
+    assert searched < min(at for at, _ in answered)
 
 
 # -- without HTTP ---------------------------------------------------------------------------
@@ -569,10 +616,11 @@ def test_a_failed_answer_is_not_kept_for_the_retry(tmp_path):
     assert json.loads(stored.read_text())["reply"] == retried.text
 
 
-def test_a_sid_that_is_not_twilios_is_answered_but_names_no_record(tmp_path):
+def test_a_sid_that_is_not_twilios_is_refused_and_names_no_record(tmp_path):
     inbound = inbound_at(tmp_path, [HIT], Clock())
-    reply = inbound.reply(inbound_params("+15550000007", "Who sells the honey?", sid="../x"))
-    assert reply.kind == "extractive"
+    for sid in ("../x", "", "SM" + "A" * 32):
+        with pytest.raises(WebhookError, match="MessageSid"):
+            inbound.reply(inbound_params("+15550000007", "Who sells the honey?", sid=sid or "x"))
     assert not Path(tmp_path, "_sms", "replies").exists()
 
 

@@ -326,6 +326,7 @@ def test_signed_status_callbacks_reach_glimpse_serve_and_the_check_reads_them(
         "GLIMPSE_STORAGE_URI": str(storage_root),
         "GLIMPSE_API_KEYS": "sms-status-key-0123456789",
         "GLIMPSE_SMS": "on",
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "GLIMPSE_PUBLIC_URL": public,
     }

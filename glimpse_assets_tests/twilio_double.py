@@ -3,7 +3,9 @@
 * `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` (form fields To, From or
   MessagingServiceSid, Body, MediaUrl, StatusCallback; HTTP Basic auth with the account SID and
   auth token): 201 and the message's JSON, or Twilio's error JSON (`code`, `message`,
-  `more_info`, `status`): 21211 for a number in `invalid`, 21610 for one in `unsubscribed`.
+  `more_info`, `status`): 21211 for a number in `invalid`, 21610 for one in `unsubscribed`,
+  HTTP 400 with the code given for a number in `refused` (e.g. 21408, the region not enabled;
+  its message quotes the number, as Twilio's do).
 * `GET` of the same path (To, From, PageSize filters): the account's messages, newest first, in
   Twilio's page shape.
 * After a message is accepted, its status callbacks (`sent`, then `delivered`, or `undelivered`
@@ -60,6 +62,7 @@ class TwilioDouble(LocalHTTPServer):
         self.invalid: set[str] = set()
         self.unsubscribed: set[str] = set()
         self.undeliverable: set[str] = set()
+        self.refused: dict[str, int] = {}  # number -> the code of Twilio's 400
         self.callbacks: list[requests.Response] = []
         self._faults: list[Reply] = []
         self._numbers = itertools.count(1)
@@ -107,6 +110,13 @@ class TwilioDouble(LocalHTTPServer):
             return twilio_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
         if to in self.unsubscribed:
             return twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+        if to in self.refused:
+            return twilio_error(
+                400,
+                self.refused[to],
+                f"Permission to send an SMS has not been enabled for the region indicated by "
+                f"the 'To' number: {to}.",
+            )
         if len(body) > 1600:
             return twilio_error(400, 21617, "The concatenated message body exceeds 1600 chars")
         now = datetime.now(UTC)

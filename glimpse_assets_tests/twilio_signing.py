@@ -5,8 +5,9 @@
     headers = signed_headers(TOKEN, PUBLIC_URL + "/sms/inbound", params)
     client.post("/sms/inbound", data=params, headers=headers)
 
-The URL signed is the public one Twilio posts to (`GLIMPSE_PUBLIC_URL` + path), not the local
-address the test reaches the service at, as behind a proxy or a tunnel.
+`ACCOUNT_SID` is the account the posts are for (the service's `TWILIO_ACCOUNT_SID`, and the
+Twilio double's). The URL signed is the public one Twilio posts to (`GLIMPSE_PUBLIC_URL` +
+path), not the local address the test reaches the service at, as behind a proxy or a tunnel.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Mapping
 
 from twilio.request_validator import RequestValidator
 
-ACCOUNT_SID = "AC" + "0" * 30
+from glimpse_assets_tests.twilio_double import ACCOUNT_SID  # AC + 32 hex, as Twilio's
+
 MESSAGING_SERVICE_SID = "MG" + "1" * 30
 OUR_NUMBER = "+15557650000"
 _count = itertools.count(1)

@@ -8,6 +8,16 @@ one would break every signature). A post without `X-Twilio-Signature` gets 403 b
 read; a body over `MAX_SMS_BODY_BYTES` gets 413 (read no further); a signature that does not
 match gets 403. Errors never repeat what was sent.
 
+A signed post must then be a message of our own account: a well-formed MessageSid and
+`AccountSid` equal to `TWILIO_ACCOUNT_SID` (`sms.webhook`; else 400, or 403 for another
+account), on both routes, so that no re-split of a captured post loses its SID and no SID names
+a record outside its folder.
+
+Neither route holds one of the threads the other routes share while it waits: the work runs
+on the SMS routes' own threads and is awaited on the event loop (`sms.deadline`). A text is
+answered within `GLIMPSE_SMS_REPLY_SECONDS` whatever the storage or the model do; a status that
+cannot be stored within as long gets 503.
+
 `GLIMPSE_PUBLIC_URL` is where Twilio reaches the service (a proxy's or tunnel's address):
 Twilio signs the URL it posts to, so it must be exactly what the number's webhook is set to,
 less the path. Signatures made with a webhook SharedKey (`X-Twilio-Webhooks-Signature-Settings`)
@@ -16,24 +26,32 @@ are not supported: the account's auth token is the key.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from glimpse_assets.serve.errors import ErrorDetail
+
+log = logging.getLogger("uvicorn.error.sms")
 
 MAX_SMS_BODY_BYTES = 64 * 1024
 SIGNATURE_HEADER = "X-Twilio-Signature"
 NO_SIGNATURE = f"no {SIGNATURE_HEADER} header: only Twilio's signed webhooks are taken"
 BAD_SIGNATURE = "the Twilio signature does not match this request"
 TOO_LARGE = f"the request body is over {MAX_SMS_BODY_BYTES} bytes"
+STATUS_WORKERS = 8
+NOT_STORED = "the delivery status could not be stored in time; the storage is not answering"
 
 SIGNED_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"model": ErrorDetail, "description": f"No `{SIGNATURE_HEADER}`, or a wrong one"},
+    400: {"model": ErrorDetail, "description": "No well-formed MessageSid or AccountSid"},
+    403: {
+        "model": ErrorDetail,
+        "description": f"No `{SIGNATURE_HEADER}`, or a wrong one, or another account's post",
+    },
     413: {"model": ErrorDetail, "description": f"A body over {MAX_SMS_BODY_BYTES} bytes"},
 }
 
@@ -95,9 +113,11 @@ class TwilioSignature:
 
 def sms_routers(env: Mapping[str, str], search: Any) -> list[APIRouter]:
     """The webhook routes when `GLIMPSE_SMS=on` (else none). Raises `ConfigurationError` when
-    the channel is on without `TWILIO_AUTH_TOKEN` or `GLIMPSE_PUBLIC_URL`."""
+    the channel is on without `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` or
+    `GLIMPSE_PUBLIC_URL`, or with an account SID that is not one."""
     from glimpse_assets.settings import ConfigurationError
     from glimpse_assets.sms.settings import SmsSettings
+    from glimpse_assets.sms.webhook import is_account_sid
 
     settings = SmsSettings.from_env(env)
     if not settings.enabled:
@@ -105,6 +125,7 @@ def sms_routers(env: Mapping[str, str], search: Any) -> list[APIRouter]:
     missing = [
         name
         for name, present in (
+            ("TWILIO_ACCOUNT_SID", settings.account_sid_set),
             ("TWILIO_AUTH_TOKEN", settings.auth_token_set),
             ("GLIMPSE_PUBLIC_URL", bool(settings.public_url)),
         )
@@ -113,13 +134,19 @@ def sms_routers(env: Mapping[str, str], search: Any) -> list[APIRouter]:
     if missing:
         raise ConfigurationError(
             f"GLIMPSE_SMS=on needs {' and '.join(missing)}: Twilio's webhooks are checked with "
-            "the account's auth token over the public URL Twilio posts to "
+            "the account's SID and auth token over the public URL Twilio posts to "
             "(e.g. GLIMPSE_PUBLIC_URL=https://glimpse.example.com)"
+        )
+    account_sid = env["TWILIO_ACCOUNT_SID"].strip()
+    if not is_account_sid(account_sid):
+        raise ConfigurationError(
+            "TWILIO_ACCOUNT_SID is not a Twilio account SID (AC and 32 hex characters)"
         )
 
     from glimpse_assets.resources import shared_resources
     from glimpse_assets.sms.inbound import InboundSms, without_stored_questions
     from glimpse_assets.sms.records import SmsRecords
+    from glimpse_assets.sms.retention import start_daily
 
     shared = shared_resources(env)
     records = SmsRecords(shared.object_store.store)
@@ -132,11 +159,18 @@ def sms_routers(env: Mapping[str, str], search: Any) -> list[APIRouter]:
     )
     signature = TwilioSignature(env["TWILIO_AUTH_TOKEN"], settings.public_url)
     inbound.warm_up()  # before the service says it is up: the first message waits for nothing
-    return [sms_router(signature, inbound, records)]
+    start_daily(records)  # the retention of _sms/replies/ and _sms/status/
+    return [sms_router(signature, inbound, records, account_sid)]
 
 
-def sms_router(signature: TwilioSignature, inbound: Any, records: Any) -> APIRouter:
+def sms_router(
+    signature: TwilioSignature, inbound: Any, records: Any, account_sid: str
+) -> APIRouter:
+    from glimpse_assets.sms.deadline import ThreadWaiter
+    from glimpse_assets.sms.webhook import WebhookError, delivery_status, message_sid
+
     router = APIRouter(tags=["sms"])
+    statuses = ThreadWaiter(STATUS_WORKERS, "sms-status")
 
     @router.post(
         "/sms/inbound",
@@ -155,7 +189,11 @@ def sms_router(signature: TwilioSignature, inbound: Any, records: Any) -> APIRou
 
         received = time.monotonic()
         params = await signature.parameters(request)
-        reply = await run_in_threadpool(inbound.reply, params, received)
+        try:
+            message_sid(params, account_sid)
+            reply = await inbound.answer(params, received)
+        except WebhookError as error:
+            raise HTTPException(status_code=error.status, detail=str(error)) from None
         twiml = MessagingResponse()
         twiml.message(reply.text)
         return Response(str(twiml), media_type="application/xml")
@@ -165,15 +203,22 @@ def sms_router(signature: TwilioSignature, inbound: Any, records: Any) -> APIRou
         status_code=204,
         summary="A sent message's delivery status from Twilio (signed by Twilio, no API key)",
         response_class=Response,
-        responses=SIGNED_RESPONSES,
+        responses={
+            **SIGNED_RESPONSES,
+            503: {"model": ErrorDetail, "description": "The status could not be stored in time"},
+        },
     )
     async def sms_status(request: Request) -> Response:
         params = await signature.parameters(request)
-        sid, status = params.get("MessageSid"), params.get("MessageStatus")
-        if sid and status:
-            await run_in_threadpool(
-                records.record_status, sid, status, params.get("ErrorCode") or None
-            )
+        try:
+            sid, status, code = delivery_status(params, account_sid)
+        except WebhookError as error:
+            raise HTTPException(status_code=error.status, detail=str(error)) from None
+        try:
+            await statuses.run(inbound.reply_seconds, records.record_status, sid, status, code)
+        except Exception as error:  # the storage stalled or failed: it may be taken later
+            log.warning("sms status %s not stored: %s", sid, type(error).__name__)
+            raise HTTPException(status_code=503, detail=NOT_STORED) from None
         return Response(status_code=204)
 
     return router

@@ -1,7 +1,13 @@
 """Answering a text message: HELP, START and STOP, or a question answered from the search index.
 
-`InboundSms.reply(params)` takes the webhook's form parameters (already checked to be signed by
-Twilio) and returns the `Reply` to send back as TwiML. In order:
+`InboundSms.answer(params, received)` (for the route, asynchronous) and `InboundSms.reply` (the
+blocking work) take the webhook's form parameters (already checked to be signed by Twilio, for
+our account, with a well-formed MessageSid: `sms.webhook`) and return the `Reply` to send back
+as TwiML. `answer` runs `reply` on the SMS routes' own threads (`SMS_WORKERS`, see
+`sms.deadline`) and waits for it on the event loop until the reply deadline, whatever holds it
+(a stalled storage, a burst larger than the pool): past it, a reply that asks to send the text
+again goes, and the work goes on (a STOP still being written is kept if the storage then
+answers). In order:
 
 1. **Retries.** Twilio may post a message again with the same `MessageSid`. The reply to a sid is
    claimed (create-if-absent) at `_sms/replies/<MessageSid>.json` before it is made and stored
@@ -9,11 +15,24 @@ Twilio) and returns the `Reply` to send back as TwiML. In order:
    process (a retry that arrives while the first post is being answered waits for it) and in
    another one on the same storage (it waits for the stored reply while the claim is fresh,
    `CLAIM_SECONDS`). The record holds our reply, the kind of reply and the sender's person id;
-   never the number or the message.
+   never the number or the message. These records are removed after 7 days (`sms.retention`).
 2. **Keywords** (Twilio's own): STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT stop the daily
-   glimpse (`SmsRecords.set_subscriber(..., "stopped", "STOP")`, which the outbound digest
+   glimpse (`SmsRecords.set_subscriber(..., "stopped", "STOP", sid)`, which the outbound digest
    follows); START, YES, UNSTOP subscribe; HELP, INFO say what the number does. Case and
    surrounding spaces or punctuation do not matter; keywords are never rate limited.
+   **Replays.** A signed post can be captured and posted again at any time, also after its
+   reply record is gone: Twilio's signature covers no time, and neither the post nor its SID
+   tells when the message was sent, so "older than the retention window" cannot be seen in a
+   post. What a replay could change is a subscription, so the subscriber record keeps the SIDs
+   of the keywords applied to it, as long as the record lives (a handful per person): a START
+   or STOP seen before changes nothing, whenever it comes back. A replayed question older than
+   7 days is answered again, to whoever posted it (TwiML goes back in the HTTP answer; nothing
+   is sent to anyone), within the sender's rate limit, and changes nothing stored; keeping
+   every message's SID for good would bring back the one-object-a-message growth that the
+   retention rule removes.
+   Without a usable salt (`_sms/salt.json` garbage, its copy too) no person id can be made:
+   questions and HELP are answered (under an id of this process's own), START and STOP get a
+   reply asking to send them again later, and the log names the key.
 3. **The rate limit**: `GLIMPSE_SMS_RATE_LIMIT_PER_HOUR` questions per sender in any hour
    (`conversation.SenderLimit`); past it, a polite reply and no search or model call.
 4. **The answer**: the top hits of the search index for the question (for a follow-up, for
@@ -38,8 +57,11 @@ number or a message: a sender is its person id, a message its length.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -55,7 +77,16 @@ from pydantic import PrivateAttr
 from glimpse_assets.providers.base import TextProvider, TextResult
 from glimpse_assets.sms.answers import MAX_REPLY_CHARS, cut_to
 from glimpse_assets.sms.conversation import ConversationMemory, SenderLimit
-from glimpse_assets.sms.records import STOPPED, SUBSCRIBED, SmsRecords, now_iso
+from glimpse_assets.sms.deadline import ThreadWaiter
+from glimpse_assets.sms.records import (
+    STOPPED,
+    SUBSCRIBED,
+    BadRecordError,
+    SmsRecords,
+    is_message_sid,
+    now_iso,
+)
+from glimpse_assets.sms.webhook import WebhookError
 from glimpse_assets.storage.object_store import (
     AlreadyExistsError,
     ObjectChangedError,
@@ -89,20 +120,26 @@ RATE_LIMITED_REPLY = (
     "Please try again in a little while."
 )
 BUSY_REPLY = "Glimpse: sorry, I could not answer in time. Please send your question again."
+LATE_KEYWORD_REPLY = (
+    "Glimpse: sorry, I could not confirm that in time. Please send {word} again in a few minutes."
+)
+UNRECORDED_KEYWORD_REPLY = (
+    "Glimpse: sorry, I cannot record that right now. Please send {word} again later."
+)
 FAILED_REPLY = "Glimpse: sorry, something went wrong while answering. Please try again later."
 
 SEARCH_HITS = 3
 SEARCH_WORKERS = 4
 MAX_QUESTION_CHARS = 1600  # a long message's length (10 segments); the rest is not read
-# Of the deadline, kept for the reply to be stored and sent: 1 s of 10, 0.2 s of 2.
-REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE = 1.0, 0.1
+# Of the deadline, kept for the reply to be stored and sent: 1 s of 10, 0.3 s of 2.
+REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE = 1.0, 0.15
 CLAIM_SECONDS = 60.0  # a claim older than this is from a process that died answering
 MODEL_WORKERS = 4  # model calls at once; more wait their turn until the reply deadline
+SMS_WORKERS = 64  # texts worked on at once (on threads of their own); more wait, until the deadline
 MODEL_TIMEOUT_SECONDS = 30.0
 MODEL_MAX_RETRIES = 1
 RECENT_REPLIES = 1000
 REPLIES = "replies"
-_SID = re.compile(r"^[A-Za-z0-9]{2,64}$")  # Twilio's: SM or MM and 32 hex characters
 
 
 @dataclass(frozen=True)
@@ -275,7 +312,8 @@ class InboundSms:
         self._lock = threading.Lock()
         self._in_flight: dict[str, Future] = {}
         self._recent: OrderedDict[str, Reply] = OrderedDict()
-        self._replies = records.records
+        self._workers = ThreadWaiter(SMS_WORKERS, "sms-text")
+        self._local_salt = secrets.token_bytes(32)
 
     def warm_up(self) -> None:
         """Load now what the first message would wait for (seconds of its deadline): the
@@ -289,35 +327,69 @@ class InboundSms:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._search_pool.shutdown(wait=False, cancel_futures=True)
+        self._workers.close()
 
     # -- one message ----------------------------------------------------------------------
+
+    def _margin(self) -> float:
+        return min(REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE * self.reply_seconds)
+
+    async def answer(self, params: Mapping[str, str], received: float) -> Reply:
+        """The reply to one signed webhook post, by the reply deadline whatever holds the work
+        up (see the module doc); never raises but `WebhookError`."""
+        sid = _checked_sid(params)
+        # The work aims at the deadline less the margin; this wait ends halfway into it.
+        seconds = received + self.reply_seconds - self._margin() / 2 - self._clock()
+        try:
+            return await self._workers.run(seconds, self.reply, params, received)
+        except TimeoutError:
+            late = _late_reply(str(params.get("Body") or ""))
+            log.warning("sms inbound %s: %s reply, the work not done in time", sid, late.kind)
+            return late
+        except WebhookError:
+            raise
+        except Exception as error:  # never the message: an error's text may quote it
+            log.error("sms inbound %s failed: %s", sid, type(error).__name__)
+            return Reply(FAILED_REPLY, "failed")
 
     def reply(self, params: Mapping[str, str], received: float | None = None) -> Reply:
         """The reply to one signed webhook post (`params`: all its form parameters)."""
         received = self._clock() if received is None else received
-        margin = min(REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE * self.reply_seconds)
-        deadline = received + self.reply_seconds - margin
-        sid = str(params.get("MessageSid") or params.get("SmsSid") or "")
-        sid = sid if _SID.match(sid) else ""  # it names a stored record
-        number = str(params.get("From") or "")
-        body = str(params.get("Body") or "")
-        person = self.records.person_id(number) if number else "unknown"
-        if not sid:  # nothing to recognise a retry by: answered, not remembered
-            reply = self._answer(person, number, body, deadline)
+        text = _Text(
+            sid=_checked_sid(params),
+            number=str(params.get("From") or ""),
+            body=str(params.get("Body") or ""),
+            deadline=received + self.reply_seconds - self._margin(),
+        )
+        if self._clock() >= text.deadline and keyword(text.body) is None:
+            reply = Reply(BUSY_REPLY, "busy (waited past the deadline)")  # touch nothing
         else:
-            reply = self._once(sid, person, number, body, deadline)
+            self._identify(text)
+            reply = self._once(text)
         log.info(
             "sms inbound %s from %s: %d characters in, %s reply of %d characters in %.2f s",
-            sid or "(no sid)",
-            person,
-            len(body),
+            text.sid,
+            text.person,
+            len(text.body),
             reply.kind,
             len(reply.text),
             self._clock() - received,
         )
         return reply
 
-    def _once(self, sid: str, person: str, number: str, body: str, deadline: float) -> Reply:
+    def _identify(self, text: _Text) -> None:
+        """The sender's person id; without a usable salt, one of this process's own."""
+        try:
+            text.person = self.records.person_id(text.number)
+            text.identified = True
+        except Exception as error:
+            why = str(error) if isinstance(error, BadRecordError) else type(error).__name__
+            log.error("sms inbound %s: no person id, keywords not recorded: %s", text.sid, why)
+            digest = hmac.new(self._local_salt, text.number.encode(), hashlib.sha256)
+            text.person = f"t-{digest.hexdigest()[:20]}"
+
+    def _once(self, text: _Text) -> Reply:
+        sid = text.sid
         with self._lock:
             recent = self._recent.get(sid)
             if recent is not None:
@@ -328,11 +400,11 @@ class InboundSms:
                 self._in_flight[sid] = future
         if waiting is not None:  # the same message is being answered: its reply is ours
             try:
-                return waiting.result(timeout=max(deadline - self._clock(), 0.1))
+                return waiting.result(timeout=max(text.deadline - self._clock(), 0.1))
             except FutureTimeout:
                 return Reply(BUSY_REPLY, "busy")
         try:
-            reply = self._claimed(sid, person, number, body, deadline)
+            reply = self._claimed(text)
             if not reply.kind.startswith(("busy", "failed")):
                 with self._lock:
                     self._recent[sid] = reply
@@ -347,64 +419,76 @@ class InboundSms:
             with self._lock:
                 self._in_flight.pop(sid, None)
 
-    def _claimed(self, sid: str, person: str, number: str, body: str, deadline: float) -> Reply:
-        """The stored reply to `sid`, or a new one made under this process's claim."""
-        name = f"{REPLIES}/{sid}"
-        claim = {"sid": sid, "person": person, "state": "answering", "claimed_at": now_iso()}
+    def _claimed(self, text: _Text) -> Reply:
+        """The stored reply to the text's sid, or a new one made under this process's claim. A
+        garbage record is taken over like the claim of a process that died."""
+        name = f"{REPLIES}/{text.sid}"
+        claim = {
+            "sid": text.sid,
+            "person": text.person,
+            "state": "answering",
+            "claimed_at": now_iso(),
+        }
         etag = None
         try:
             while etag is None:
-                try:
-                    etag = self._replies.create(name, claim)
-                except AlreadyExistsError:
-                    stored = self._replies.get_versioned(name)
-                    if stored is None:
-                        continue  # gone in between: claim again
-                    record, stored_etag = stored
-                    if record.get("state") == "answered":
-                        return Reply(record["reply"], record.get("kind", "stored"), "stored")
-                    if _age(record.get("claimed_at")) > CLAIM_SECONDS:  # its process died
-                        with contextlib.suppress(ObjectChangedError):
-                            etag = self._replies.replace(name, claim, stored_etag)
-                        continue
-                    if self._clock() >= deadline:
-                        # Still being answered elsewhere: answer without the model, unstored.
-                        return self._answer(person, number, body, deadline, model=False)
-                    time.sleep(0.05)
+                with contextlib.suppress(AlreadyExistsError):
+                    etag = self.records.records.create(name, claim)
+                    break
+                stored = self.records.read(name)
+                record = stored.record
+                if stored.etag is None:
+                    continue  # gone in between: claim again
+                answered = (record or {}).get("state") == "answered"
+                if answered and isinstance(record.get("reply"), str):
+                    return Reply(record["reply"], str(record.get("kind") or "stored"), "stored")
+                if answered or record is None or _age(record.get("claimed_at")) > CLAIM_SECONDS:
+                    with contextlib.suppress(ObjectChangedError):
+                        etag = self.records.write(name, claim, stored.etag)
+                    continue
+                if self._clock() >= text.deadline:
+                    # Still being answered elsewhere: answer without the model, unstored.
+                    return self._answer(text, model=False)
+                time.sleep(0.05)
         except StorageError as error:
-            log.warning("sms inbound %s: replies not readable (%s)", sid, type(error).__name__)
-            return self._answer(person, number, body, deadline)
-        reply = self._answer(person, number, body, deadline)
+            log.warning("sms inbound %s: replies not readable (%s)", text.sid, type(error).__name__)
+            return self._answer(text)
+        reply = self._answer(text)
         record = {**claim, "state": "answered", "kind": reply.kind, "reply": reply.text}
         try:
             if reply.kind.startswith(("busy", "failed")):  # a retry may do better: unclaimed
-                self._replies.store.delete(self._replies.key(name))
+                self.records.delete(name)
             else:
-                self._replies.replace(name, {**record, "answered_at": now_iso()}, etag)
+                self.records.write(name, {**record, "answered_at": now_iso()}, etag)
         except (StorageError, ObjectChangedError) as error:
-            log.warning("sms inbound %s: reply not stored (%s)", sid, type(error).__name__)
+            log.warning("sms inbound %s: reply not stored (%s)", text.sid, type(error).__name__)
         return reply
 
-    def _answer(
-        self, person: str, number: str, body: str, deadline: float, model: bool = True
-    ) -> Reply:
+    def _keyword(self, text: _Text, word: str) -> Reply:
+        """START or STOP, applied once per MessageSid (a replay changes nothing)."""
+        status, reply = (STOPPED, STOP_REPLY) if word == "stop" else (SUBSCRIBED, START_REPLY)
+        if not text.identified:
+            return Reply(UNRECORDED_KEYWORD_REPLY.format(word=word.upper()), f"{word} (unrecorded)")
+        if not self.records.set_subscriber(text.number, status, word.upper(), text.sid):
+            return Reply(reply, f"{word} (seen before: not applied again)")
+        if word == "stop":
+            self.memory.forget(text.person)
+        return Reply(reply, word)
+
+    def _answer(self, text: _Text, model: bool = True) -> Reply:
+        person = text.person
         try:
-            word = keyword(body)
-            if word == "stop":
-                self.records.set_subscriber(number, STOPPED, "STOP")
-                self.memory.forget(person)
-                return Reply(STOP_REPLY, "stop")
-            if word == "start":
-                self.records.set_subscriber(number, SUBSCRIBED, "START")
-                return Reply(START_REPLY, "start")
+            word = keyword(text.body)
+            if word in ("stop", "start"):
+                return self._keyword(text, word)
             if word == "help":
                 return Reply(HELP_REPLY, "help")
-            question = " ".join(body.split())[:MAX_QUESTION_CHARS]
+            question = " ".join(text.body.split())[:MAX_QUESTION_CHARS]
             if not question:
                 return Reply(EMPTY_REPLY, "empty")
             if not self.limit.take(person):
                 return Reply(RATE_LIMITED_REPLY.format(limit=self.limit.per_hour), "rate limited")
-            return self._question(person, question, deadline, model)
+            return self._question(person, question, text.deadline, model)
         except Exception as error:  # never the message: an error's text may quote it
             log.error("sms inbound from %s failed: %s", person, type(error).__name__)
             return Reply(FAILED_REPLY, "failed")
@@ -482,3 +566,33 @@ def _age(stamp: Any) -> float:
         return (datetime.now(UTC) - datetime.fromisoformat(str(stamp))).total_seconds()
     except ValueError:
         return float("inf")
+
+
+@dataclass
+class _Text:
+    """One text being answered (the number and body never leave this process)."""
+
+    sid: str
+    number: str
+    body: str
+    deadline: float
+    person: str = "unknown"
+    identified: bool = False
+
+
+def _checked_sid(params: Mapping[str, str]) -> str:
+    """The MessageSid, which names a stored record: the route checked it (`sms.webhook`); this
+    is the same rule again, for any other caller."""
+    sid = params.get("MessageSid")
+    if not is_message_sid(sid):
+        raise WebhookError(400, "MessageSid is missing or not a Twilio message SID")
+    return str(sid)
+
+
+def _late_reply(body: str) -> Reply:
+    """What goes when the work is not done by the deadline: START and STOP were perhaps not
+    recorded, so the sender is asked to send them again (a repeat changes nothing)."""
+    word = keyword(body)
+    if word in ("stop", "start"):
+        return Reply(LATE_KEYWORD_REPLY.format(word=word.upper()), f"{word} (not confirmed)")
+    return Reply(BUSY_REPLY, "busy (past the deadline)")

@@ -7,9 +7,19 @@ the messages sent to the number since the attempt began and looks for one with t
 Found: recorded as sent, nothing sent again. Not found: sent now. Twilio cannot be asked (the
 list call fails): the step stops and says so rather than risk a second text.
 
-Twilio's 21610 (the person texted STOP to Twilio's number) and 21211/21614 (not a number that
-takes texts) are final: recorded on the subscriber, never retried, and that person is left out
-from then on. 429 and 5xx were already retried once by the client (`twilio_client`).
+What a refusal by Twilio means (HTTP 4xx: the message was not created, nothing was sent):
+
+* 21610 (the person texted STOP to Twilio's number) and 21211/21614 (not a number that takes
+  texts) are final (`RecipientRefusedError`): recorded on the subscriber, never retried, and
+  that person is left out from then on.
+* 401/403 or 20003 (the account's credentials) concern everyone (`AccountRefusedError`).
+* Any other 4xx, such as 21408 (sending to that region is not enabled on the account), concerns
+  this number (`NumberRefusedError`): its cause is usually on our side and fixable (enable the
+  region, fix the sender), so the ledger says `not sent` and a re-run of the day tries it again,
+  once a run; the others are unaffected.
+
+429 and 5xx were already retried once by the client (`twilio_client`); still failing, the text
+stays pending and the next attempt reconciles it (it may have been accepted).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from glimpse_assets.publish.publishers import (
     NothingSentError,
     PublishError,
     PublishRejectedError,
+    RefusedBeforeSendingError,
 )
 from glimpse_assets.sms.records import INVALID, UNSUBSCRIBED
 
@@ -47,6 +58,30 @@ class RecipientRefusedError(NothingSentError):
     def __init__(self, code: int, status: str, description: str) -> None:
         super().__init__(description)
         self.code, self.status = code, status
+
+
+class NumberRefusedError(NothingSentError):
+    """Twilio refused this number's text with a code that is not final (e.g. 21408): nothing
+    was sent, and a re-run tries it again."""
+
+    def __init__(self, code: Any, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+
+
+class AccountRefusedError(RefusedBeforeSendingError):
+    """Twilio refused the account's credentials: no text can go to anyone."""
+
+
+def check_post(post: SmsPost) -> None:
+    """Raise before any outside call when the text cannot go as it is (the same for all)."""
+    if not post.caption.strip():
+        raise PublishRejectedError(f"the text for {post.day} is empty")
+    if len(post.caption) > MAX_BODY_CHARS:
+        raise PublishRejectedError(
+            f"the text for {post.day} has {len(post.caption)} characters; Twilio takes "
+            f"{MAX_BODY_CHARS}"
+        )
 
 
 def body_digest(body: str) -> str:
@@ -92,13 +127,7 @@ class SmsDelivery:
         return f"sms/{self.person}"
 
     def validate(self, post: SmsPost) -> None:
-        if not post.caption.strip():
-            raise PublishRejectedError(f"the text for {post.day} is empty")
-        if len(post.caption) > MAX_BODY_CHARS:
-            raise PublishRejectedError(
-                f"the text for {post.day} has {len(post.caption)} characters; Twilio takes "
-                f"{MAX_BODY_CHARS}"
-            )
+        check_post(post)
 
     def start(self, post: SmsPost) -> dict[str, Any]:
         return {
@@ -138,7 +167,9 @@ class SmsDelivery:
         if status == 429 or (isinstance(status, int) and status >= 500):
             return PublishError(f"{what}; still failing after a retry")
         if status in (401, 403) or code == 20003:
-            return PublishRejectedError(f"{what}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+            return AccountRefusedError(f"{what}: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        if isinstance(status, int) and 400 <= status < 500:
+            return NumberRefusedError(code, what)
         return PublishRejectedError(what)
 
     def reconcile(self, state: dict[str, Any]) -> str:

@@ -1,20 +1,38 @@
-"""One day of `sms_digest` and of its check: what `sms.assets` runs for every day a run covers."""
+"""One day of `sms_digest` and of its check: what `sms.assets` runs for every day a run covers.
+
+One person's text never stops the others': whatever goes wrong for a person (Twilio refuses the
+number, Twilio is unreachable, the ledger cannot be written, their subscriber record is garbage)
+is recorded for that person and the next one is sent to. The step fails at the end, naming how
+many did not get the text and why (person ids, codes, keys), and a re-run of the day sends only
+to them: those already sent are `already published` in the ledger, and those Twilio reports
+unsubscribed or not textable are left out for good (see `sms.sender`). Only what concerns
+everyone stops the step at once: no readable salt (nobody can be named), a text Twilio cannot
+take, the account's credentials refused.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 
 from glimpse_assets.partitions import HELD, day_is_over
 from glimpse_assets.publish.exactly_once import publish_once
-from glimpse_assets.publish.publishers import PublishError
 from glimpse_assets.ranges import add_day_metadata
-from glimpse_assets.sms.records import UNDELIVERED, SmsRecords
+from glimpse_assets.sms.records import UNDELIVERED, BadRecordError, SmsRecords
 from glimpse_assets.sms.resources import SmsSenderResource
-from glimpse_assets.sms.sender import RecipientRefusedError, SmsDelivery, SmsPost, digest_body
+from glimpse_assets.sms.sender import (
+    AccountRefusedError,
+    NumberRefusedError,
+    RecipientRefusedError,
+    SmsDelivery,
+    SmsPost,
+    check_post,
+    digest_body,
+)
 from glimpse_assets.storage.object_store import ObjectStore, S3ObjectStore
 from glimpse_assets.storage.records import JsonRecords
 
@@ -54,12 +72,22 @@ def send_day(
             allow_retries=False,
         )
     records = SmsRecords(store)
+    try:
+        records.salt()
+    except BadRecordError as error:
+        raise dg.Failure(
+            description=f"nothing was sent for {day}: {error}", allow_retries=False
+        ) from None
     media = image_url(store, channel, day.isoformat())
     post = SmsPost(day.isoformat(), digest_body(social_post["caption"]), media)
+    check_post(post)
     client = channel.client()
-    people: dict[str, dict[str, Any]] = {}
-    failed: list[str] = []
-    for number in records.recipients(channel.configured_subscribers()):
+    audience = records.audience(channel.configured_subscribers())
+    people: dict[str, dict[str, Any]] = {
+        person: {"action": "skipped", "error": problem}
+        for person, problem in audience.unreadable.items()
+    }
+    for number in audience.numbers:
         person = records.person_id(number)
         delivery = SmsDelivery(
             client,
@@ -69,18 +97,7 @@ def send_day(
             channel.messaging_service_sid,
             channel.status_callback,
         )
-        try:
-            record, action = publish_once(ledger, delivery, post, owner=owner)
-        except RecipientRefusedError as refused:
-            records.set_subscriber(number, refused.status, f"twilio {refused.code}")
-            people[person] = {"action": refused.status, "code": refused.code}
-            continue
-        except PublishError as error:  # still pending: the next attempt reconciles it
-            failed.append(person)
-            people[person] = {"action": "failed", "error": str(error)}
-            continue
-        receipt = record.get("receipt") or {}
-        people[person] = {"action": action, "sid": receipt.get("sid")}
+        people[person] = send_one(records, ledger, delivery, post, owner)
     actions = Counter(entry["action"] for entry in people.values())
     add_day_metadata(
         context,
@@ -92,13 +109,9 @@ def send_day(
             **{f"people_{action.replace(' ', '_')}": n for action, n in sorted(actions.items())},
         },
     )
-    if failed:
-        raise dg.Failure(
-            description=f"the text for {day} did not go to {len(failed)} of {len(people)} "
-            f"people ({', '.join(failed[:5])}); re-run the day to send the rest (those sent "
-            "are not sent again)",
-            allow_retries=False,
-        )
+    problem = not_sent(day, people)
+    if problem:
+        raise dg.Failure(description=problem, allow_retries=False)
     return {
         "day": day.isoformat(),
         "channel": "twilio",
@@ -106,6 +119,76 @@ def send_day(
         "characters": len(post.caption),
         "people": people,
     }
+
+
+def send_one(
+    records: SmsRecords, ledger: JsonRecords, delivery: SmsDelivery, post: SmsPost, owner: str
+) -> dict[str, Any]:
+    """What happened to one person's text; raises only when no one's text can go
+    (`AccountRefusedError`)."""
+    try:
+        record, action = publish_once(ledger, delivery, post, owner=owner)
+    except RecipientRefusedError as refused:  # final: left out from now on
+        entry = {"action": refused.status, "code": refused.code}
+        return _noted(
+            entry, records.set_subscriber, delivery, refused.status, f"twilio {refused.code}"
+        )
+    except NumberRefusedError as refused:  # `not sent`: a re-run tries it again
+        entry = {"action": "refused", "code": refused.code}
+        return _noted(entry, records.note_refusal, delivery, refused.code, post.day)
+    except AccountRefusedError:
+        raise
+    except Exception as error:  # pending or not sent: the next attempt reconciles it
+        return {"action": "failed", "error": _scrubbed(error, delivery)}
+    receipt = record.get("receipt") or {}
+    return {"action": action, "sid": receipt.get("sid")}
+
+
+def _noted(entry: dict[str, Any], note: Any, delivery: SmsDelivery, *args: Any) -> dict[str, Any]:
+    """`entry`, once `note(number, *args)` has kept it on the subscriber's record (or the
+    entry says why it could not)."""
+    try:
+        note(delivery.number, *args)
+    except Exception as error:
+        entry["error"] = f"not recorded on the subscriber: {_scrubbed(error, delivery)}"
+    return entry
+
+
+def _scrubbed(error: BaseException, delivery: SmsDelivery, limit: int = 300) -> str:
+    """An error in one line, its number (in any spelling) replaced by the person id."""
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    for spelling in (quote(delivery.number, safe=""), delivery.number, delivery.number[1:]):
+        text = text.replace(spelling, delivery.person)
+    return text[:limit]
+
+
+def not_sent(day: date, people: dict[str, dict[str, Any]]) -> str | None:
+    """Why the day's text did not go to everyone, or None when it did."""
+    found: dict[str, list[str]] = {"refused": [], "failed": [], "skipped": []}
+    for person, entry in sorted(people.items()):
+        if entry["action"] == "refused":
+            found["refused"].append(f"{person} (code {entry.get('code')})")
+        elif entry["action"] == "failed":
+            found["failed"].append(f"{person} ({entry.get('error')})")
+        elif entry["action"] == "skipped":
+            found["skipped"].append(str(entry.get("error")))
+    count = sum(len(items) for items in found.values())
+    if not count:
+        return None
+    sentences = [f"The text for {day} did not go to {count} of {len(people)} people."]
+    for action, what in (
+        ("refused", "refused by Twilio"),
+        ("failed", "failed"),
+        ("skipped", "subscriber records unreadable, their people left out"),
+    ):
+        items = found[action]
+        if items:
+            shown = "; ".join(items[:5]) + ("; ..." if len(items) > 5 else "")
+            sentences.append(f"{len(items)} {what}: {shown}.")
+    sentences.append("Re-run the day to try them again (those sent are not sent again).")
+    if found["skipped"]:
+        sentences.append("Fix or remove an unreadable record first: it may have held a STOP.")
+    return " ".join(sentences)
 
 
 def delivery_check(day: str, sms_digest: dict[str, Any], store: ObjectStore) -> dg.AssetCheckResult:
