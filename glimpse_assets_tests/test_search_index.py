@@ -4,6 +4,7 @@ lost), and what the inbox refuses to store."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import subprocess
 import sys
@@ -19,11 +20,11 @@ from glimpse_assets.search.index import (
     IndexLocation,
     VectorIndexError,
     connect,
-    day_filter,
     fragment_count,
     schema,
     upsert_day,
 )
+from glimpse_assets.search.reader import day_filter
 from glimpse_assets.storage.object_store import open_object_store
 
 
@@ -43,6 +44,46 @@ def rows(day: str, count: int, dimension: int = 384, prefix: str = "c") -> pa.Ta
             "position": pa.array([n % 2 for n in range(count)], type=pa.int32()),
             "tokens": pa.array([10] * count, type=pa.int32()),
             "text": ["x"] * count,
+            "vector": pa.FixedSizeListArray.from_arrays(
+                pa.array(vectors.reshape(-1), type=pa.float32()), dimension
+            ),
+        },
+        schema=schema(dimension),
+    )
+
+
+def text_vector(text: str, dimension: int = 384) -> np.ndarray:
+    """A unit vector of the text alone: the same text, the same vector (and score)."""
+    seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+    vector = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def chunk_rows(
+    day: str, documents: list[tuple[str, str | None, list[str]]], dimension: int = 384
+) -> pa.Table:
+    """A day's rows for `(document id, url, chunk texts)`: each chunk's id is a hash of its
+    document and text (as the chain's), its vector `text_vector(text)`."""
+    chunks = [(doc, url, text) for doc, url, texts in documents for text in texts]
+    vectors = np.zeros((len(chunks), dimension), np.float32)
+    for n, (_, _, text) in enumerate(chunks):
+        vectors[n] = text_vector(text, dimension)
+    count = len(chunks)
+    return pa.table(
+        {
+            "id": [
+                hashlib.sha256(f"{d}\0{text}".encode()).hexdigest()[:32] for d, _, text in chunks
+            ],
+            "document_id": [doc for doc, _, _ in chunks],
+            "source": ["test"] * count,
+            "title": ["t"] * count,
+            "url": [url for _, url, _ in chunks],
+            "published": pa.array([None] * count, type=pa.timestamp("us", tz="UTC")),
+            "published_day": [day] * count,
+            "day": [day] * count,
+            "position": pa.array([0] * count, type=pa.int32()),
+            "tokens": pa.array([10] * count, type=pa.int32()),
+            "text": [text for _, _, text in chunks],
             "vector": pa.FixedSizeListArray.from_arrays(
                 pa.array(vectors.reshape(-1), type=pa.float32()), dimension
             ),

@@ -5,6 +5,10 @@ is a hash of its content: posting the same document twice stores it once (the wr
 object store's conditional `create`, so two concurrent posts have one winner and the other
 learns the document is already there). `ingested_documents_sensor` launches the search chain for
 a day whose documents changed; `article_chunks` reads the day's documents from here.
+
+What is stored there is checked again when it is read: an object that is not a record of a
+document `POST /documents` would accept (garbage, a truncated write, a hand-made file) is named,
+with what is wrong and never its content, and left out; the day's other documents are indexed.
 """
 
 from __future__ import annotations
@@ -15,13 +19,22 @@ import math
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
-from glimpse_assets.storage.object_store import AlreadyExistsError, ObjectStore
+from glimpse_assets.storage.object_store import AlreadyExistsError, ObjectNotFoundError, ObjectStore
 
 INBOX_PREFIX = "_inbox/documents"
 MAX_DOCUMENT_BYTES = 1_000_000  # of text, UTF-8; the service answers 413 above it
 MetadataValue = str | int | float | bool
+MAX_ID_CHARS = 100
+PROBLEMS_NAMED = 3  # of a document's validation errors, in the one line that names them
 
 
 def _storable(value: Any) -> Any:
@@ -97,6 +110,67 @@ def day_document_keys(store: ObjectStore, day: date | str) -> list[str]:
     return sorted(key for key in store.list(day_folder(day)) if key.endswith(".json"))
 
 
+def _field_problems(error: ValidationError) -> str:
+    """Where and what, by the schema's own names: a part of `loc` that is not a field name (an
+    unknown key, a metadata key) is `*`, as it is what the caller sent."""
+    named = []
+    for item in error.errors()[:PROBLEMS_NAMED]:
+        field = item["loc"][0] if item["loc"] else "*"
+        field = field if field in IngestedDocument.model_fields else "*"
+        named.append(f"document.{field}: {item['type']}")
+    more = len(error.errors()) - PROBLEMS_NAMED
+    return "; ".join(named) + (f"; and {more} more" if more > 0 else "")
+
+
+def read_record(data: bytes) -> dict[str, Any]:
+    """A stored record (`id`, `received`, `document`), checked; `ValueError` says what is
+    wrong with it in a few words, never quoting it."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON ({error.msg}, line {error.lineno})") from None
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    identifier = record.get("id")
+    if not isinstance(identifier, str) or not 0 < len(identifier) <= MAX_ID_CHARS:
+        raise ValueError(f"id: missing, or not a text of 1 to {MAX_ID_CHARS} characters")
+    try:
+        received = datetime.fromisoformat(record["received"])
+    except KeyError:
+        raise ValueError("received: missing") from None
+    except (TypeError, ValueError):
+        raise ValueError("received: not an ISO 8601 time") from None
+    if received.tzinfo is None:
+        raise ValueError("received: no UTC offset")
+    if "document" not in record:
+        raise ValueError("document: missing")
+    try:
+        document = IngestedDocument.model_validate(record["document"])
+    except ValidationError as error:
+        raise ValueError(_field_problems(error)) from None
+    return {
+        "id": identifier,
+        "received": received.astimezone(UTC).isoformat(),
+        "document": document.model_dump(mode="json"),
+    }
+
+
+def read_day_documents(store: ObjectStore, day: date | str) -> tuple[list[dict], list[str]]:
+    """A day's records (`id`, `received`, `document`), in key order, and one line for each
+    object left out: `<key>: <what is wrong>`."""
+    records, problems = [], []
+    for key in day_document_keys(store, day):
+        try:
+            records.append(read_record(store.get(key)))
+        except ObjectNotFoundError:
+            continue  # removed since it was listed
+        except ValueError as error:
+            problems.append(f"{key}: {error}")
+    return records, problems
+
+
 def day_documents(store: ObjectStore, day: date | str) -> list[dict]:
-    """A day's records (`id`, `received`, `document`), in id order."""
-    return [json.loads(store.get(key)) for key in day_document_keys(store, day)]
+    """A day's good records (see `read_day_documents`)."""
+    return read_day_documents(store, day)[0]

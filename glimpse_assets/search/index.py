@@ -1,11 +1,19 @@
 """The vector index: an embedded LanceDB table under the storage root (a folder or s3://).
 
-One database at `<storage root>/search_index`, one table per vector space (the embedder's
+One database at `<storage root>/_vector_index`, one table per vector space (the embedder's
 `index_table`), so vectors of two models never meet. `search_index` upserts a day's chunks by id
 in one commit (LanceDB's merge-insert): unchanged chunks stay, new ones are added, and the rows
 of that day or of its documents that are no longer among the day's chunks (a changed or dropped
-article's old windows) are deleted in the same commit. Readers (the service, the checks) open the
-table read-only and see new versions without a restart.
+article's old windows) are deleted in the same commit.
+
+A document's newest version wins: the rows of a document that a later day indexed (a url posted
+again, changed) are left alone when an earlier day is run again, and that day's older version is
+not indexed. One writer at a time holds the table (`writer_lock`), so two runs of a day at once
+cannot store a chunk twice; a run first removes any chunk id it finds twice (left by a writer
+that lost its lease, or by code before the lease), keeping one.
+
+Readers (the service, the checks) are in `reader`; the service's bounds its S3 requests with
+`READER_S3_LIMITS`.
 
 Up to `ann_min_rows` rows a query scans every vector (exact, and fast at that size); from there
 an IVF_HNSW_SQ index is built and kept up to date as days are added (see the README).
@@ -14,16 +22,15 @@ an IVF_HNSW_SQ index is built and kept up to date as days are added (see the REA
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from glimpse_assets.storage.object_store import is_s3_uri
+from glimpse_assets.search.writer_lock import table_lease
+from glimpse_assets.storage.object_store import is_s3_uri, open_object_store
 
 if TYPE_CHECKING:
-    import numpy as np
     import pyarrow as pa
 
 INDEX_FOLDER = "_vector_index"  # beside _cache, _ledger: a store of its own, not an asset's objects
@@ -35,9 +42,16 @@ ANN_REFRESH_SHARE = 0.1
 # Every daily upsert adds a fragment (and a version); past this many they are compacted.
 COMPACT_FRAGMENTS = 32
 OLD_VERSIONS_KEPT = timedelta(days=7)  # readers on an older version than this lose it
-# How stale a reader may be: a new day is visible to the service within this long.
-READ_CONSISTENCY = timedelta(seconds=2)
-RESULT_COLUMNS = ["id", "document_id", "title", "url", "published", "text", "source"]
+# The service's S3 requests (lance's object-store options): connect within 2 s, a whole request
+# within 4 s, one retry, no retrying past 6 s. The defaults (30 s a request, 10 retries over up to
+# 180 s) left a search hanging for minutes on a stalled S3.
+READER_S3_LIMITS = {
+    "connect_timeout": "2s",
+    "timeout": "4s",
+    "client_max_retries": "1",
+    "client_retry_timeout": "6",
+}
+DELETE_BATCH = 5000  # row ids per delete of duplicate rows
 
 
 class VectorIndexError(RuntimeError):
@@ -57,8 +71,11 @@ class IndexLocation:
     def uri(self) -> str:
         return f"{self.storage_uri.rstrip('/')}/{INDEX_FOLDER}"
 
-    def storage_options(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
-        """LanceDB's S3 options; credentials come from the standard AWS environment."""
+    def storage_options(
+        self, env: Mapping[str, str] | None = None, bounded: bool = False
+    ) -> dict[str, str]:
+        """LanceDB's S3 options; credentials come from the standard AWS environment. `bounded`:
+        with `READER_S3_LIMITS` (the service's reads)."""
         if not is_s3_uri(self.storage_uri):
             return {}
         env = os.environ if env is None else env
@@ -73,20 +90,26 @@ class IndexLocation:
         region = self.region_name or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
         if region:
             options["aws_region"] = region
-        return options
+        return {**options, **READER_S3_LIMITS} if bounded else options
+
+    def object_store(self):
+        """The object store at the same root (where the writers' lease lives)."""
+        return open_object_store(self.storage_uri, self.endpoint_url, self.region_name)
 
 
 def as_location(where: IndexLocation | str) -> IndexLocation:
     return where if isinstance(where, IndexLocation) else IndexLocation(where)
 
 
-def connect(where: IndexLocation | str, read_consistency: timedelta | None = None):
+def connect(
+    where: IndexLocation | str, read_consistency: timedelta | None = None, bounded: bool = False
+):
     import lancedb
 
     location = as_location(where)
     return lancedb.connect(
         location.uri,
-        storage_options=location.storage_options(),
+        storage_options=location.storage_options(bounded=bounded),
         read_consistency_interval=read_consistency,
     )
 
@@ -114,11 +137,11 @@ def schema(dimension: int) -> pa.Schema:
     )
 
 
-def _quoted(value: str) -> str:
+def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _table_names(db) -> list[str]:
+def table_names(db) -> list[str]:
     listed = db.list_tables()
     return list(getattr(listed, "tables", listed))
 
@@ -132,8 +155,16 @@ class UpsertResult:
     version: int
     vector_index: str  # "exact (no ANN index)" or what was built or updated
     compaction: str  # whether the table's fragments were compacted after the commit
+    # The day's documents left out: a later day indexed a newer version of each.
+    documents_newer_elsewhere: int = 0
+    duplicates_removed: int = 0  # rows of a chunk id found more than once, before the upsert
 
     def metadata(self) -> dict[str, Any]:
+        """What the upsert did; the two kinds of healing only when they happened."""
+        healing = {
+            "documents_newer_elsewhere": self.documents_newer_elsewhere,
+            "duplicates_removed": self.duplicates_removed,
+        }
         return {
             "rows_in_index": self.rows,
             "rows_added": self.rows_added,
@@ -142,7 +173,70 @@ class UpsertResult:
             "index_version": self.version,
             "vector_index": self.vector_index,
             "compaction": self.compaction,
+            **{name: count for name, count in healing.items() if count},
         }
+
+
+def sql_strings(values) -> str:
+    return ", ".join(sql_string(value) for value in sorted(values))
+
+
+def open_or_create(db, table_name: str, dimension: int):
+    if table_name in table_names(db):
+        table = db.open_table(table_name)
+    else:
+        table = db.create_table(table_name, schema=schema(dimension), exist_ok=True)
+    existing = table.schema.field(VECTOR_COLUMN).type.list_size
+    if existing != dimension:
+        raise VectorIndexError(
+            f"table {table_name} holds {existing}-dimensional vectors, these are {dimension}"
+        )
+    return table
+
+
+def remove_duplicates(table) -> int:
+    """Delete every row of a chunk id but one (the first stored); the number deleted."""
+    import pyarrow.compute as pc
+
+    ids = table.search().select(["id"]).with_row_id(True).limit(None).to_arrow()
+    kept = ids.group_by("id").aggregate([("_rowid", "min")]).column("_rowid_min")
+    if len(kept) == ids.num_rows:
+        return 0
+    extra = ids.filter(pc.invert(pc.is_in(ids.column("_rowid"), kept))).column("_rowid")
+    extra = extra.to_pylist()
+    for start in range(0, len(extra), DELETE_BATCH):
+        table.delete(f"_rowid IN ({', '.join(map(str, extra[start : start + DELETE_BATCH]))})")
+    return len(extra)
+
+
+def indexed_later(table, documents: set[str], day: str) -> set[str]:
+    """Those of `documents` that a later day indexed: that version is newer than this day's."""
+    if not documents:
+        return set()
+    where = f"day > {sql_string(day)} AND document_id IN ({sql_strings(documents)})"
+    found = table.search().where(where).select(["document_id"]).limit(None).to_arrow()
+    return set(found.column("document_id").to_pylist())
+
+
+def without_documents(rows: pa.Table, documents: set[str]) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not documents:
+        return rows
+    newer = pa.array(sorted(documents), type=pa.string())
+    return rows.filter(pc.invert(pc.is_in(rows.column("document_id"), newer)))
+
+
+def stale_filter(day: str, kept: set[str], newer: set[str]) -> str:
+    """The rows this day's upsert replaces: the day's own (but those of documents a later day
+    holds) and every row of the day's documents that this day holds the newest version of."""
+    stale = f"day = {sql_string(day)}"
+    if newer:
+        stale = f"({stale} AND document_id NOT IN ({sql_strings(newer)}))"
+    if kept:
+        stale += f" OR document_id IN ({sql_strings(kept)})"
+    return stale
 
 
 def upsert_day(
@@ -153,22 +247,28 @@ def upsert_day(
     ann_min_rows: int = DEFAULT_ANN_MIN_ROWS,
     max_fragments: int = COMPACT_FRAGMENTS,
 ) -> UpsertResult:
-    """Make the table's rows for `day` and for the day's documents exactly `rows`."""
+    """Make the table's rows for `day` and for the day's documents exactly `rows`, but for the
+    documents a later day holds a newer version of; holding the table's lease throughout."""
+    location = as_location(where)
+    with table_lease(location.object_store(), table_name):
+        return _upsert_held(location, table_name, rows, day, ann_min_rows, max_fragments)
+
+
+def _upsert_held(
+    location: IndexLocation,
+    table_name: str,
+    rows: pa.Table,
+    day: str,
+    ann_min_rows: int,
+    max_fragments: int,
+) -> UpsertResult:
     dimension = rows.schema.field(VECTOR_COLUMN).type.list_size
-    db = connect(where)
-    if table_name in _table_names(db):
-        table = db.open_table(table_name)
-    else:  # two first writers at once: exist_ok lets the second open the first one's table
-        table = db.create_table(table_name, schema=schema(dimension), exist_ok=True)
-    existing = table.schema.field(VECTOR_COLUMN).type.list_size
-    if existing != dimension:
-        raise VectorIndexError(
-            f"table {table_name} holds {existing}-dimensional vectors, these are {dimension}"
-        )
-    documents = sorted(set(rows.column("document_id").to_pylist()))
-    stale = f"day = {_quoted(day)}"
-    if documents:
-        stale += f" OR document_id IN ({', '.join(_quoted(d) for d in documents)})"
+    table = open_or_create(connect(location), table_name, dimension)
+    duplicates = remove_duplicates(table)
+    documents = set(rows.column("document_id").to_pylist())
+    newer = indexed_later(table, documents, day)
+    rows = without_documents(rows, newer)
+    stale = stale_filter(day, documents - newer, newer)
     if rows.num_rows:
         result = (
             table.merge_insert("id")
@@ -195,6 +295,8 @@ def upsert_day(
         version=table.version,
         vector_index=vector_index,
         compaction=compaction,
+        documents_newer_elsewhere=len(newer),
+        duplicates_removed=duplicates,
     )
 
 
@@ -240,69 +342,3 @@ def compact_if_fragmented(table, max_fragments: int = COMPACT_FRAGMENTS) -> str:
         return f"deferred: a concurrent commit won ({first_line})"
     after = fragment_count(table)
     return f"compacted {fragments} fragments into {after}"
-
-
-def day_filter(since: date | None, until: date | None) -> str | None:
-    parts = []
-    if since is not None:
-        parts.append(f"published_day >= {_quoted(since.isoformat())}")
-    if until is not None:
-        parts.append(f"published_day <= {_quoted(until.isoformat())}")
-    return " AND ".join(parts) or None
-
-
-class SearchIndex:
-    """A read-only handle on one table, opened when first needed and shared across threads."""
-
-    def __init__(self, where: IndexLocation | str, table_name: str) -> None:
-        self.location = as_location(where)
-        self.table_name = table_name
-        self._table = None
-        self._lock = threading.Lock()
-
-    def _open(self):
-        with self._lock:
-            if self._table is None:
-                db = connect(self.location, READ_CONSISTENCY)
-                if self.table_name not in _table_names(db):
-                    return None  # nothing indexed yet: asked again next time
-                self._table = db.open_table(self.table_name)
-            return self._table
-
-    def count_rows(self) -> int:
-        table = self._open()
-        return 0 if table is None else table.count_rows()
-
-    def search(
-        self,
-        vector: np.ndarray,
-        k: int,
-        since: date | None = None,
-        until: date | None = None,
-    ) -> list[dict[str, Any]]:
-        """The `k` nearest chunks by cosine similarity (`score`, 1 is identical), best first."""
-        table = self._open()
-        if table is None:
-            return []
-        query = table.search(vector, vector_column_name=VECTOR_COLUMN).distance_type("cosine")
-        where = day_filter(since, until)
-        if where:
-            query = query.where(where, prefilter=True)
-        hits = query.select(RESULT_COLUMNS).limit(k).to_list()
-        return [
-            {
-                "id": hit["id"],
-                "document_id": hit["document_id"],
-                "title": hit["title"],
-                "url": hit["url"],
-                "published": hit["published"].isoformat() if hit["published"] else None,
-                "score": round(1.0 - float(hit["_distance"]), 6),
-                "text": hit["text"],
-                "source": hit["source"],
-            }
-            for hit in hits
-        ]
-
-
-def open_search_index(where: IndexLocation | str, table: str) -> SearchIndex:
-    return SearchIndex(where, table)

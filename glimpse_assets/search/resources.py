@@ -3,12 +3,8 @@
 import dagster as dg
 from pydantic import Field
 
-from glimpse_assets.search.index import (
-    DEFAULT_ANN_MIN_ROWS,
-    IndexLocation,
-    SearchIndex,
-    open_search_index,
-)
+from glimpse_assets.search.index import DEFAULT_ANN_MIN_ROWS, IndexLocation
+from glimpse_assets.search.reader import SearchIndex, open_search_index
 from glimpse_assets.search.settings import SearchSettings
 from glimpse_assets.storage.resource import ObjectStoreResource
 

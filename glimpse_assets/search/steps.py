@@ -12,7 +12,7 @@ from glimpse_assets.providers.minilm import word_piece_tokenizer
 from glimpse_assets.ranges import add_day_metadata
 from glimpse_assets.search.chunking import Chunk, chunk_documents
 from glimpse_assets.search.documents import ingested_documents, news_document_id, news_documents
-from glimpse_assets.search.inbox import day_documents
+from glimpse_assets.search.inbox import read_day_documents
 from glimpse_assets.search.index import schema, upsert_day
 from glimpse_assets.storage import formats
 from glimpse_assets.storage.object_store import ObjectNotFoundError, ObjectStore
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from glimpse_assets.providers.embeddings import Embedder
-    from glimpse_assets.search.index import SearchIndex
+    from glimpse_assets.search.reader import SearchIndex
     from glimpse_assets.search.resources import VectorIndexResource
 
 CHUNK_COLUMNS = [
@@ -65,7 +65,10 @@ def chunk_day(
 ) -> pd.DataFrame:
     raw_news = stored_raw_news(store, day)
     articles = news_documents(raw_news) if raw_news is not None else []
-    ingested = ingested_documents(day_documents(store, day))
+    records, skipped = read_day_documents(store, day)
+    for problem in skipped:
+        context.log.warning(f"inbox object left out: {problem}")
+    ingested = ingested_documents(records)
     chunks = chunk_documents(articles + ingested, word_piece_tokenizer(), overlap=overlap)
     frame = chunks_frame(chunks)
     tokens = frame["tokens"]
@@ -74,6 +77,7 @@ def chunk_day(
         {
             "articles": len(articles),
             "ingested_documents": len(ingested),
+            "inbox_objects_skipped": dg.MetadataValue.json(skipped),
             "raw_news": "stored" if raw_news is not None else "not stored for the day",
             "chunks": len(frame),
             "max_tokens_per_chunk": int(tokens.max()) if len(frame) else 0,
@@ -213,7 +217,7 @@ def main_story_check(
 ) -> dg.AssetCheckResult:
     """The day's main story, searched for by its title, is among the top hits."""
     from glimpse_assets.news.digest import EmptyNewsDayError, main_story_id
-    from glimpse_assets.news.text import clean_text
+    from glimpse_assets.news.text import clean_text, is_missing
 
     raw_news = stored_raw_news(store, day)
     try:
@@ -229,8 +233,14 @@ def main_story_check(
     row = raw_news[raw_news["id"] == main_id].iloc[0]
     title = clean_text(row["title"]) or clean_text(row["description"])
     wanted = news_document_id(str(row["source"]), str(main_id))
-    hits = index.search(embedder.embed_query(title), MAIN_STORY_TOP)
-    ranks = [rank for rank, hit in enumerate(hits, 1) if hit["document_id"] == wanted]
+    url = None if is_missing(row["url"]) else str(row["url"])
+    hits = index.search(embedder.embed_query(title), MAIN_STORY_TOP) or []
+    # By url too: an article another day reuses under another id is one result, either id.
+    ranks = [
+        rank
+        for rank, hit in enumerate(hits, 1)
+        if hit["document_id"] == wanted or (url and hit["url"] == url)
+    ]
     found = bool(ranks)
     return dg.AssetCheckResult(
         passed=found,

@@ -1,0 +1,165 @@
+"""Reading the vector index: the service's `/search`, the SMS answers and the search check.
+
+A handle opens the table when first needed, is shared across threads and sees new versions
+within `READ_CONSISTENCY` without a restart. A table that is gone (nothing indexed yet, or the
+index folder removed after it had rows) is "nothing indexed": `None`, and the handle opens the
+table again once it is back.
+
+Results are distinct: a chunk stored twice, and one article under two ids (the sample news
+reuses an article on two days: same url, text and score), come back once, at their best rank;
+so does a document of several chunks (one document, one url, one result).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from glimpse_assets.search.index import (
+    VECTOR_COLUMN,
+    IndexLocation,
+    as_location,
+    connect,
+    sql_string,
+    table_names,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# How stale a reader may be: a new day is visible to the service within this long.
+READ_CONSISTENCY = timedelta(seconds=2)
+RESULT_COLUMNS = ["id", "document_id", "title", "url", "published", "text", "source"]
+# Hits fetched per distinct result wanted, at first; at most MAX_FETCH in all.
+OVERFETCH = 3
+MAX_FETCH = 1000
+
+
+class IndexUnreachableError(OSError):
+    """The index's storage could not even list its tables (lance says so with a ValueError)."""
+
+
+def day_filter(since: date | None, until: date | None) -> str | None:
+    parts = []
+    if since is not None:
+        parts.append(f"published_day >= {sql_string(since.isoformat())}")
+    if until is not None:
+        parts.append(f"published_day <= {sql_string(until.isoformat())}")
+    return " AND ".join(parts) or None
+
+
+def distinct_hits(hits: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    """The first `k` hits whose chunk id, document, url and text no better hit had."""
+    seen: set[tuple[str, str]] = set()
+    distinct = []
+    for hit in hits:
+        keys = {("id", hit["id"]), ("document", hit["document_id"]), ("text", hit["text"])}
+        if hit["url"]:
+            keys.add(("url", hit["url"]))
+        if keys & seen:
+            continue
+        seen |= keys
+        distinct.append(hit)
+        if len(distinct) == k:
+            break
+    return distinct
+
+
+def as_hit(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "document_id": row["document_id"],
+        "title": row["title"],
+        "url": row["url"],
+        "published": row["published"].isoformat() if row["published"] else None,
+        "score": round(1.0 - float(row["_distance"]), 6),
+        "text": row["text"],
+        "source": row["source"],
+    }
+
+
+class SearchIndex:
+    """A read-only handle on one table; `bounded`: S3 requests bounded for a service."""
+
+    def __init__(self, where: IndexLocation | str, table_name: str, bounded: bool = False):
+        self.location = as_location(where)
+        self.table_name = table_name
+        self.bounded = bounded
+        self._table = None
+        self._lock = threading.Lock()
+
+    def _tables(self):
+        """The database and its tables; `IndexUnreachableError` when its storage fails."""
+        try:
+            db = connect(self.location, READ_CONSISTENCY, bounded=self.bounded)
+            return db, table_names(db)
+        except Exception as error:
+            raise IndexUnreachableError(" ".join(str(error).split())[:300]) from error
+
+    def _open(self):
+        with self._lock:
+            if self._table is None:
+                db, tables = self._tables()
+                if self.table_name not in tables:
+                    return None  # nothing indexed yet: asked again next time
+                self._table = db.open_table(self.table_name)
+            return self._table
+
+    def _gone(self) -> bool:
+        """After a failed read: whether the table is gone (then forgotten, to be opened again
+        once it is back), rather than unreadable (or the storage cannot say)."""
+        try:
+            if self.table_name in self._tables()[1]:
+                return False
+        except IndexUnreachableError:
+            return False
+        with self._lock:
+            self._table = None
+        return True
+
+    def count_rows(self) -> int:
+        table = self._open()
+        try:
+            return 0 if table is None else table.count_rows()
+        except (OSError, RuntimeError):
+            if self._gone():
+                return 0
+            raise
+
+    def search(
+        self,
+        vector: np.ndarray,
+        k: int,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[dict[str, Any]] | None:
+        """The `k` nearest distinct chunks by cosine similarity (`score`, 1 is identical), best
+        first; None when nothing is indexed."""
+        table = self._open()
+        if table is None:
+            return None
+        fetch = min(k * OVERFETCH, MAX_FETCH)
+        while True:
+            try:
+                rows = self._nearest(table, vector, fetch, since, until)
+            except (OSError, RuntimeError):
+                if self._gone():
+                    return None
+                raise
+            hits = distinct_hits([as_hit(row) for row in rows], k)
+            if len(hits) == k or len(rows) < fetch or fetch >= MAX_FETCH:
+                return hits
+            fetch = min(fetch * 4, MAX_FETCH)
+
+    @staticmethod
+    def _nearest(table, vector, limit: int, since: date | None, until: date | None) -> list:
+        query = table.search(vector, vector_column_name=VECTOR_COLUMN).distance_type("cosine")
+        where = day_filter(since, until)
+        if where:
+            query = query.where(where, prefilter=True)
+        return query.select(RESULT_COLUMNS).limit(limit).to_list()
+
+
+def open_search_index(where: IndexLocation | str, table: str, bounded: bool = False) -> SearchIndex:
+    return SearchIndex(where, table, bounded)
