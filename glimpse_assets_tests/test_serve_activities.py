@@ -1,6 +1,7 @@
 """`GET /activities/processed` and `GET /activities/{id}`: the stored stories over HTTP, through
 a real `glimpse serve` process (order, paging, keys, 404) and on the reader alone (a day
-re-stored, an activity under two days)."""
+re-stored, an activity under two days). test_serve_activities_stored: the index by id, paging by
+a unique cursor, bad `before` values and corrupt objects."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from glimpse_assets.serve.activities_routes import StoredActivities
+from glimpse_assets.serve.activities_routes import Cursor, StoredActivities
+from glimpse_assets.stories.index import index_day
 from glimpse_assets_tests.serve_process import serve_process, store_sample_stories
 from glimpse_assets_tests.stores import io_manager_at
 
@@ -71,7 +73,7 @@ def test_one_activity_and_an_unknown_one(service, stories_root):
         not_a_number = client.get("/activities/latest")
     assert found.status_code == 200 and found.json()["activity_id"] == wanted
     assert unknown.status_code == 404
-    assert unknown.json() == {"detail": "no story for activity 999"}
+    assert unknown.json() == {"detail": "no story for this activity"}  # the id not echoed
     assert not_a_number.status_code == 422
 
 
@@ -107,9 +109,12 @@ def test_an_activity_under_two_days_is_listed_once_from_the_newest_day(tmp_path)
     ):
         day = pd.read_parquet(root / asset / f"{DAYS[1]}.parquet")
         pd.concat([day, frame]).to_parquet(root / asset / f"{DAYS[1]}.parquet")
+    store = io_manager_at(str(root)).object_store.store
+    second_day = pd.read_parquet(root / "activity_stories" / f"{DAYS[1]}.parquet")
+    index_day(store, DAYS[1], second_day["activity_id"])  # as its stories run does
 
     clock = {"t": 0.0}
-    reader = StoredActivities(io_manager_at(str(root)).object_store.store, lambda: clock["t"])
+    reader = StoredActivities(store, lambda: clock["t"])
     records = reader.processed(100, None)
     ids = [record["activity_id"] for record in records]
     assert ids.count(moved_id) == 1
@@ -120,4 +125,4 @@ def test_an_activity_under_two_days_is_listed_once_from_the_newest_day(tmp_path)
     newest = pd.read_parquet(root / "strava_activities" / f"{DAYS[2]}.parquet")
     assert reader.processed(1, None)[0]["activity_id"] in set(newest["activity_id"])
     before = datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=1)
-    assert all(r["start_date"] < before for r in reader.processed(100, before))
+    assert all(r["start_date"] < before for r in reader.processed(100, Cursor(before)))

@@ -222,6 +222,24 @@ def test_strava_activities_from_strava_keep_the_day_and_the_rotated_token(
     assert rotated not in text and CLIENT_SECRET not in text
 
 
+def test_a_lone_surrogate_in_a_strava_name_is_cleaned_and_the_day_stored(
+    offline_resources, storage_root
+):
+    """Strava's JSON may escape half a UTF-16 pair ("\\ud83c"), which json.loads keeps and no
+    UTF-8 writer takes: the name is cleaned as the news text is, on every run of the day."""
+    broken = activity(1, DAY + timedelta(hours=7), name="Sunrise \ud83c ride\u200b")
+    fine = activity(2, DAY + timedelta(hours=9), name="Évening loop 🌅")
+    with StravaDouble([broken, fine]) as strava:
+        resources = {**offline_resources, "strava_source": strava_source(strava)}
+        for _ in range(2):  # a re-run of the day as well
+            result = materialize_day(resources, "2026-03-02")
+            assert result.success
+            assert check_result(result).passed
+    activities = stored_frame(storage_root, "strava_activities", "2026-03-02")
+    assert list(activities["name"]) == ["Sunrise ride", "Évening loop 🌅"]
+    assert len(stored_frame(storage_root, "activity_stories", "2026-03-02")) == 2
+
+
 # -- the sensor and the schedule --------------------------------------------------------------
 
 

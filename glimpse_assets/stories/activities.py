@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from glimpse_assets.news.text import clean_text
+
 ACTIVITY_COLUMNS = [
     "activity_id",
     "name",
@@ -68,10 +70,12 @@ def mps_to_kmh(metres_per_second: float) -> float:
 
 
 def pace_min_per_km(distance_km: float, moving_time_min: float) -> str | None:
-    """Pace as "m:ss" per km; None without a distance (a manual or indoor activity)."""
+    """Pace as "m:ss" per km; None without a distance (a manual or indoor activity), or when
+    there is no finite pace (a distance of a few atoms)."""
     if not distance_km or distance_km <= 0 or not moving_time_min or moving_time_min <= 0:
         return None
-    return minutes_to_mss(moving_time_min / distance_km)
+    pace = moving_time_min / distance_km
+    return minutes_to_mss(pace) if math.isfinite(pace * 60) else None
 
 
 def minutes_to_mss(minutes: float) -> str:
@@ -191,17 +195,20 @@ def _number(value: Any) -> float:
 
 
 def _row(raw: dict[str, Any]) -> dict[str, Any]:
+    """One activity in our units. Its texts are cleaned as the news text is (`clean_text`): JSON
+    can carry half a UTF-16 surrogate pair ("\\ud83c"), which no UTF-8 writer takes, and
+    control characters and markup have no place in a label that reaches a prompt."""
     has_heartrate = raw.get("has_heartrate", raw.get("average_heartrate") is not None)
     return {
         "activity_id": int(raw["id"]),
-        "name": str(raw.get("name") or "").strip(),
-        "sport_type": str(raw.get("sport_type") or raw.get("type") or "Workout"),
+        "name": clean_text(raw.get("name")),
+        "sport_type": clean_text(raw.get("sport_type") or raw.get("type")) or "Workout",
         "start_date": pd.Timestamp(raw["start_date"]),
         # wall-clock time where it happened; Strava's "Z" on it is not UTC
         "start_date_local": pd.Timestamp(
             raw.get("start_date_local") or raw["start_date"]
         ).tz_localize(None),
-        "timezone": str(raw.get("timezone") or ""),
+        "timezone": clean_text(raw.get("timezone")),
         "distance_km": metres_to_km(_number(raw.get("distance"))),
         "moving_time_min": seconds_to_minutes(_number(raw.get("moving_time"))),
         "elapsed_time_min": seconds_to_minutes(_number(raw.get("elapsed_time"))),

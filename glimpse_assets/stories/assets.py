@@ -47,7 +47,7 @@ def strava_activities(
     group_name=STORIES_GROUP,
     kinds={"python", "parquet"},
     description="A title (at most 60 characters) and a story of 40 to 60 words for each "
-    "activity, from its own numbers.",
+    "activity, from its own numbers; each activity's day is indexed by id under _activities/.",
     pool=LLM_POOL,
     retry_policy=llm_retry_policy(),
 )
@@ -56,12 +56,13 @@ def activity_stories(
     config: LLMStepConfig,
     strava_activities,
     text_provider: TextProvider,
+    object_store: ObjectStoreResource,
 ):
     from glimpse_assets.stories.steps import stories_for_day
 
     return for_each_day(
         context,
-        partial(stories_for_day, context, text_provider, config.force),
+        partial(stories_for_day, context, text_provider, object_store.store, config.force),
         strava_activities=strava_activities,
     )
 

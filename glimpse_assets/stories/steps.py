@@ -14,8 +14,10 @@ import pandas as pd
 from glimpse_assets.metadata import markdown_table
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import add_day_metadata, requests_made
+from glimpse_assets.storage.object_store import ObjectStore
 from glimpse_assets.storage.records import JsonRecords
 from glimpse_assets.stories.activities import activities_frame
+from glimpse_assets.stories.index import index_day
 from glimpse_assets.stories.numbers import unmatched_numbers
 from glimpse_assets.stories.sources import ActivitySource
 
@@ -62,14 +64,17 @@ def stories_frame(activity_ids: list[int], results: list[Any]) -> pd.DataFrame:
 def stories_for_day(
     context: dg.AssetExecutionContext,
     text_provider: TextProvider,
+    store: ObjectStore,
     force: bool,
     day: date,
     strava_activities: pd.DataFrame,
 ) -> pd.DataFrame:
-    """One title and story per activity of the day, in the activities' order."""
+    """One title and story per activity of the day, in the activities' order, and the day
+    indexed by id for `GET /activities/{id}` (see `stories.index`)."""
     rows = strava_activities.to_dict("records")
     results = text_provider.write_activity_stories(context, rows, force=force)
     stories = stories_frame([int(row["activity_id"]) for row in rows], results)
+    index_day(store, day.isoformat(), stories["activity_id"])
     requests = requests_made(context, day, stories)
     add_day_metadata(
         context,
