@@ -10,8 +10,8 @@ location once (forkserver), so a step's start costs little against a range's wor
 
 Dagster chooses a job's executor when it is defined, not per run; this executor chooses when the
 run starts, from the run's partition range tags. It uses Dagster's `Executor` interface and its
-in-process and multiprocess executors, which Dagster exports only under `dagster._core`: kept
-to this module.
+in-process and multiprocess executors, which Dagster exports only under `dagster._core`
+(through dagster_compat.py).
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import dagster as dg
-from dagster._core.definitions.reconstruct import ReconstructableJob
-from dagster._core.execution.retries import RetryMode
-from dagster._core.executor.base import Executor
-from dagster._core.executor.in_process import InProcessExecutor
+
+from glimpse_assets.dagster_compat import (
+    Executor,
+    InProcessExecutor,
+    ReconstructableJob,
+    RetryMode,
+    multiprocess_executor_class,
+)
 
 if TYPE_CHECKING:
     from dagster._core.execution.context.system import PlanOrchestrationContext
@@ -92,15 +96,13 @@ class InProcessOrParallelRanges(Executor):
     },
 )
 def in_process_or_parallel_ranges(init_context: dg.InitExecutorContext) -> Executor:
-    from dagster._core.executor.multiprocess import MultiprocessExecutor
-
     config = init_context.executor_config
     one_day = InProcessExecutor(retries=RetryMode.ENABLED)
     long_range = None
     # Another process can rebuild the job only from where it is defined (a daemon's run, the
     # CLI); `execute_in_process` runs an in-memory job, in process.
     if isinstance(init_context.job, ReconstructableJob):
-        long_range = MultiprocessExecutor(
+        long_range = multiprocess_executor_class()(
             max_concurrent=int(config["max_concurrent"]) or os.cpu_count() or 1,
             retries=RetryMode.ENABLED,
             start_method="forkserver",

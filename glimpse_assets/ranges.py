@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from glimpse_assets.dagster_compat import run_event_records, step_asset_metadata
 from glimpse_assets.storage.io_manager import GlimpseIOManager, StoredDays
 
 if TYPE_CHECKING:
@@ -73,8 +74,7 @@ def metadata_added_for_day(context: dg.AssetExecutionContext, day: date) -> Mapp
     if len(context.partition_keys) == 1:
         return context.get_output_metadata(context.op_execution_context.op_def.output_defs[0].name)
     # In a range, per-day metadata is kept on the step context (as `ranges` reads it too).
-    step = context.get_step_execution_context()
-    return step.get_asset_metadata(context.asset_key, day.isoformat())
+    return step_asset_metadata(context, context.asset_key, day.isoformat())
 
 
 def requests_made(
@@ -150,13 +150,11 @@ def blocked_days(
         stored: dict[dg.AssetKey, set[str]] = defaultdict(set)
         failed: dict[dg.AssetKey, dict[str, str]] = defaultdict(dict)
         failed_by_day: dict[str, set[str]] = defaultdict(set)
-        records = instance.get_records_for_run(
+        records = run_event_records(
+            instance,
             run.run_id,
-            of_type={
-                dg.DagsterEventType.ASSET_MATERIALIZATION,
-                dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-            },
-        ).records
+            {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION},
+        )
         for record in records:
             event = record.event_log_entry.dagster_event
             if event is None:
@@ -288,8 +286,7 @@ def _record_day(context: dg.AssetExecutionContext, day: str, storage: Mapping[st
     the IO manager says of the object: the same metadata Dagster puts on the materialisation it
     records for the day when the step ends (a one-day run's, field for field)."""
     context.add_asset_metadata(dict(storage), partition_key=day)
-    step = context.get_step_execution_context()
-    metadata = dict(step.get_asset_metadata(context.asset_key, day) or {})
+    metadata = dict(step_asset_metadata(context, context.asset_key, day))
     context.log_event(
         dg.AssetMaterialization(asset_key=context.asset_key, partition=day, metadata=metadata)
     )

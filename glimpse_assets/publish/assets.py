@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from glimpse_assets.dagster_compat import step_key
 from glimpse_assets.news.assets import NEWS_GROUP
 from glimpse_assets.partitions import BACKFILL_POLICY, HELD, daily_partitions, day_is_over
 from glimpse_assets.publish.caption import build_caption
@@ -78,8 +79,7 @@ def social_post(
 def claim_owner(context: dg.AssetExecutionContext) -> str:
     """Who holds a day's ledger claim: this run and step (a retry of the step is the same owner,
     so it reconciles its own attempt instead of waiting for itself)."""
-    step = context.get_step_execution_context().step.key
-    return f"run {context.run.run_id} step {step}"
+    return f"run {context.run.run_id} step {step_key(context)}"
 
 
 def post_day(

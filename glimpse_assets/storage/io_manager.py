@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from glimpse_assets.dagster_compat import narrow_output_partitions
 from glimpse_assets.storage import formats
 from glimpse_assets.storage.object_store import ObjectNotFoundError, ObjectStore, StorageError
 from glimpse_assets.storage.resource import ObjectStoreResource
@@ -86,14 +87,12 @@ def record_only(context: dg.OutputContext, stored: StoredDays) -> None:
     Dagster 1.13 records one materialisation for every partition of the run when a range step's
     output is handled, and has no public way to leave some out (dagster-io/dagster#17836, open).
     A range that skipped days must not record them, so this narrows the partitions of the output
-    context, which Dagster reads right after `handle_output` returns. That is a private attribute:
-    the result is checked through the public `asset_partition_keys`, and if it did not take, the
+    context, which Dagster reads right after `handle_output` returns. That is a private attribute
+    (`dagster_compat.narrow_output_partitions`): the result is checked through the public
+    `asset_partition_keys`, and if it did not take, the
     step fails, naming the skipped days, rather than record a day that was not stored."""
     keys = list(stored.days)
-    if keys and hasattr(context, "_asset_partitions_subset"):
-        subset = context.asset_partitions_def.subset_with_partition_keys(keys)
-        context._asset_partitions_subset = subset  # private: see the docstring
-    if not keys or list(context.asset_partition_keys) != keys:
+    if not narrow_output_partitions(context, keys):
         skipped = "; ".join(f"{day} ({why})" for day, why in stored.skipped.items())
         raise StorageError(
             f"{context.asset_key.to_user_string()}: skipped {skipped}. The other "
