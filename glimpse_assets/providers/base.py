@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,6 +51,22 @@ class ImageResult:
 
 
 @dataclass(frozen=True)
+class TextRequest:
+    """What a domain asks of a text provider: its `messages` for a model (with an optional
+    `response_format`, e.g. a JSON schema), `shape`, which checks and normalises a model's
+    answer (raising `ProviderOutputError`), and `offline`, the finished text without a model,
+    with the `offline_model` and `offline_method` the metadata reports for it."""
+
+    messages: list[dict[str, str]]
+    shape: Callable[[str], str]
+    offline: Callable[[], str]
+    offline_model: str
+    offline_method: str
+    label: str = "the text"  # what is being made, for error messages
+    response_format: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class RideConditions:
     """What a block of rides went through: one provider call summarises one of these."""
 
@@ -78,29 +94,13 @@ class TextProvider(dg.ConfigurableResource, ABC):
         """One summary of at most three sentences per item, in the same order."""
 
     @abstractmethod
-    def write_activity_stories(
-        self,
-        context: dg.AssetExecutionContext,
-        activities: list[dict[str, Any]],
-        force: bool = False,
+    def complete(
+        self, context: Any, requests: list[TextRequest], force: bool = False
     ) -> list[TextResult]:
-        """A title and a story per activity (a row of `strava_activities` as a dict), in the
-        same order: each result's text is the JSON object `{"title": ..., "story": ...}`,
-        already held to `stories.story_text.parse_story`'s rules."""
-
-    @abstractmethod
-    def answer_question(
-        self,
-        context: Any,
-        question: str,
-        chunks: list[dict[str, Any]],
-        history: list[tuple[str, str]],
-        force: bool = False,
-    ) -> TextResult:
-        """An SMS reply to `question` from the search hits `chunks` (best first: `title`,
-        `published`, `text`), after the earlier `(question, reply)` exchanges `history`: at most
-        `sms.answers.MAX_REPLY_CHARS` characters, citing the article's title and day.
-        `context` may be None (the service answers outside any run)."""
+        """One text per request, in the same order: a model's answer to its `messages`, held to
+        its `shape`; offline, its `offline` text. `context` may be None (the service answers
+        outside any run). The generic call a domain makes with its own prompts, parsing and
+        offline fallback: a new domain adds nothing here."""
 
 
 class ImageProvider(dg.ConfigurableResource, ABC):

@@ -9,7 +9,6 @@ as a model's; should it ever fail them, the step fails at once with the reason (
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import dagster as dg
@@ -17,6 +16,7 @@ import dagster as dg
 from glimpse_assets.providers.base import (
     RideConditions,
     TextProvider,
+    TextRequest,
     TextResult,
     output_errors_fail,
 )
@@ -24,7 +24,6 @@ from glimpse_assets.providers.prompts import SUMMARY_MAX_SENTENCES
 
 OFFLINE_METHOD = "extractive, not an LLM: TF-IDF keywords and key sentence in a fixed template"
 OFFLINE_SUMMARY_METHOD = "extractive, not an LLM: the most informative condition sentences"
-OFFLINE_STORY_MODEL = "numbers-template"
 
 
 class OfflineTextProvider(TextProvider):
@@ -63,49 +62,19 @@ class OfflineTextProvider(TextProvider):
             )
         return results
 
-    def write_activity_stories(
-        self,
-        context: dg.AssetExecutionContext,
-        activities: list[dict[str, Any]],
-        force: bool = False,
+    def complete(
+        self, context: Any, requests: list[TextRequest], force: bool = False
     ) -> list[TextResult]:
-        from glimpse_assets.stories.story_text import (
-            OFFLINE_STORY_METHOD,
-            offline_story,
-            parse_story,
-        )
-
         results = []
-        for activity in activities:
-            label = f"the offline story of activity {activity.get('activity_id')}"
-            with output_errors_fail(label):
-                written_title, written_story = offline_story(activity)
-                answer = json.dumps({"title": written_title, "story": written_story})
-                title, story = parse_story(answer)
+        for request in requests:
+            with output_errors_fail(request.label):
+                text = request.offline()
             results.append(
                 TextResult(
-                    text=json.dumps({"title": title, "story": story}, ensure_ascii=False),
+                    text=text,
                     provider="offline",
-                    model=OFFLINE_STORY_MODEL,
-                    method=OFFLINE_STORY_METHOD,
+                    model=request.offline_model,
+                    method=request.offline_method,
                 )
             )
         return results
-
-    def answer_question(
-        self,
-        context: Any,
-        question: str,
-        chunks: list[dict[str, Any]],
-        history: list[tuple[str, str]],
-        force: bool = False,
-    ) -> TextResult:
-        from glimpse_assets.sms.answers import EXTRACTIVE_METHOD, extractive_answer
-
-        # No model reads the history: a follow-up is answered from its own search hits.
-        return TextResult(
-            text=extractive_answer(question, chunks),
-            provider="offline",
-            model="best-hit-extractive",
-            method=EXTRACTIVE_METHOD,
-        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from glimpse_assets.providers.base import (
     ProviderOutputError,
     RideConditions,
     TextProvider,
+    TextRequest,
     TextResult,
 )
 from glimpse_assets.providers.openai_client import OpenAIClient
@@ -154,39 +154,21 @@ class OpenAITextProvider(TextProvider):
         conversations = [summary_messages(c.city, c.news, c.weather, c.traffic) for c in conditions]
         return self._chat(context, conversations, shape_summary, force) if conversations else []
 
-    def write_activity_stories(
-        self,
-        context: dg.AssetExecutionContext,
-        activities: list[dict[str, Any]],
-        force: bool = False,
+    def complete(
+        self, context: Any, requests: list[TextRequest], force: bool = False
     ) -> list[TextResult]:
-        from glimpse_assets.stories.story_text import (
-            STORY_RESPONSE_FORMAT,
-            parse_story,
-            story_messages,
-        )
-
-        def shape(text: str) -> str:
-            title, story = parse_story(text)
-            return json.dumps({"title": title, "story": story}, ensure_ascii=False)
-
-        conversations = [story_messages(activity) for activity in activities]
-        if not conversations:
+        if not requests:
             return []
-        return self._chat(context, conversations, shape, force, STORY_RESPONSE_FORMAT)
-
-    def answer_question(
-        self,
-        context: Any,
-        question: str,
-        chunks: list[dict[str, Any]],
-        history: list[tuple[str, str]],
-        force: bool = False,
-    ) -> TextResult:
-        from glimpse_assets.sms.answers import answer_messages, shape_answer
-
-        messages = answer_messages(question, chunks, history)
-        return self._chat(context, [messages], lambda text: shape_answer(text, chunks), force)[0]
+        first = requests[0]
+        if all(
+            r.shape is first.shape and r.response_format == first.response_format for r in requests
+        ):  # one batch: the calls run side by side through the gateway
+            conversations = [request.messages for request in requests]
+            return self._chat(context, conversations, first.shape, force, first.response_format)
+        return [
+            self._chat(context, [r.messages], r.shape, force, r.response_format)[0]
+            for r in requests
+        ]
 
     def moderate(self, context: Any, text: str) -> tuple[ModerationResult, dict[str, Any]]:
         """The moderation endpoint's verdict on text meant for publication, and call metadata."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from glimpse_assets.llm.guardrails import fence, looks_like_instruction, strip_links_and_markup
-from glimpse_assets.providers.base import ProviderOutputError
+from glimpse_assets.providers.base import ProviderOutputError, TextRequest
 from glimpse_assets.providers.prompts import split_sentences
 
 MAX_REPLY_CHARS = 320
@@ -157,3 +157,23 @@ def shape_answer(text: str, chunks: Sequence[dict[str, Any]]) -> str:
     if not answer:
         raise ProviderOutputError("the answer is empty")
     return with_citation(answer, cited)
+
+
+EXTRACTIVE_MODEL = "best-hit-extractive"
+
+
+def answer_request(
+    question: str, chunks: Sequence[dict[str, Any]], history: list[tuple[str, str]]
+) -> TextRequest:
+    """What an SMS answer asks a text provider: a model reads the question, the search hits
+    `chunks` (best first) and the earlier `(question, reply)` exchanges, and its reply is held to
+    `shape_answer`; offline, the best hit's extract (no model reads the history: a follow-up is
+    answered from its own search hits)."""
+    return TextRequest(
+        messages=answer_messages(question, chunks, history),
+        shape=lambda text: shape_answer(text, chunks),
+        offline=lambda: extractive_answer(question, chunks),
+        offline_model=EXTRACTIVE_MODEL,
+        offline_method=EXTRACTIVE_METHOD,
+        label="the SMS answer",
+    )

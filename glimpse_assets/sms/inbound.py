@@ -38,7 +38,7 @@ answers). In order:
 4. **The answer**: the top hits of the search index for the question (for a follow-up, for
    it with the previous question when those match better, and the article of the previous
    answer), found by the deadline (else a reply asking to send it again); then the text
-   provider's `answer_question` with the sender's last exchanges
+   provider's answer (`sms.answers.answer_request`) with the sender's last exchanges
    (`conversation.ConversationMemory`). With a model, the call runs in a small thread pool and
    is waited for until the reply deadline (`GLIMPSE_SMS_REPLY_SECONDS` after the post arrived,
    less a margin): a slower or failed model call (a budget stop included) is replaced by the
@@ -75,7 +75,7 @@ from typing import Any, Protocol
 from pydantic import PrivateAttr
 
 from glimpse_assets.providers.base import TextProvider, TextResult
-from glimpse_assets.sms.answers import MAX_REPLY_CHARS, cut_to
+from glimpse_assets.sms.answers import MAX_REPLY_CHARS, answer_request, cut_to
 from glimpse_assets.sms.conversation import ConversationMemory, SenderLimit
 from glimpse_assets.sms.deadline import ThreadWaiter
 from glimpse_assets.sms.records import (
@@ -536,13 +536,12 @@ class InboundSms:
             previous = history[-1][2]
             if all(hit.get("id") != previous.get("id") for hit in chunks):
                 chunks = [*chunks[: SEARCH_HITS - 1], previous]  # the follow-up's article
-        fallback = self.extractive.answer_question(None, question, chunks, [])
+        (fallback,) = self.extractive.complete(None, [answer_request(question, chunks, [])])
         result, kind = fallback, "extractive"
         if self.uses_model and model:
             exchanges = [(asked, answered) for asked, answered, _ in history]
-            call = self._pool.submit(
-                self.provider.answer_question, None, question, chunks, exchanges
-            )
+            request = answer_request(question, chunks, exchanges)
+            call = self._pool.submit(lambda: self.provider.complete(None, [request])[0])
             try:
                 result, kind = call.result(timeout=max(deadline - self._clock(), 0.01)), "answer"
             except FutureTimeout:

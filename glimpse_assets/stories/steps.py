@@ -20,6 +20,7 @@ from glimpse_assets.stories.activities import activities_frame
 from glimpse_assets.stories.index import index_day
 from glimpse_assets.stories.numbers import unmatched_numbers
 from glimpse_assets.stories.sources import ActivitySource
+from glimpse_assets.stories.story_text import story_request
 
 STORY_COLUMNS = ["activity_id", "title", "story", "provider", "model", "method"]
 PREVIEW_COLUMNS = ["activity_id", "sport_type", "distance_km", "moving_time_min"]
@@ -72,7 +73,7 @@ def stories_for_day(
     """One title and story per activity of the day, in the activities' order, and the day
     indexed by id for `GET /activities/{id}` (see `stories.index`)."""
     rows = strava_activities.to_dict("records")
-    results = text_provider.write_activity_stories(context, rows, force=force)
+    results = text_provider.complete(context, [story_request(row) for row in rows], force=force)
     stories = stories_frame([int(row["activity_id"]) for row in rows], results)
     index_day(store, day.isoformat(), stories["activity_id"])
     requests = requests_made(context, day, stories)

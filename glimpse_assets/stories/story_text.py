@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from glimpse_assets.llm.guardrails import fence, reject_links_and_markup
-from glimpse_assets.providers.base import ProviderOutputError
+from glimpse_assets.providers.base import ProviderOutputError, TextRequest
 from glimpse_assets.stories.activities import (
     metric_value,
     minutes_to_hmm,
@@ -262,3 +262,32 @@ def offline_story(activity_row: Mapping[str, Any] | pd.Series) -> tuple[str, str
     if len(title) > TITLE_MAX_CHARS:
         title = title[: TITLE_MAX_CHARS - 1].rstrip() + "…"
     return title, story
+
+
+OFFLINE_STORY_MODEL = "numbers-template"
+
+
+def story_json(answer_text: str) -> str:
+    """A model's (or the template's) answer held to `parse_story`'s rules, as the stored JSON
+    object `{"title": ..., "story": ...}`."""
+    title, story = parse_story(answer_text)
+    return json.dumps({"title": title, "story": story}, ensure_ascii=False)
+
+
+def story_request(activity_row: Mapping[str, Any]) -> TextRequest:
+    """What the stories chain asks a text provider for one activity: the prompt and the JSON
+    schema for a model, and the numbers template offline, both held to the same rules."""
+
+    def offline() -> str:
+        title, story = offline_story(activity_row)
+        return story_json(json.dumps({"title": title, "story": story}))
+
+    return TextRequest(
+        messages=story_messages(activity_row),
+        shape=story_json,
+        offline=offline,
+        offline_model=OFFLINE_STORY_MODEL,
+        offline_method=OFFLINE_STORY_METHOD,
+        label=f"the offline story of activity {activity_row.get('activity_id')}",
+        response_format=STORY_RESPONSE_FORMAT,
+    )
