@@ -156,6 +156,28 @@ def test_invented_conditions_differ_between_days():
     assert not first[["weather", "traffic"]].equals(second[["weather", "traffic"]])
 
 
+def test_an_invented_day_has_one_weather_and_a_traffic_per_block():
+    # A city has one sky a day: never snow flurries beside a warm thunderstorm. The weather is
+    # drawn once from the day's seed; only the traffic changes from block to block.
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(120)]
+    tables = [in_turn(HEADLINES, d) for d in days]
+    for day, table in zip(days, tables, strict=True):
+        assert table["weather"].nunique() == 1, (day, sorted(set(table["weather"])))
+    weathers = {table["weather"].iloc[0] for table in tables}
+    assert weathers == set(conditions_pool()["weather"])  # over 120 days, every one is drawn
+    assert sum(table["traffic"].nunique() > 1 for table in tables) > 100
+
+
+def test_the_days_weather_is_the_first_draw_of_the_days_seed():
+    import random
+
+    from glimpse_assets.days import day_seed
+
+    for day in (DAY, DAY + timedelta(days=1), date(2027, 7, 14)):
+        expected = random.Random(day_seed(day, "conditions")).choice(conditions_pool()["weather"])
+        assert set(in_turn(HEADLINES, day)["weather"]) == {expected}
+
+
 # -- real rides: the headline of each block's time, nothing invented ----------------------------
 
 

@@ -14,20 +14,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glimpse_assets.llm.guardrails import reject_links_and_markup
+from glimpse_assets.news import image_prompt
 from glimpse_assets.news.assets import news_assets
+from glimpse_assets.news.image_prompt import compose_image_prompt, shape_image_prompt
 from glimpse_assets.news.sources import NewsBatch, NewsSource
-from glimpse_assets.providers import extractive
-from glimpse_assets.providers.base import ProviderOutputError, RideConditions
-from glimpse_assets.providers.extractive import compose_image_prompt, extractive_summary
+from glimpse_assets.providers.base import ProviderOutputError
 from glimpse_assets.providers.offline_text import OfflineTextProvider
-from glimpse_assets.providers.prompts import (
+from glimpse_assets.rides import summary_text
+from glimpse_assets.rides.assets import anomaly_summaries, clustered_rides, raw_rides, rides_assets
+from glimpse_assets.rides.conditions import NOT_KNOWN
+from glimpse_assets.rides.sources import SimulatedRidesSource
+from glimpse_assets.rides.summary_text import (
     SUMMARY_MAX_SENTENCES,
     SUMMARY_MAX_WORDS,
-    shape_paragraph,
+    RideConditions,
+    RideFacts,
+    Unusual,
+    extractive_summary,
+    fact_sentences,
     shape_summary,
+    summary_request,
 )
-from glimpse_assets.rides.assets import anomaly_summaries, clustered_rides, raw_rides, rides_assets
-from glimpse_assets.rides.sources import SimulatedRidesSource
 
 DAY = "2026-03-05"
 RETRY_EVENTS = ("STEP_UP_FOR_RETRY", "STEP_RESTARTED")
@@ -76,12 +83,13 @@ def assert_passes_the_summary_guardrails(summary: str) -> None:
 
 @pytest.mark.parametrize("headline", LINKED_HEADLINES)
 def test_a_headline_with_a_url_or_markup_gives_a_valid_summary(headline):
-    conditions = RideConditions("Port Aldermere", headline, "Light rain.", "Slow on the quay.")
-    (result,) = OfflineTextProvider().summarise_conditions(None, [conditions])
+    # Weather and traffic not known: the headline is the one condition the summary quotes.
+    conditions = RideConditions("Port Aldermere", headline, NOT_KNOWN, NOT_KNOWN)
+    (result,) = OfflineTextProvider().complete(None, [summary_request(conditions)])
 
     assert_passes_the_summary_guardrails(result.text)
     assert "example" not in result.text and "<" not in result.text
-    assert result.text.startswith("News: ")
+    assert result.text.startswith("News at the time: ")
 
 
 # Words and the pieces of links and markup, joined in any order; and any text at all.
@@ -109,7 +117,42 @@ def test_any_digest_with_links_or_markup_gives_a_valid_prompt(title, description
     }
     prompt = compose_image_prompt(digest)
     reject_links_and_markup(prompt, "image prompt")
-    assert shape_paragraph(prompt) == prompt
+    assert shape_image_prompt(prompt) == prompt
+
+
+BLOCK_LABELS = [f"{h:02d}:00-{h + 3:02d}:00" for h in range(0, 24, 3)]
+KINDS = ["long", "short", "fast", "slow", "other"]
+FACTS = st.builds(
+    RideFacts,
+    blocks=st.lists(st.sampled_from(BLOCK_LABELS), min_size=0, max_size=8, unique=True).map(
+        lambda blocks: tuple(sorted(blocks))
+    ),
+    rides=st.integers(1, 1_000_000),
+    day_rides=st.integers(1, 10_000_000),
+    unusual=st.lists(
+        st.builds(
+            Unusual,
+            kind=st.sampled_from(KINDS),
+            rides=st.integers(1, 100_000),
+            median=st.none() | st.floats(0, 1e6, allow_nan=False),
+            typical=st.none() | st.floats(0, 1e6, allow_nan=False),
+            unit=st.sampled_from(["km", "km/h", ""]),
+        ),
+        max_size=5,
+    ).map(tuple),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(TEXT, TEXT, TEXT, FACTS)
+def test_any_conditions_and_facts_give_a_summary_that_passes_the_guardrails(
+    news, weather, traffic, facts
+):
+    summary = extractive_summary(
+        RideConditions("Port Aldermere", news, weather, traffic, facts), SUMMARY_MAX_SENTENCES
+    )
+    assert_passes_the_summary_guardrails(summary)
+    assert summary.startswith(fact_sentences(facts, "Port Aldermere")[0])
 
 
 def test_a_long_headline_is_cut_to_its_share_of_the_summary():
@@ -162,7 +205,7 @@ def test_an_offline_summary_output_error_fails_the_step_once_with_its_reason(
     def rejected(conditions, max_sentences):
         raise ProviderOutputError("the summary contains a URL: 'forced for the test'")
 
-    monkeypatch.setattr(extractive, "extractive_summary", rejected)
+    monkeypatch.setattr(summary_text, "extractive_summary", rejected)
     result = materialise_rides(offline_resources, ["Harbour reopens after the storm"])
 
     assert not result.success
@@ -182,7 +225,7 @@ def test_an_offline_image_prompt_output_error_fails_the_step_once_with_its_reaso
     def rejected(digest):
         raise ProviderOutputError("the image prompt has 3 words; at least 20 are needed")
 
-    monkeypatch.setattr(extractive, "compose_image_prompt", rejected)
+    monkeypatch.setattr(image_prompt, "compose_image_prompt", rejected)
     result = dg.materialize(
         news_assets, partition_key=DAY, resources=offline_resources, raise_on_error=False
     )

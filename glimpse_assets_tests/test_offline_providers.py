@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, date, datetime, timedelta
 
+import dagster as dg
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,12 +14,17 @@ from PIL import Image
 
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.digest import build_digest
+from glimpse_assets.news.image_prompt import (
+    PROMPT_MAX_WORDS,
+    PROMPT_MIN_WORDS,
+    compose_image_prompt,
+    image_prompt_request,
+)
 from glimpse_assets.news.sources import SampleNewsSource, sample_articles_for_day, sample_pool
-from glimpse_assets.providers.extractive import compose_image_prompt
+from glimpse_assets.providers.base import ProviderOutputError, TextRequest
 from glimpse_assets.providers.landscape import png_bytes, render_prompt_image
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
-from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 from glimpse_assets.providers.tfidf import ENGLISH_STOP_WORDS, EmptyVocabularyError, tfidf
 
 CURRENTS_KEYS = {"id", "title", "description", "url", "author", "image", "language", "category"}
@@ -99,10 +105,40 @@ def test_any_digest_gives_a_valid_prompt(title, description, related):
 
 def test_offline_text_provider_says_it_is_not_an_llm():
     digest = sample_digest(DAYS[0])
-    result = OfflineTextProvider().write_image_prompt(None, digest)
+    (result,) = OfflineTextProvider().complete(None, [image_prompt_request(digest)])
     assert result.provider == "offline"
+    assert result.model == "tfidf-extractive"
     assert "not an LLM" in result.method
     assert result.text == compose_image_prompt(digest)
+
+
+def test_offline_text_provider_writes_each_request_with_its_own_writer_in_order():
+    requests = [
+        TextRequest(
+            messages=[{"role": "user", "content": f"say {n}"}],
+            shape=str.strip,
+            offline=lambda n=n: f"text {n}",
+            offline_model=f"model {n}",
+            offline_method=f"method {n}",
+        )
+        for n in range(3)
+    ]
+    results = OfflineTextProvider().complete(None, requests)
+    assert [(r.text, r.model, r.method) for r in results] == [
+        (f"text {n}", f"model {n}", f"method {n}") for n in range(3)
+    ]
+    assert {r.provider for r in results} == {"offline"}
+    assert OfflineTextProvider().complete(None, []) == []
+
+
+def test_an_offline_writer_that_fails_its_checks_fails_once_naming_the_request():
+    def refused() -> str:
+        raise ProviderOutputError("the caption has 2 words")
+
+    request = TextRequest([], str.strip, refused, "m", "method", label="the offline caption")
+    with pytest.raises(dg.Failure, match="the offline caption failed the output checks") as info:
+        OfflineTextProvider().complete(None, [request])
+    assert info.value.allow_retries is False
 
 
 # -- offline image --------------------------------------------------------------------------
@@ -176,6 +212,7 @@ def test_the_draw_does_not_change_the_pool():
 
 @settings(max_examples=100, deadline=None)
 @given(DATES)
+@pytest.mark.slow
 def test_every_article_is_published_inside_its_utc_day_with_a_unique_id(day):
     articles = sample_articles_for_day(day, sample_pool())
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -21,7 +21,8 @@ from glimpse_assets.news.assets import image_prompt, news_digest, news_image, ra
 from glimpse_assets.news.sources import SampleNewsSource
 from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.support.failures import failure_classes, failure_text
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply, Request
 
 PARTITION = "2026-03-02"
 API_KEY = "sk-test-secret"
@@ -144,19 +145,6 @@ def materialize_news(
         partition_key=PARTITION,
         raise_on_error=False,
     )
-
-
-def failure_of(result: dg.ExecuteInProcessResult, step: str) -> tuple[list[str], str]:
-    """The failed step's error class names (outermost first) and all its messages."""
-    failures = [event for event in result.get_step_failure_events() if event.step_key == step]
-    assert failures, f"step {step} did not fail"
-    classes, messages = [], []
-    error = failures[0].step_failure_data.error
-    while error is not None:
-        classes.append(error.cls_name)
-        messages.append(error.message)
-        error = error.cause
-    return classes, "\n".join(messages)
 
 
 def metadata_values(result: dg.ExecuteInProcessResult, asset: str) -> dict:
@@ -295,7 +283,8 @@ def test_a_too_short_answer_fails_the_run_and_stores_no_prompt(local_io_manager,
         result = materialize_news(server, local_io_manager)
 
     assert not result.success
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert "ProviderOutputError" in classes
     assert "5 words" in message
     assert "at least 20" in message
@@ -310,7 +299,8 @@ def test_an_empty_answer_fails_with_no_text(local_io_manager, storage_root):
         result = materialize_news(server, local_io_manager)
 
     assert not result.success
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert "ProviderOutputError" in classes
     assert "returned no text" in message
     assert not (storage_root / "image_prompt").exists()
@@ -322,7 +312,8 @@ def test_a_400_fails_once_with_the_servers_message(local_io_manager, storage_roo
         result = materialize_news(server, local_io_manager)
 
     assert not result.success
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert "Failure" in classes  # a Failure that bypasses Dagster's retry policy
     assert "HTTP 400" in message
     assert "bad model" in message
@@ -337,7 +328,8 @@ def test_an_image_400_fails_news_image_with_the_servers_message(local_io_manager
         result = materialize_news(server, local_io_manager)
 
     assert not result.success
-    classes, message = failure_of(result, "news_image")
+    classes = failure_classes(result, "news_image")
+    message = failure_text(result, "news_image")
     assert "Failure" in classes
     assert "HTTP 400" in message
     assert "size not supported" in message
@@ -358,7 +350,8 @@ def test_image_data_that_is_not_an_image_fails(local_io_manager, storage_root, b
         result = materialize_news(server, local_io_manager)
 
     assert not result.success
-    classes, message = failure_of(result, "news_image")
+    classes = failure_classes(result, "news_image")
+    message = failure_text(result, "news_image")
     assert "ProviderOutputError" in classes
     assert "not an image" in message
     assert IMAGE_MODEL in message

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from glimpse_assets.news.text import RAW_TEXT_LIMIT, clean_text, strip_html, truncate
+from glimpse_assets.text import RAW_TEXT_LIMIT, clean_text, strip_html, truncate
 
 # Fragments real feeds send, mixed with arbitrary text so hypothesis explores HTML-ish input.
 _FRAGMENTS = st.sampled_from(

@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from glimpse_assets.news.sources import day_bounds
-from glimpse_assets.news.text import clean_text, is_missing
+from glimpse_assets.days import day_bounds
+from glimpse_assets.text import clean_text, is_missing
 
 RAW_NEWS_COLUMNS = [
     "id",

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glimpse_assets.news.text import clean_text, truncate
 from glimpse_assets.providers.tfidf import EmptyVocabularyError, tfidf
+from glimpse_assets.text import clean_text, truncate
 
 RANKING_RULE = (
     "centrality: summed TF-IDF cosine similarity of title+description to the day's other "

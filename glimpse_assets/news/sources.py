@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
+from glimpse_assets.days import day_bounds, day_seed
 from glimpse_assets.llm.guardrails import redact_outside_text, redact_url
+from glimpse_assets.news.settings import NewsSettings
+from glimpse_assets.settings import setting
 
 if TYPE_CHECKING:
     import requests
@@ -47,11 +50,6 @@ class NewsSource(dg.ConfigurableResource, ABC):
         """The articles published on `day` (UTC)."""
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)
-
-
 # -- sample: offline, deterministic --------------------------------------------------------
 
 
@@ -59,11 +57,6 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 def sample_pool() -> tuple[dict[str, Any], ...]:
     text = resources.files("glimpse_assets.data").joinpath("sample_news.json").read_text("utf-8")
     return tuple(json.loads(text)["articles"])
-
-
-def day_seed(day: date, salt: str = "") -> int:
-    digest = hashlib.sha256(f"{salt}{day.isoformat()}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
 
 
 def _draw(
@@ -171,12 +164,10 @@ class SampleNewsSource(NewsSource):
 class CurrentsNewsSource(NewsSource):
     """The Currents API `/v1/search`, paged, for the partition's UTC day."""
 
-    api_key: str | None = Field(
-        default=None, description="Currents API key; pass dg.EnvVar('CURRENTS_API_KEY')."
-    )
-    base_url: str = "https://api.currentsapi.services"
-    language: str = "en"
-    category: str | None = None
+    api_key: str | None = setting(NewsSettings, "currents_api_key_set")
+    base_url: str = setting(NewsSettings, "currents_api_url")
+    language: str = setting(NewsSettings, "language")
+    category: str | None = setting(NewsSettings, "category")
     page_size: int = Field(default=100, ge=1, le=200)
     max_pages: int = Field(default=10, ge=1)
     timeout_seconds: float = 30.0
@@ -295,7 +286,7 @@ def feed_entry_to_article(entry: Any, language: str) -> dict[str, Any]:
 class RssNewsSource(NewsSource):
     """RSS or Atom feeds; entries published on the partition's UTC day are kept."""
 
-    feed_urls: list[str] = Field(description="Feed URLs (GLIMPSE_RSS_FEEDS, comma-separated).")
+    feed_urls: list[str] = setting(NewsSettings, "rss_feeds", required=True)
     timeout_seconds: float = 30.0
     max_retries: int = Field(default=3, ge=0)
     backoff_seconds: float = Field(default=1.0, ge=0)

@@ -15,6 +15,7 @@ from glimpse_assets.llm.guardrails import ModerationVerdicts
 from glimpse_assets.metadata import image_preview, markdown_table
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.digest import build_digest, digest_markdown
+from glimpse_assets.news.image_prompt import image_prompt_request
 from glimpse_assets.news.sources import NewsSource
 from glimpse_assets.providers.base import ImageProvider, TextProvider, output_errors_fail
 from glimpse_assets.ranges import add_day_metadata
@@ -56,7 +57,9 @@ def write_prompt(
     context: dg.AssetExecutionContext, text_provider: TextProvider, news_digest: dict, force: bool
 ) -> dict:
     with output_errors_fail(f"the image prompt for {news_digest['day']}"):
-        result = text_provider.write_image_prompt(context, news_digest, force=force)
+        (result,) = text_provider.complete(
+            context, [image_prompt_request(news_digest)], force=force
+        )
     add_day_metadata(
         context,
         {

@@ -66,41 +66,17 @@ class TextRequest:
     response_format: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class RideConditions:
-    """What a block of rides went through: one provider call summarises one of these."""
-
-    city: str
-    news: str
-    weather: str
-    traffic: str
-
-
 class TextProvider(dg.ConfigurableResource, ABC):
-    @abstractmethod
-    def write_image_prompt(
-        self, context: dg.AssetExecutionContext, digest: dict, force: bool = False
-    ) -> TextResult:
-        """A one-paragraph image prompt (see `prompts.shape_paragraph`) for the day's digest.
-        `force` asks a caching provider to call again rather than reuse a stored answer."""
-
-    @abstractmethod
-    def summarise_conditions(
-        self,
-        context: dg.AssetExecutionContext,
-        conditions: list[RideConditions],
-        force: bool = False,
-    ) -> list[TextResult]:
-        """One summary of at most three sentences per item, in the same order."""
-
     @abstractmethod
     def complete(
         self, context: Any, requests: list[TextRequest], force: bool = False
     ) -> list[TextResult]:
         """One text per request, in the same order: a model's answer to its `messages`, held to
         its `shape`; offline, its `offline` text. `context` may be None (the service answers
-        outside any run). The generic call a domain makes with its own prompts, parsing and
-        offline fallback: a new domain adds nothing here."""
+        outside any run). `force` asks a caching provider to call again rather than reuse a
+        stored answer. The one call a domain makes, with its own prompts, parsing and offline
+        fallback (`news/image_prompt.py`, `rides/summary_text.py`, `stories/story_text.py`,
+        `sms/answers.py`): a new domain adds nothing here."""
 
 
 class ImageProvider(dg.ConfigurableResource, ABC):

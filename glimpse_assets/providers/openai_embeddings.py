@@ -115,7 +115,7 @@ class OpenAIEmbedder(Embedder):
             raise ConfigurationError(
                 f"{key.env_var_name} is not set: GLIMPSE_EMBEDDINGS=openai needs it"
             )
-        return OpenAIClient(api_key=value, base_url=self.openai.base_url)
+        return self.openai.with_api_key(value)
 
     def request(self, texts: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "input": texts, "encoding_format": "float"}

@@ -23,18 +23,11 @@ from glimpse_assets.providers.base import (
     ImageProvider,
     ImageResult,
     ProviderOutputError,
-    RideConditions,
     TextProvider,
     TextRequest,
     TextResult,
 )
 from glimpse_assets.providers.openai_client import OpenAIClient
-from glimpse_assets.providers.prompts import (
-    image_prompt_messages,
-    shape_paragraph,
-    shape_summary,
-    summary_messages,
-)
 from glimpse_assets.ranges import add_day_metadata
 
 LLM_METHOD = "LLM via an OpenAI-compatible Chat Completions API"
@@ -139,20 +132,6 @@ class OpenAITextProvider(TextProvider):
         if isinstance(context, dg.AssetExecutionContext):
             add_day_metadata(context, stats.metadata())
         return results
-
-    def write_image_prompt(
-        self, context: dg.AssetExecutionContext, digest: dict, force: bool = False
-    ) -> TextResult:
-        return self._chat(context, [image_prompt_messages(digest)], shape_paragraph, force)[0]
-
-    def summarise_conditions(
-        self,
-        context: dg.AssetExecutionContext,
-        conditions: list[RideConditions],
-        force: bool = False,
-    ) -> list[TextResult]:
-        conversations = [summary_messages(c.city, c.news, c.weather, c.traffic) for c in conditions]
-        return self._chat(context, conversations, shape_summary, force) if conversations else []
 
     def complete(
         self, context: Any, requests: list[TextRequest], force: bool = False

@@ -14,7 +14,8 @@ News is the day's `raw_news` headlines, in one of two ways:
 Weather and traffic come from the conditions source the rides source names:
 
 - `invented`: the shipped pool of made-up conditions, drawn by a seed from the date (the
-  default for simulated rides, which are invented too), labelled as invented;
+  default for simulated rides, which are invented too), labelled as invented: one weather for
+  the day (the city has one sky), a traffic for each block;
 - `none`: "Not known." (the default for real rides: nothing is invented for a real day);
 - a file template (`.csv` or `.parquet` with `{date}` or `{month}`, local or s3://) with
   columns `time`, `weather`, `traffic`: observations, each in force from its time; a block
@@ -34,9 +35,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from glimpse_assets.news.sources import day_seed
-from glimpse_assets.news.text import clean_text
+from glimpse_assets.days import day_seed
 from glimpse_assets.rides.templates import RidesSourceError
+from glimpse_assets.text import clean_text
 
 BLOCK_HOURS = 3
 BLOCKS_PER_DAY = 24 // BLOCK_HOURS
@@ -139,9 +140,11 @@ def news_by_time(headlines: pd.DataFrame, day: date, timezone: str) -> tuple[lis
 
 
 def invented_conditions(day: date) -> dict[str, tuple[list[str], list[str]]]:
+    """One weather for the whole day, drawn once from the day's seed, and a traffic per block:
+    a day never has snow flurries beside a warm thunderstorm."""
     rng = random.Random(day_seed(day, "conditions"))
     pool = conditions_pool()
-    weather = [rng.choice(pool["weather"]) for _ in range(BLOCKS_PER_DAY)]
+    weather = [rng.choice(pool["weather"])] * BLOCKS_PER_DAY
     traffic = [rng.choice(pool["traffic"]) for _ in range(BLOCKS_PER_DAY)]
     invented = [INVENTED_FROM] * BLOCKS_PER_DAY
     return {"weather": (weather, invented), "traffic": (traffic, invented)}

@@ -12,7 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from glimpse_assets.news.sources import day_bounds, day_seed
+from glimpse_assets.days import day_bounds, day_seed
 
 RIDE_KINDS = ("typical", "long", "fast", "slow")
 KIND_SHARES = (0.925, 0.025, 0.025, 0.025)

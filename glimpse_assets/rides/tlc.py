@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from glimpse_assets.news.sources import day_bounds
+from glimpse_assets.days import day_bounds
 from glimpse_assets.rides.simulate import ride_ids
 from glimpse_assets.rides.templates import RidesSourceError, validate_template
 from glimpse_assets.storage.object_store import StorageError, is_s3_uri, open_object_store

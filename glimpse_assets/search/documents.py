@@ -7,8 +7,8 @@ import hashlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from glimpse_assets.news.text import clean_text, is_missing
 from glimpse_assets.search.chunking import SearchDocument
+from glimpse_assets.text import clean_text, is_missing
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -217,7 +217,7 @@ def main_story_check(
 ) -> dg.AssetCheckResult:
     """The day's main story, searched for by its title, is among the top hits."""
     from glimpse_assets.news.digest import EmptyNewsDayError, main_story_id
-    from glimpse_assets.news.text import clean_text, is_missing
+    from glimpse_assets.text import clean_text, is_missing
 
     raw_news = stored_raw_news(store, day)
     try:

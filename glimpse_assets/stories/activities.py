@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from glimpse_assets.news.text import clean_text
+from glimpse_assets.text import clean_text
 
 ACTIVITY_COLUMNS = [
     "activity_id",

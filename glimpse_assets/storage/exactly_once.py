@@ -45,7 +45,6 @@ from typing import Any
 
 import dagster as dg
 
-from glimpse_assets.publish.publishers import NothingSentError, RefusedBeforeSendingError
 from glimpse_assets.storage.object_store import AlreadyExistsError, ObjectChangedError
 from glimpse_assets.storage.records import JsonRecords
 
@@ -56,6 +55,31 @@ LEASE_SECONDS = 600.0  # longer than any attempt: Instagram's polls take up to a
 WAIT_SECONDS = 600.0  # how long a run waits for another run that is posting the same day
 POLL_SECONDS = 2.0  # how often a waiting run re-reads the ledger
 CLAIM_FIELDS = ("owner", "claimed_at", "lease_seconds")  # of the run, not of the day
+
+
+# What a publisher raises, and what the ledger records for it: the errors are the ledger's, so
+# any domain that posts once (the daily post, the SMS digest) speaks the same language, and the
+# ledger knows no publisher.
+
+
+class PublishError(RuntimeError):
+    """The publisher refused the post or could not be reached; the message says which."""
+
+
+class NothingSentError(PublishError):
+    """The attempt failed before anything could reach anyone: safe to start again."""
+
+
+class PublishRejectedError(dg.Failure):
+    """Retrying the same post cannot help (bad token, bad input): fail without retries."""
+
+    def __init__(self, description: str):
+        super().__init__(description=description, allow_retries=False)
+
+
+class RefusedBeforeSendingError(PublishRejectedError):
+    """Refused before anything could reach anyone (login refused, certificate not trusted):
+    nothing went out, so the next attempt starts afresh, but retrying as it is cannot help."""
 
 
 class PublishUncertainError(dg.Failure):

@@ -1,4 +1,6 @@
-"""Text cleaning for outside news: HTML out, control characters out, whitespace normalised.
+"""Text cleaning for outside text (news articles, activity names, posted documents, captions):
+HTML out, control characters out, whitespace normalised. Shared by every domain that takes text
+from outside.
 
 UTF-8 (accents, emoji, CJK) is kept as it is. Work on a huge body is bounded by cutting the raw
 text before parsing it.
