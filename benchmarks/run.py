@@ -248,11 +248,13 @@ HEAVY_LIBRARIES = [
     ("dbscan", "`import dbscan` (its scikit-learn wrapper); clustered_rides loads only its core"),
     ("matplotlib", "nothing (the rides plot is drawn with Pillow)"),
     ("PIL", "news_image, social_post, the IO manager for PNG"),
-    ("boto3", "s3:// storage, the SNS notifier"),
+    ("boto3", "s3:// storage (its first use), the SNS notifier"),
+    ("dagster_aws", "s3:// storage's first use (S3Resource), GLIMPSE_SECRETS_FROM"),
     ("requests", "the Currents and RSS sources, the Instagram publisher"),
     ("feedparser", "the RSS source"),
     ("slack_sdk", "the Slack notifier"),
-    ("openai", "the openai providers' first call (GLIMPSE_PROVIDER=openai)"),
+    ("openai", "with dagster_openai, when a provider or the embeddings are openai"),
+    ("dagster_openai", "the code location with openai configured (OpenAIResource is its resource)"),
     ("onnxruntime", "article_embeddings, the search check, `glimpse serve` (MiniLM)"),
     ("tokenizers", "article_chunks (word-piece bounds), the MiniLM embedder"),
     ("lancedb", "search_index, the search check, `glimpse serve`"),
@@ -262,7 +264,7 @@ HEAVY_LIBRARIES = [
 ]
 LOAD_GOAL = 1.7
 LOAD_CODE_LOCATION = (
-    "import sys; from glimpse_assets import defs; defs.get_repository_def(); "
+    "import sys; from glimpse_assets import defs; defs().get_repository_def(); "
     "heavy = [m for m in {names!r} if m in sys.modules]; "
     "assert not heavy, f'the code location loaded {{heavy}}'"
 )
@@ -279,9 +281,17 @@ def load_rows(env: dict[str, str], repeats: int = 7) -> list[str]:
     names = [name for name, _ in HEAVY_LIBRARIES]
     bare = median_of([python, "-c", "import dagster"], env, repeats)
     load = median_of([python, "-c", LOAD_CODE_LOCATION.format(names=names)], env, repeats)
-    openai_env = {**env, "GLIMPSE_PROVIDER": "openai", "OPENAI_API_KEY": "unused"}
+    # S3 storage and OpenAI configured: dagster-openai's OpenAIResource (so the SDK) loads with
+    # the code location; dagster-aws and boto3 wait for the store's first use.
+    configured_env = {
+        **env,
+        "GLIMPSE_PROVIDER": "openai",
+        "OPENAI_API_KEY": "unused",
+        "GLIMPSE_STORAGE_URI": "s3://glimpse-bench/storage",
+    }
+    configured_names = [name for name in names if name not in ("openai", "dagster_openai")]
     load_openai = median_of(
-        [python, "-c", LOAD_CODE_LOCATION.format(names=names)], openai_env, repeats
+        [python, "-c", LOAD_CODE_LOCATION.format(names=configured_names)], configured_env, repeats
     )
     validate = median_of(
         [str(BIN / "dagster"), "definitions", "validate", "-m", "glimpse_assets"], env, 3
@@ -295,9 +305,10 @@ def load_rows(env: dict[str, str], repeats: int = 7) -> list[str]:
         "|---|---|---|---|",
         f"| `python -c 'import dagster'` | {bare:.2f} | 1.00 | |",
         f"| load the code location (`from glimpse_assets import defs; "
-        f"defs.get_repository_def()`), no heavy library loaded | {load:.2f} | {ratio:.2f} "
+        f"defs().get_repository_def()`), no heavy library loaded | {load:.2f} | {ratio:.2f} "
         f"| ≤ {LOAD_GOAL} ({'met' if ratio <= LOAD_GOAL else 'NOT met'}) |",
-        f"| the same with `GLIMPSE_PROVIDER=openai` | {load_openai:.2f} "
+        f"| the same with `GLIMPSE_PROVIDER=openai` and `GLIMPSE_STORAGE_URI=s3://...` "
+        f"(loads dagster-openai and the openai SDK) | {load_openai:.2f} "
         f"| {load_openai / bare:.2f} | ≤ {LOAD_GOAL} |",
         f"| `dagster definitions validate -m glimpse_assets` | {validate:.2f} "
         f"| {validate / bare:.2f} | |",

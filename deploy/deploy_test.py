@@ -11,16 +11,21 @@ submitted to the webserver's GraphQL API as the UI submits it, queued, launched 
 through the code server, and its steps run on the workers. The same day is also materialised
 with the in-process executor on a SQLite instance into another bucket; then every stored object
 of the two is compared (the storage URI itself replaced by `<storage>`; objects that differ in
-bytes are compared by content as glimpse_assets_tests/output_digests.py does). It prints one line
+bytes are compared by content as glimpse_assets_tests/support/output_digests.py does). The
+deployed runs' step logs go to a bucket of their own through the instance's S3ComputeLogManager
+(dagster-aws); every run must have left its steps' logs there, read back from SeaweedFS with a
+plain S3 client. It prints one line
 
-    deploy-test: N runs in Postgres, steps on K worker processes, M objects on S3, outputs identical
+    deploy-test: N runs in Postgres, steps on K worker processes, M objects on S3, L step logs
+    on S3, outputs identical
 
 and stops everything it started, also when something fails (then it exits 1 with the reason and
 keeps the folder with every service's log).
 
 `python -m deploy.deploy_test --materialise DAY` runs the in-process reference day, and
-`--groups` prints the asset groups in run order (both in a child process with the environment
-they need).
+`--groups` prints the asset groups in run order and `--sensors` the automation sensors (each in a
+child process with the environment it needs). Those are stopped before the day's runs are
+launched by hand: they would otherwise run the chains that follow raw_news a second time.
 """
 
 from __future__ import annotations
@@ -57,7 +62,13 @@ DEPLOY_BUCKET = "glimpse-deploy"
 REFERENCE_BUCKET = "glimpse-reference"
 PREFIX = "storage"
 WORKERS = 2
+LOGS_BUCKET = "glimpse-logs"  # GLIMPSE_COMPUTE_LOGS_BUCKET of deploy/dagster.postgres.yaml
+LOGS_PREFIX = "compute-logs"  # its S3ComputeLogManager's prefix
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The deployed runs keep Dagster's default console logging (every event, DEBUG), as the UI
+# launches them: each step's stderr file on S3 must show the step starting.
+STEP_LOGS: dict = {}
+STEP_STARTED = "Started execution of step"
 
 
 class DeployTestError(RuntimeError):
@@ -106,8 +117,22 @@ def groups_of_the_code_location() -> list[list]:
 
     return [
         [group, [list(key.path) for key in keys]]
-        for group, keys in group_order(defs.get_repository_def().asset_graph)
+        for group, keys in group_order(defs().get_repository_def().asset_graph)
     ]
+
+
+def automation_sensors() -> list[str]:
+    """The code location's declarative-automation sensors that start RUNNING."""
+    import dagster as dg
+
+    from glimpse_assets import defs
+
+    return sorted(
+        sensor.name
+        for sensor in defs().get_repository_def().sensor_defs
+        if isinstance(sensor, dg.AutomationConditionSensorDefinition)
+        and sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    )
 
 
 def materialise(day: str) -> list[str]:
@@ -124,7 +149,7 @@ def materialise(day: str) -> list[str]:
     # that the name is taken, and the first registration (the same function) is the one used.
     warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
 
-    asset_graph = defs.get_repository_def().asset_graph
+    asset_graph = defs().get_repository_def().asset_graph
     job = ReconstructableRepository.for_module(
         "glimpse_assets", "defs", working_directory=str(REPO_ROOT)
     ).get_reconstructable_job("__ASSET_JOB")
@@ -178,9 +203,9 @@ def run_day(day: str, env: Mapping[str, str], log: Path) -> list[str]:
     return json.loads(lines[-1])
 
 
-def objects(client, bucket: str) -> dict[str, bytes]:
+def objects(client, bucket: str, prefix: str = "") -> dict[str, bytes]:
     found = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             found[item["Key"]] = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
     return found
@@ -199,7 +224,7 @@ def outputs(all_objects: Mapping[str, bytes], bucket: str) -> dict[str, bytes]:
 
 def differences(deployed: Mapping[str, bytes], reference: Mapping[str, bytes], work: Path):
     """Keys whose objects differ: missing on one side, or different in bytes and in content."""
-    from glimpse_assets_tests.output_digests import content_digest
+    from glimpse_assets_tests.support.output_digests import content_digest
 
     different = sorted(set(deployed) ^ set(reference))
     for key in sorted(set(deployed) & set(reference)):
@@ -244,6 +269,32 @@ def worker_processes(instance, run_ids: list[str]) -> tuple[set[int], set[str]]:
     return pids, hosts
 
 
+def step_logs(client, run_ids: list[str]) -> dict[str, str]:
+    """The step logs the runs left in LOGS_BUCKET ({key: text}), read with a plain S3 client;
+    raises unless every run has a stderr file showing its steps starting. The instance's
+    S3ComputeLogManager keeps them as <prefix>/storage/<run id>/compute_logs/<step>.out|.err
+    (stdout, stderr; empty ones are skipped)."""
+    logs = {}
+    for run_id in run_ids:
+        found = objects(client, LOGS_BUCKET, f"{LOGS_PREFIX}/storage/{run_id}/")
+        started = [
+            key
+            for key, data in found.items()
+            if key.endswith(".err") and STEP_STARTED in data.decode(errors="replace")
+        ]
+        if not started:
+            seen = {key: data[:200].decode(errors="replace") for key, data in found.items()}
+            raise DeployTestError(
+                f"run {run_id} left no step log on S3 showing a step start "
+                f"(found {seen or 'nothing'} in s3://{LOGS_BUCKET}/{LOGS_PREFIX}/)"
+            )
+        empty = [key for key, data in found.items() if not data.strip()]
+        if empty:
+            raise DeployTestError(f"empty step logs were uploaded: {empty[:3]}")
+        logs |= {key: data.decode(errors="replace") for key, data in found.items()}
+    return logs
+
+
 def materialised_assets(instance_home: Path, run_ids: list[str]) -> set[str]:
     """The asset key paths (`a/b`) the runs materialised, from the instance's event log."""
     import dagster as dg
@@ -269,14 +320,14 @@ def default_day() -> str:
 def deployment(folder: Path) -> Iterator[dict]:
     """Postgres, Redis, SeaweedFS and the workers, started in that order and stopped in the
     reverse order, whatever happens in between."""
-    from glimpse_assets_tests.seaweedfs import SeaweedFS
+    from glimpse_assets_tests.support.seaweedfs import SeaweedFS
 
     with contextlib.ExitStack() as stack:
         postgres = stack.enter_context(PostgresServer(folder / "postgres"))
         redis = stack.enter_context(RedisServer(folder / "redis"))
         s3 = stack.enter_context(SeaweedFS(folder / "seaweedfs", "glimpse-deploy", "deploy-secret"))
         client = s3.client()
-        for bucket in (DEPLOY_BUCKET, REFERENCE_BUCKET):
+        for bucket in (DEPLOY_BUCKET, REFERENCE_BUCKET, LOGS_BUCKET):
             client.create_bucket(Bucket=bucket)
         home = folder / "dagster_postgres"
         home.mkdir()
@@ -291,6 +342,7 @@ def deployment(folder: Path) -> Iterator[dict]:
             "GLIMPSE_EXECUTOR": "celery",
             "GLIMPSE_CELERY_BROKER_URL": redis.url,
             "GLIMPSE_STORAGE_URI": f"s3://{DEPLOY_BUCKET}/{PREFIX}",
+            "GLIMPSE_COMPUTE_LOGS_BUCKET": LOGS_BUCKET,
         }
         workers = [CeleryWorker(f"glimpse-{n}@deploy-test", folder, env) for n in (1, 2)]
         for worker in workers:
@@ -355,6 +407,7 @@ def launch_day(day: str, deployed: Mapping, log: Path) -> list[str]:
     )
     if completed.returncode != 0:
         raise DeployTestError(f"the code location did not load: {completed.stderr[-2000:]}")
+    stop_sensors(deployed)
     client = DagsterGraphQLClient(HOST, port_number=deployed["webserver_port"], timeout=60)
     run_ids = []
     for group, paths in json.loads(completed.stdout.strip().splitlines()[-1]):
@@ -362,7 +415,7 @@ def launch_day(day: str, deployed: Mapping, log: Path) -> list[str]:
             "__ASSET_JOB",
             repository_location_name="glimpse_assets",
             repository_name="__repository__",
-            run_config=QUIET,
+            run_config=STEP_LOGS,
             tags={"dagster/partition": day, "glimpse/deploy-test": group},
             asset_selection=[dg.AssetKey(path) for path in paths],
         )
@@ -381,6 +434,42 @@ def launch_day(day: str, deployed: Mapping, log: Path) -> list[str]:
                 f"(logs in {log.parent})"
             )
     return run_ids
+
+
+def stop_sensors(deployed: Mapping) -> None:
+    """Stop the automation sensors before the day's runs are launched by hand: they would run
+    the chains that follow raw_news a second time, and the outputs would no longer be those of
+    the in-process run, which makes each asset once."""
+    env = dict(deployed["env"])
+    listed = subprocess.run(
+        [sys.executable, "-m", "deploy.deploy_test", "--sensors"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if listed.returncode != 0:
+        raise DeployTestError(f"the code location did not load: {listed.stderr[-2000:]}")
+    for name in json.loads(listed.stdout.strip().splitlines()[-1]):
+        stop = [str(VENV_BIN / "dagster"), "sensor", "stop", name, "-w", env["GLIMPSE_WORKSPACE"]]
+        stopped = subprocess.run(stop, env=env, capture_output=True, text=True, timeout=300)
+        if stopped.returncode != 0:
+            raise DeployTestError(f"could not stop the sensor {name}: {stopped.stderr[-2000:]}")
+
+
+def settled_runs(instance, timeout: float = 600):
+    """Every run record once none is queued or in progress (the daemon's automation may launch
+    runs of its own after the day's); raises after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        records = instance.get_run_records()
+        if all(record.dagster_run.is_finished for record in records):
+            return records
+        if time.monotonic() > deadline:
+            busy = [r.dagster_run.run_id for r in records if not r.dagster_run.is_finished]
+            raise DeployTestError(f"runs still in progress after {timeout:.0f} s: {busy}")
+        time.sleep(2)
 
 
 def first_failure(deployed: Mapping, run_id: str) -> str:
@@ -413,13 +502,17 @@ def deploy_test(folder: Path, day: str) -> str:
         run_day(day, reference_env, folder / "in_process.log")
         run_ids = launch_day(day, deployed, folder / "server" / "daemon.log")
 
-        # Read back what the instance holds, from Postgres.
+        # Read back what the instance holds, from Postgres: the runs launched here and any the
+        # daemon's automation launched after them (waited for: they write to the same bucket).
         os.environ.update(deployed["postgres"].env())
         with dg.DagsterInstance.from_config(str(deployed["home"])) as instance:
-            records = instance.get_run_records()
+            records = settled_runs(instance)
             not_successful = [r.dagster_run.run_id for r in records if not r.dagster_run.is_success]
-            if not_successful or {r.dagster_run.run_id for r in records} != set(run_ids):
-                raise DeployTestError(f"runs in Postgres not all successful: {not_successful}")
+            missing = set(run_ids) - {r.dagster_run.run_id for r in records}
+            if not_successful or missing:
+                raise DeployTestError(
+                    f"runs in Postgres not all successful: {not_successful}; missing: {missing}"
+                )
             pids, hosts = worker_processes(instance, run_ids)
         if len(hosts) < WORKERS:
             raise DeployTestError(f"steps ran on {sorted(hosts)}, not on both workers")
@@ -443,9 +536,11 @@ def deploy_test(folder: Path, day: str) -> str:
             raise DeployTestError(
                 f"{len(different)} outputs differ from the in-process run's: {different[:5]}"
             )
+        logs = step_logs(client, run_ids)
         return (
             f"deploy-test: {len(records)} runs in Postgres, steps on {len(pids)} worker "
-            f"processes, {len(deployed_objects)} objects on S3, outputs identical"
+            f"processes, {len(deployed_objects)} objects on S3, {len(logs)} step logs on S3, "
+            "outputs identical"
         )
 
 
@@ -454,8 +549,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", help="the day (YYYY-MM-DD); default: the last complete UTC day")
     parser.add_argument("--materialise", metavar="DAY", help=argparse.SUPPRESS)
     parser.add_argument("--groups", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sensors", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
+    if args.sensors:
+        print(json.dumps(automation_sensors()))
+        return 0
     if args.groups:
         print(json.dumps(groups_of_the_code_location()))
         return 0

@@ -29,11 +29,13 @@ def _say(line: str) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from glimpse_assets.secrets import load_secrets
     from glimpse_assets.serve.settings import ServeSettings
     from glimpse_assets.settings import ConfigurationError
 
     env = os.environ
     try:
+        load_secrets(env)  # GLIMPSE_SECRETS_FROM, before any setting is read
         settings = ServeSettings.from_env(env)
     except ConfigurationError as error:
         _say(f"glimpse serve: {error}")

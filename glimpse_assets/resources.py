@@ -1,8 +1,11 @@
 """The resources every domain shares, built once from the shared settings: `object_store`,
-`io_manager`, `text_provider`, `image_provider`, `embedder` (and `llm`, the gateway, when the
-providers or the embeddings are openai). Each domain's Definitions includes these same
-instances, so that it loads alone and `Definitions.merge` accepts them (it rejects two different
-resources under one key)."""
+`io_manager`, `text_provider`, `image_provider`, `embedder` (and, when the providers or the
+embeddings are openai, `openai`, dagster-openai's OpenAIResource for the server, and `llm`, the
+gateway). Each domain's Definitions includes these same instances, so that it loads alone and
+`Definitions.merge` accepts them (it rejects two different resources under one key).
+
+Secrets named in GLIMPSE_SECRETS_FROM (`glimpse_assets.secrets`) are loaded into the environment
+first, so the settings and every `dg.EnvVar` see them."""
 
 from __future__ import annotations
 
@@ -43,9 +46,16 @@ class SharedResources:
 
 
 def openai_client(settings: ProviderSettings):
+    """dagster-openai's OpenAIResource (`OpenAIClient`) for the configured server; the key is
+    read when a run starts (`dg.EnvVar`). Imports the SDK: only called when openai is used."""
     from glimpse_assets.providers.openai_client import OpenAIClient
 
-    return OpenAIClient(api_key=dg.EnvVar("OPENAI_API_KEY"), base_url=settings.openai_base_url)
+    return OpenAIClient(
+        api_key=dg.EnvVar("OPENAI_API_KEY"),
+        base_url=settings.openai_base_url,
+        organization=settings.openai_organization,
+        project=settings.openai_project,
+    )
 
 
 def llm_gateway(settings: ProviderSettings, object_store: ObjectStoreResource):
@@ -73,7 +83,7 @@ def provider_resources(
     client = llm = None
     if settings.kind == "openai" or embeddings.embeddings == "openai":
         client, llm = openai_client(settings), llm_gateway(settings, object_store)
-        resources["llm"] = llm
+        resources |= {"openai": client, "llm": llm}
     if settings.kind == "offline":
         from glimpse_assets.providers.offline_image import OfflineImageProvider
         from glimpse_assets.providers.offline_text import OfflineTextProvider
@@ -110,6 +120,9 @@ def provider_resources(
 
 
 def shared_resources(env: Mapping[str, str]) -> SharedResources:
+    from glimpse_assets.secrets import load_secrets
+
+    env = load_secrets(env)
     storage = StorageSettings.from_env(env)
     providers = ProviderSettings.from_env(env)
     embeddings = EmbeddingSettings.from_env(env)

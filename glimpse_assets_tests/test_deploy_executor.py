@@ -20,6 +20,8 @@ from glimpse_assets.executors import (
 )
 from glimpse_assets.settings import ConfigurationError
 
+pytestmark = pytest.mark.deploy
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BROKER = "redis://:broker-password@127.0.0.1:6390/0"
 CELERY = {"GLIMPSE_EXECUTOR": "celery", BROKER_VARIABLE: BROKER}
@@ -27,7 +29,7 @@ CELERY = {"GLIMPSE_EXECUTOR": "celery", BROKER_VARIABLE: BROKER}
 
 def loaded_modules_after_load(env_overrides: dict[str, str]) -> set[str]:
     script = (
-        "import sys; from glimpse_assets import defs; defs.get_repository_def(); "
+        "import sys; from glimpse_assets import defs; defs().get_repository_def(); "
         "print(','.join(sorted(m for m in ('celery', 'dagster_celery', 'kombu', 'redis') "
         "if m in sys.modules)))"
     )
@@ -53,11 +55,13 @@ def test_the_default_and_multiprocess_executors():
     )
 
 
+@pytest.mark.process
 def test_loading_without_celery_chosen_loads_no_celery():
     for env in ({}, {"GLIMPSE_EXECUTOR": "multiprocess", BROKER_VARIABLE: BROKER}):
         assert loaded_modules_after_load(env) == set()
 
 
+@pytest.mark.process
 def test_celery_is_loaded_only_when_chosen():
     pytest.importorskip("dagster_celery", reason="the deploy extra is not installed")
     # dagster-celery's executor module; celery itself is imported when a run submits a step.
@@ -81,6 +85,8 @@ def test_the_broker_url_is_not_kept_in_the_settings_or_the_definitions():
     assert celery_executor_config() == {
         "broker": {"env": BROKER_VARIABLE},
         "backend": {"env": BROKER_VARIABLE},
+        # Steps' output stays on the workers' stdout/stderr, where compute logs capture it.
+        "config_source": {"worker_redirect_stdouts": False},
     }
 
 
@@ -124,3 +130,4 @@ def test_the_workers_config_file_is_the_executors_config():
         del os.environ[BROKER_VARIABLE]
     assert validated["broker"] == BROKER
     assert validated["backend"] == BROKER
+    assert validated["config_source"] == {"worker_redirect_stdouts": False}

@@ -13,15 +13,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from deploy.services import kill_group, location_loaded
+from glimpse_assets_tests.support.net import free_port, wait_until
+
+pytestmark = pytest.mark.deploy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -92,12 +93,6 @@ def test_the_entrypoint_names_the_three_services_and_defaults_to_the_code_server
 # -- the entrypoint's services, for real, on 127.0.0.1 ------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def service_env(tmp_path) -> dict[str, str]:
     home = tmp_path / "dagster_home"
@@ -138,21 +133,12 @@ def service(name: str, env: dict[str, str], log: Path):
         kill_group(process, grace=30)
 
 
-def wait_for(check, process, log: Path, what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"{what} exited:\n{log.read_text()[-3000:]}"
-        if check():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"{what} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 def command_passes(args: list[str], env: dict[str, str]) -> bool:
     completed = subprocess.run(args, env=env, capture_output=True, timeout=60)
     return completed.returncode == 0
 
 
+@pytest.mark.process
 def test_the_code_server_webserver_and_daemon_start_from_the_entrypoint(service_env, tmp_path):
     env = service_env
     health = [
@@ -165,27 +151,32 @@ def test_the_code_server_webserver_and_daemon_start_from_the_entrypoint(service_
         env["GLIMPSE_CODE_SERVER_PORT"],
     ]
     with service("code-server", env, tmp_path / "code-server.log") as code_server:
-        wait_for(
+        wait_until(
             lambda: command_passes(health, env),
-            code_server,
-            tmp_path / "code-server.log",
             "the code server",
+            process=code_server,
+            log=tmp_path / "code-server.log",
+            timeout=120,
+            interval=0.5,
         )
         with (
             service("webserver", env, tmp_path / "webserver.log") as webserver,
             service("daemon", env, tmp_path / "daemon.log") as daemon,
         ):
-            wait_for(
+            wait_until(
                 lambda: location_loaded(env["GLIMPSE_WEBSERVER_PORT"]),
-                webserver,
-                tmp_path / "webserver.log",
                 "the webserver with the code location",
+                process=webserver,
+                log=tmp_path / "webserver.log",
+                timeout=120,
+                interval=0.5,
             )
             liveness = [str(VENV_BIN / "dagster-daemon"), "liveness-check"]
-            wait_for(
+            wait_until(
                 lambda: command_passes(liveness, env),
-                daemon,
-                tmp_path / "daemon.log",
                 "the daemon's heartbeat",
+                process=daemon,
+                log=tmp_path / "daemon.log",
                 timeout=180,
+                interval=0.5,
             )

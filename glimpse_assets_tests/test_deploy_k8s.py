@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.deploy
+
 pytest.importorskip("dagster_k8s", reason="the deploy extra is not installed")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -226,6 +228,17 @@ def test_the_values_agree_with_the_instance_file():
     assert "postgresqlPassword" not in postgres  # from the secret global.postgresqlSecretName
     assert VALUES["generatePostgresqlPasswordSecret"] is False
     assert VALUES["telemetry"] == INSTANCE["telemetry"]
+    # The steps' logs: dagster-aws's S3ComputeLogManager with the instance file's settings, in
+    # the storage bucket outside the storage prefix, read by the webserver with the S3 secret.
+    logs = VALUES["computeLogManager"]
+    assert INSTANCE["compute_logs"]["class"] == logs["type"] == "S3ComputeLogManager"
+    s3_logs = {_snake(k): v for k, v in logs["config"]["s3ComputeLogManager"].items()}
+    launcher = VALUES["runLauncher"]["config"]["k8sRunLauncher"]
+    storage = dict(item.split("=", 1) for item in launcher["envVars"])["GLIMPSE_STORAGE_URI"]
+    assert storage == "s3://glimpse/storage"
+    assert s3_logs.pop("bucket") == "glimpse"
+    assert s3_logs == {k: v for k, v in INSTANCE["compute_logs"]["config"].items() if k != "bucket"}
+    assert {"name": "glimpse-s3"} in VALUES["dagsterWebserver"]["envSecrets"]
 
 
 def test_the_user_code_deployment_runs_this_image_and_code_location():

@@ -1,17 +1,22 @@
 """deploy/dagster.postgres.yaml: a valid Dagster instance config (checked by Dagster's own loader
 against its instance schema) with the settings of dagster.yaml where they should agree, and a
 real instance on a real PostgreSQL server on 127.0.0.1 (skipped where PostgreSQL is missing;
-.ci/run installs it)."""
+.ci/run installs it), its steps' logs on a real SeaweedFS through dagster-aws's
+S3ComputeLogManager."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import boto3
 import dagster as dg
 import pytest
 import yaml
 
 from deploy.services import PostgresServer, postgres_bin_dir
+from glimpse_assets_tests.support.s3 import new_bucket
+
+pytestmark = pytest.mark.deploy
 
 pytest.importorskip("dagster_postgres", reason="the deploy extra is not installed")
 
@@ -23,6 +28,7 @@ PG_ENV = {
     "DAGSTER_PG_DB": "dagster",
     "DAGSTER_PG_USERNAME": "glimpse",
     "DAGSTER_PG_PASSWORD": "p@ss:w/rd",
+    "GLIMPSE_COMPUTE_LOGS_BUCKET": "glimpse-logs",
 }
 
 
@@ -53,6 +59,8 @@ def test_the_instance_file_validates_against_dagsters_instance_schema(tmp_path, 
     assert ref.event_storage_data.class_name == "PostgresEventLogStorage"
     assert ref.schedule_storage_data.class_name == "PostgresScheduleStorage"
     assert ref.run_coordinator_data.class_name == "QueuedRunCoordinator"
+    assert ref.compute_logs_data.module_name == "dagster_aws.s3.compute_log_manager"
+    assert ref.compute_logs_data.class_name == "S3ComputeLogManager"
     assert config["run_monitoring"]["enabled"] is True
     assert config["concurrency"]["runs"]["tag_concurrency_limits"] == [
         {"key": "dagster/backfill", "limit": 2}
@@ -90,6 +98,19 @@ def test_the_connection_url_names_psycopg2_and_quotes_the_password(pg_env):
     assert (engine.url.host, engine.url.port, engine.url.database) == ("127.0.0.1", 5432, "dagster")
 
 
+def test_the_step_logs_go_to_the_bucket_in_the_environment_not_to_a_written_endpoint():
+    """The bucket is GLIMPSE_COMPUTE_LOGS_BUCKET; the endpoint and credentials are boto3's own
+    (AWS_ENDPOINT_URL, as the object store's), so the file names none and works on AWS too."""
+    compute_logs = yaml.safe_load(INSTANCE_FILE.read_text())["compute_logs"]
+
+    assert compute_logs["config"] == {
+        "bucket": {"env": "GLIMPSE_COMPUTE_LOGS_BUCKET"},
+        "prefix": "compute-logs",
+        "skip_empty_files": True,
+        "upload_interval": 30,
+    }
+
+
 def test_the_pool_the_queue_and_run_retries_agree_with_dagster_yaml():
     deployed = yaml.safe_load(INSTANCE_FILE.read_text())
     local = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
@@ -118,12 +139,19 @@ def postgres(tmp_path_factory):
 
 @dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2026-01-01"), pool="llm")
 def deploy_probe(context) -> str:
+    print(f"deploy probe stdout for {context.partition_key}")
     return context.partition_key
 
 
-def test_a_real_postgres_instance_keeps_runs_events_and_the_pool(tmp_path, postgres, monkeypatch):
-    for name, value in postgres.env().items():
+def test_a_real_postgres_instance_keeps_runs_events_and_the_pool(
+    tmp_path, postgres, seaweedfs, monkeypatch
+):
+    for name, value in {**postgres.env(), **seaweedfs.env()}.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # S3ComputeLogManager's default session
+    logs = seaweedfs.client()
+    bucket = new_bucket(logs)
+    monkeypatch.setenv("GLIMPSE_COMPUTE_LOGS_BUCKET", bucket)
     home = instance_home(tmp_path)
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -156,3 +184,10 @@ def test_a_real_postgres_instance_keeps_runs_events_and_the_pool(tmp_path, postg
         pool = instance.event_log_storage.get_concurrency_info("llm")
         assert pool.slot_count == 2, info
         assert pool.active_slot_count == 0
+
+    # The step's stdout is an object in SeaweedFS, under the instance file's prefix and the run.
+    listed = logs.list_objects_v2(Bucket=bucket, Prefix=f"compute-logs/storage/{run_id}/")
+    keys = [item["Key"] for item in listed.get("Contents", [])]
+    (stdout_key,) = [key for key in keys if key.endswith(".out")]
+    stdout = logs.get_object(Bucket=bucket, Key=stdout_key)["Body"].read().decode()
+    assert "deploy probe stdout for 2026-11-20" in stdout

@@ -18,6 +18,9 @@ from pathlib import Path
 import pytest
 
 from deploy.services import PostgresServer, kill_group, postgres_bin_dir
+from glimpse_assets_tests.support.s3 import new_bucket
+
+pytestmark = [pytest.mark.deploy, pytest.mark.process]
 
 pytest.importorskip("dagster_postgres", reason="the deploy extra is not installed")
 
@@ -72,7 +75,9 @@ def daemon(env: dict[str, str], workspace: Path, log: Path):
         kill_group(process, grace=30)  # the daemon and the code server it started
 
 
-def test_a_crashed_run_worker_is_detected_and_its_run_retried(tmp_path, postgres, monkeypatch):
+def test_a_crashed_run_worker_is_detected_and_its_run_retried(
+    tmp_path, postgres, seaweedfs, monkeypatch
+):
     import dagster as dg
     from dagster._core.events import DagsterEventType
     from dagster._core.storage.tags import PARENT_RUN_ID_TAG, RETRY_NUMBER_TAG
@@ -87,13 +92,21 @@ def test_a_crashed_run_worker_is_detected_and_its_run_retried(tmp_path, postgres
         "      location_name: crash_location\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "GLIMPSE_"))}
-    env |= postgres.env() | {
-        "DAGSTER_HOME": str(home),
-        "GLIMPSE_TEST_CRASH_MARKER": str(tmp_path / "crashed-once"),
-        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-    }
-    for name, value in postgres.env().items():
+    # The instance file keeps the steps' logs on S3: a real SeaweedFS here.
+    logs_bucket = new_bucket(seaweedfs.client())
+    env |= (
+        postgres.env()
+        | seaweedfs.env()
+        | {
+            "GLIMPSE_COMPUTE_LOGS_BUCKET": logs_bucket,
+            "DAGSTER_HOME": str(home),
+            "GLIMPSE_TEST_CRASH_MARKER": str(tmp_path / "crashed-once"),
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        }
+    )
+    for name, value in {**postgres.env(), **seaweedfs.env()}.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GLIMPSE_COMPUTE_LOGS_BUCKET", logs_bucket)
 
     with daemon(env, workspace, tmp_path / "daemon.log") as process:
         launched = subprocess.run(

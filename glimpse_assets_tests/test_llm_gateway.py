@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,31 +21,21 @@ import pytest
 
 from glimpse_assets.llm.budget import llm_asset_keys
 from glimpse_assets.llm.cache import CACHE_PREFIX, ResponseCache, cache_key, server_identity
-from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.llm.guardrails import fence, looks_like_instruction, reject_links_and_markup
 from glimpse_assets.llm.prices import load_prices
-from glimpse_assets.news.assets import image_prompt, news_assets, news_digest, raw_news
-from glimpse_assets.news.checks import news_checks
-from glimpse_assets.news.moderation import image_prompt_passes_moderation
-from glimpse_assets.news.sources import NewsBatch, NewsSource, SampleNewsSource
+from glimpse_assets.news.assets import news_assets
+from glimpse_assets.news.image_prompt import IMAGE_PROMPT_SYSTEM, image_prompt_messages
+from glimpse_assets.news.sources import NewsBatch, NewsSource
 from glimpse_assets.providers.base import ProviderOutputError
 from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.providers.openai_client import OpenAIClient
-from glimpse_assets.providers.openai_provider import (
-    OpenAIImageProvider,
-    OpenAITextProvider,
-    estimated_prompt_tokens,
-)
-from glimpse_assets.providers.prompts import (
-    IMAGE_PROMPT_SYSTEM,
-    SUMMARY_SYSTEM,
-    image_prompt_messages,
-)
+from glimpse_assets.providers.openai_provider import estimated_prompt_tokens
 from glimpse_assets.rides.assets import rides_assets
 from glimpse_assets.rides.sources import SimulatedRidesSource
-from glimpse_assets.storage.io_manager import GlimpseIOManager
+from glimpse_assets.rides.summary_text import SUMMARY_SYSTEM
 from glimpse_assets.storage.resource import ObjectStoreResource
-from glimpse_assets_tests.fake_openai import (
+from glimpse_assets_tests.support.failures import failure_classes, failure_text
+from glimpse_assets_tests.support.fake_openai import (
     CHAT,
     IMAGES,
     MODERATIONS,
@@ -61,93 +50,34 @@ from glimpse_assets_tests.fake_openai import (
     server_error,
     slow,
 )
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.llm import (
+    API_KEY,
+    DAY,
+    IMAGE_MODEL,
+    MAX_TOKENS,
+    NEWS_CHAIN,
+    NEXT_DAY,
+    NOTHING_SENT,
+    RETRY_EVENTS,
+    TEXT_MODEL,
+    TIMEOUT_SECONDS,
+    UP_TO_PROMPT,
+    cache_files,
+    check_metadata,
+    check_of,
+    metadata_of,
+    openai_resources,
+    run,
+    step_events,
+    write_prices,
+)
+from glimpse_assets_tests.support.stores import io_manager_at
 
-DAY = "2026-03-02"
-NEXT_DAY = "2026-03-03"
-API_KEY = "sk-test-gateway-0000"
-TEXT_MODEL = "test-text-model"
-IMAGE_MODEL = "test-image-model"
-TIMEOUT_SECONDS = 1.0
-MAX_TOKENS = 400  # OpenAITextProvider's default: the worst case the budget guard assumes
 LLM_ASSETS = ["image_prompt", "news_image", "anomaly_summaries"]
-
-NEWS_CHAIN = [*news_assets, *news_checks, image_prompt_passes_moderation]
-UP_TO_PROMPT = [raw_news, news_digest, image_prompt]
 NEWS_AND_RIDES = [*NEWS_CHAIN, *rides_assets]
-
-NOTHING_SENT = {CHAT: 0, IMAGES: 0, MODERATIONS: 0}
-RETRY_EVENTS = ("STEP_UP_FOR_RETRY", "STEP_RESTARTED")
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def openai_resources(
-    fake: FakeOpenAI,
-    io_manager: GlimpseIOManager,
-    *,
-    api_key: str = API_KEY,
-    news_source: NewsSource | None = None,
-    **calls_settings,
-) -> dict:
-    """Every resource the news and rides chains need, with the openai providers pointed at
-    `fake` and the response cache on the IO manager's object store (the same instance, as the
-    code location shares it), the gateway also under `llm` as in `glimpse_assets.resources`."""
-    client = OpenAIClient(api_key=api_key, base_url=fake.base_url)
-    calls = LLMCalls(
-        object_store=io_manager.object_store,
-        **{"max_retries": 2, "timeout_seconds": TIMEOUT_SECONDS, **calls_settings},
-    )
-    return {
-        "io_manager": io_manager,
-        "object_store": io_manager.object_store,
-        "llm": calls,
-        "news_source": news_source or SampleNewsSource(),
-        "rides_source": SimulatedRidesSource(rides_per_day=2000),
-        "text_provider": OpenAITextProvider(openai=client, calls=calls, model=TEXT_MODEL),
-        "image_provider": OpenAIImageProvider(openai=client, calls=calls, model=IMAGE_MODEL),
-    }
-
-
-def run(
-    resources: dict, selection=tuple(NEWS_CHAIN), day: str = DAY, **kwargs
-) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        list(selection), partition_key=day, resources=resources, raise_on_error=False, **kwargs
-    )
-
-
-def failure_of(result: dg.ExecuteInProcessResult, step: str) -> tuple[list[str], str]:
-    """The failed step's error class names (outermost first) and all its messages."""
-    failures = [event for event in result.get_step_failure_events() if event.step_key == step]
-    assert failures, f"step {step} did not fail"
-    classes, messages = [], []
-    error = failures[-1].step_failure_data.error
-    while error is not None:
-        classes.append(error.cls_name)
-        messages.append(error.message)
-        error = error.cause
-    return classes, "\n".join(messages)
-
-
-def step_events(result: dg.ExecuteInProcessResult, step: str) -> Counter[str]:
-    return Counter(event.event_type_value for event in result.all_events if event.step_key == step)
-
-
-def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    (materialization,) = result.asset_materializations_for_node(asset)
-    return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
-
-
-def check_of(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
-    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
-    return evaluation
-
-
-def check_metadata(result: dg.ExecuteInProcessResult, name: str) -> dict:
-    metadata = check_of(result, name).metadata
-    return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
@@ -170,11 +100,6 @@ def outputs(root: Path) -> dict[str, bytes]:
     return {key: store.get(key) for key in store.list("") if not key.startswith("_")}
 
 
-def cache_files(root: Path, endpoint: str | None = None) -> list[Path]:
-    base = root / "_cache" / "openai" / (endpoint or "")
-    return sorted(path for path in base.rglob("*.json") if path.is_file())
-
-
 def user_message(body: dict) -> str:
     (user,) = [m["content"] for m in body["messages"] if m["role"] == "user"]
     return user
@@ -182,12 +107,6 @@ def user_message(body: dict) -> str:
 
 def is_image_prompt_request(body: dict) -> bool:
     return body["messages"][0]["content"] == IMAGE_PROMPT_SYSTEM
-
-
-def write_prices(tmp_path: Path, chat: dict, images: dict | None = None) -> str:
-    path = tmp_path / "prices.json"
-    path.write_text(json.dumps({"chat": chat, "images": images or {}}), "utf-8")
-    return str(path)
 
 
 # -- faults the SDK retries ----------------------------------------------------------------
@@ -276,7 +195,8 @@ def test_broken_json_fails_with_a_message_naming_the_call(fake, local_io_manager
     result = run(openai_resources(fake, local_io_manager), UP_TO_PROMPT)
 
     assert not result.success
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert f"chat call to {TEXT_MODEL} failed" in message, (classes, message)
     assert "ProviderCallError" in classes
 
@@ -286,7 +206,8 @@ def test_an_html_page_says_the_base_url_may_be_wrong_and_is_not_retried(fake, lo
     result = run(openai_resources(fake, local_io_manager), UP_TO_PROMPT)
 
     assert not result.success
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert classes[0] == "Failure"
     assert f"chat call to {TEXT_MODEL}" in message and "OPENAI_BASE_URL" in message
     assert not any(step_events(result, "image_prompt")[name] for name in RETRY_EVENTS)
@@ -300,7 +221,8 @@ def test_a_400_fails_at_once_with_a_failure_that_dagster_does_not_retry(
     result = run(openai_resources(fake, local_io_manager))
 
     assert not result.success
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert classes[0] == "Failure"
     assert f"chat call to {TEXT_MODEL} failed: HTTP 400" in message
     assert "'max_tokens' is not supported here" in message
@@ -380,6 +302,7 @@ def cache_phases(tmp_path_factory) -> CachePhases:
     return CachePhases(root, results, sent, stored, bodies, most_chats_in_flight)
 
 
+@pytest.mark.slow
 def test_the_first_pass_calls_every_endpoint(cache_phases):
     assert all(result.success for result in cache_phases.results["first"].values())
     sent = cache_phases.sent["first"]
@@ -546,7 +469,8 @@ def test_a_tiny_budget_stops_the_step_before_any_request(
 
     assert not result.success
     assert fake.snapshot() == NOTHING_SENT
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert classes[0] == "BudgetExceededError"
     messages = image_prompt_messages(stored_digest(storage_root))
     estimate = load_prices(prices_file).chat_cost(
@@ -564,7 +488,7 @@ def test_a_budget_with_an_unpriced_model_stops_before_calling(fake, local_io_man
 
     assert not result.success
     assert fake.snapshot() == NOTHING_SENT
-    _, message = failure_of(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert f"no price is known for {TEXT_MODEL}" in message
     assert "GLIMPSE_PRICES_FILE" in message
 
@@ -587,6 +511,7 @@ def test_a_generous_budget_lets_the_chain_run(fake, local_io_manager, tmp_path):
     assert fake.snapshot() == {CHAT: 1, IMAGES: 1, MODERATIONS: 1}
 
 
+@pytest.mark.slow
 def test_spend_accumulates_across_runs_and_refuses_the_next_day(fake, local_io_manager, tmp_path):
     # Output tokens only, so every day's worst case is the same: MAX_TOKENS at $0.001 each.
     per_token = 0.001
@@ -609,7 +534,8 @@ def test_spend_accumulates_across_runs_and_refuses_the_next_day(fake, local_io_m
 
     assert not second.success
     assert fake.count(CHAT) == 1  # the second day was refused before calling
-    classes, message = failure_of(second, "image_prompt")
+    classes = failure_classes(second, "image_prompt")
+    message = failure_text(second, "image_prompt")
     assert classes[0] == "BudgetExceededError"
     assert f"GLIMPSE_DAILY_BUDGET_USD is ${budget:.4f}" in message
     assert f"{spent:.4f} USD is already spent today" in message
@@ -650,7 +576,8 @@ def test_a_chunk_of_days_counts_its_own_unrecorded_spend(
 
     assert not result.success
     assert fake.count(CHAT) == 1  # the first day's call; the second was refused before calling
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert f"image_prompt failed for {NEXT_DAY}" in message
     assert "BudgetExceededError" in classes or "BudgetExceededError" in message
     assert not (storage_root / "image_prompt" / f"{NEXT_DAY}.json").exists()
@@ -670,7 +597,7 @@ def test_the_api_key_appears_in_no_event_and_no_stored_file(fake, local_io_manag
 
     assert succeeded.success and not failed.success
     assert all(r.headers["authorization"] == f"Bearer {SECRET}" for r in fake.server.requests)
-    _, message = failure_of(failed, "image_prompt")
+    message = failure_text(failed, "image_prompt")
     assert "Incorrect API key provided" in message
     assert "Bearer ***" in message  # the server echoed the key back; the gateway scrubbed it
 
@@ -791,6 +718,7 @@ PAINTERLY = (
         pytest.param(f"{PAINTERLY}, with <b>bold</b> colours everywhere.", "markup", id="markup"),
     ],
 )
+@pytest.mark.slow
 def test_an_answer_with_a_url_or_markup_is_rejected_and_not_cached(
     fake, local_io_manager, storage_root, bad_answer, reason
 ):
@@ -799,7 +727,8 @@ def test_an_answer_with_a_url_or_markup_is_rejected_and_not_cached(
     rejected = run(resources, UP_TO_PROMPT)
 
     assert not rejected.success
-    classes, message = failure_of(rejected, "image_prompt")
+    classes = failure_classes(rejected, "image_prompt")
+    message = failure_text(rejected, "image_prompt")
     assert classes[0] == "Failure" and "ProviderOutputError" in classes
     assert f"the image prompt contains {reason}" in message
     assert not (storage_root / "image_prompt").exists()

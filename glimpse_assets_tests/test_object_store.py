@@ -73,6 +73,7 @@ def run_together(count: int, work) -> list:
 # --- round trips -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_put_get_exists_list_delete_round_trip(store):
     key = "news/raw_news/2026-11-20.parquet"
     assert not store.exists(key)
@@ -109,6 +110,7 @@ def test_list_is_folder_like_sorted_and_relative_to_the_root(store):
 
 
 @pytest.mark.parametrize("key", ["", "/abs", "../escape", "a//b", "a/", ".hidden", "a/.lock"])
+@pytest.mark.slow
 def test_invalid_keys_are_rejected(store, key):
     with pytest.raises(ValueError, match="invalid object key"):
         store.put(key, b"x")
@@ -254,6 +256,7 @@ def _create_in_process(uri, endpoint, body, barrier, results) -> None:
         results.put((body, "error", repr(error)))
 
 
+@pytest.mark.process
 def test_create_race_between_processes_has_exactly_one_winner(store_location):
     uri, endpoint = store_location
     context = multiprocessing.get_context("spawn")
@@ -290,6 +293,7 @@ def test_create_race_between_processes_has_exactly_one_winner(store_location):
 # --- replace if unchanged --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_replace_with_a_stale_etag_loses(store):
     first = store.put("state.json", b"v1")
     second = store.replace("state.json", b"v2", etag=first)
@@ -375,6 +379,7 @@ def test_local_keys_sharing_a_lock_file_lose_no_update(tmp_path):
     assert store.get(first) == store.get(second) == str(THREADS // 2 * 10).encode()
 
 
+@pytest.mark.slow
 def test_s3_conditional_write_retried_by_botocore_is_recognised_as_ours(s3_bucket, s3_endpoint):
     """A PUT that succeeded but whose response was lost is retried by botocore and then fails
     its own condition; the store sees its write id on the object and reports the win."""
@@ -458,6 +463,7 @@ def test_open_object_store_gives_a_local_store_for_plain_paths(tmp_path, monkeyp
         assert store.root == root.resolve()
 
 
+@pytest.mark.slow
 def test_s3_errors_name_the_uri_and_the_endpoint(monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # fail at once instead of retrying
     store = open_object_store("s3://some-bucket/glimpse", endpoint_url="http://127.0.0.1:9")
@@ -479,6 +485,7 @@ def test_s3_errors_name_the_uri_and_the_endpoint(monkeypatch):
         assert "\n" not in message and "testing" not in message, name  # no secret key
 
 
+@pytest.mark.process
 def test_module_imports_neither_boto3_nor_botocore():
     check = (
         "import sys, glimpse_assets.storage.object_store; "

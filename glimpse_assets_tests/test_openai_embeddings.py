@@ -21,7 +21,7 @@ from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
 from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_embeddings import OpenAIEmbedder
 from glimpse_assets.settings import ConfigurationError
-from glimpse_assets_tests.fake_openai import (
+from glimpse_assets_tests.support.fake_openai import (
     EMBEDDINGS,
     NATIVE_EMBEDDING_DIMENSION,
     embedding_vector,
@@ -257,10 +257,12 @@ def test_a_bad_embedding_setting_is_one_line_naming_it(env, message):
     assert str(raised.value).startswith(message)
 
 
+@pytest.mark.process
 def test_loading_the_code_location_with_openai_embeddings_loads_no_heavy_library():
-    heavy = ["numpy", "openai", "onnxruntime", "tokenizers", "lancedb", "pandas"]
+    # The SDK itself loads with dagster-openai's OpenAIResource, the configured resource.
+    heavy = ["numpy", "onnxruntime", "tokenizers", "lancedb", "pandas", "boto3"]
     script = (
-        "import sys; from glimpse_assets import defs; defs.get_repository_def(); "
+        "import sys; from glimpse_assets import defs; defs().get_repository_def(); "
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GLIMPSE_", "OPENAI_"))}

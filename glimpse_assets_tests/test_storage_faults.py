@@ -3,7 +3,7 @@ root that is full (a 1 MB tmpfs) or read-only (the same tmpfs remounted). Stores
 service give up on a stalled S3 within seconds; Dagster's runs keep boto3's patient defaults.
 
 The storage faults themselves (`stalled`, `small_disk`, `fill`, `read_only`) are made by
-test_serve_storage.py's helpers.
+glimpse_assets_tests/support/storage_faults.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from glimpse_assets.storage.object_store import (
     request_limits,
 )
 from glimpse_assets.storage.resource import ObjectStoreResource
-from glimpse_assets_tests.test_serve_storage import fill, read_only, small_disk, stalled
+from glimpse_assets_tests.support.storage_faults import fill, read_only, small_disk, stalled
 
 # A stalled call may take at most 2 attempts of a 2 s connect and a 3 s read: far below this.
 STALLED_CALL_BOUND = 15.0
@@ -67,9 +67,15 @@ def test_a_resource_made_for_requests_is_bounded_and_one_made_for_runs_is_not(
     )
     assert service_config.retries["total_max_attempts"] == limits.attempts
     assert limits.longest_seconds <= 12  # a request's worth, not boto3's 180 s
-    # Dagster's steps keep boto3's defaults: a slow store makes a step slow, not flaky.
+    # Dagster's steps keep dagster-aws S3Resource's own client (botocore's 60 s timeouts, its
+    # max_attempts retries): a slow store makes a step slow, not flaky.
+    from dagster_aws.s3 import S3Resource
+
     assert (run_config.connect_timeout, run_config.read_timeout) == (60, 60)
-    assert (run_config.retries or {}).get("total_max_attempts") is None
+    assert run_config.retries == {
+        "mode": "standard",
+        "total_max_attempts": S3Resource().max_attempts + 1,  # botocore counts the first too
+    }
 
 
 def test_a_full_local_root_is_a_storage_full_error(tmp_path):

@@ -10,7 +10,13 @@
 4. checking: each answer is parsed and validated before it is cached or stored; a rejected
    answer is still counted as spent;
 5. accounting: requests, cache hits and misses, tokens, images and estimated USD become the
-   step's metadata; API keys are scrubbed from every error message.
+   step's metadata, and the same per model under the keys dagster-openai's
+   `with_usage_metadata` writes (`openai.<model>.calls`, `.total_tokens`, `.prompt_tokens`,
+   `.completion_tokens`; `<model>` as the server answered it), counting requests sent, not
+   cache hits; API keys are scrubbed from every error message.
+
+The client comes from the `OpenAIClient` resource (dagster-openai's `OpenAIResource`: key, base
+URL, organisation, project; `providers.openai_client`), one per batch of calls.
 
 Retries: each call has one retry budget, the openai SDK's. It retries a 429, 408, 409, 5xx, a
 connection error or a timeout `max_retries` times (GLIMPSE_LLM_MAX_RETRIES, default 2), waiting
@@ -77,6 +83,10 @@ class CallSpec:
     estimate_usd: float | None  # worst case, for the budget guard; None when no price is known
 
 
+# What dagster-openai's usage wrapper reads from an answer's `usage`, in its key order.
+OPENAI_USAGE_FIELDS = ("total_tokens", "prompt_tokens", "completion_tokens")
+
+
 @dataclass
 class CallStats:
     requests: int = 0
@@ -86,6 +96,26 @@ class CallStats:
     cost_usd: float = 0.0
     unpriced_calls: int = 0
     max_in_flight: int = 0
+    # Per model as the server named it: calls and tokens, as dagster-openai records them.
+    by_model: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count_answer(self, model: str, response: dict[str, Any]) -> None:
+        """One answer received from `model`: a call, and the tokens its usage reports (the
+        fields dagster-openai's `with_usage_metadata` reads, when the answer has them)."""
+        counts = self.by_model.setdefault(str(response.get("model") or model), {})
+        counts["calls"] = counts.get("calls", 0) + 1
+        usage = response.get("usage") or {}
+        for name in OPENAI_USAGE_FIELDS:
+            if isinstance(usage.get(name), int):
+                counts[name] = counts.get(name, 0) + usage[name]
+
+    def openai_metadata(self) -> dict[str, int]:
+        """`openai.<model>.calls`, `.total_tokens`, `.prompt_tokens`, `.completion_tokens`."""
+        return {
+            f"openai.{model}.{name}": count
+            for model, counts in sorted(self.by_model.items())
+            for name, count in counts.items()
+        }
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -96,6 +126,7 @@ class CallStats:
             COST_METADATA_KEY: round(self.cost_usd, 6),
             "unpriced_calls": self.unpriced_calls,
             "max_in_flight": self.max_in_flight,
+            **self.openai_metadata(),
         }
 
 
@@ -194,7 +225,7 @@ class LLMCalls(dg.ConfigurableResource):
     ) -> tuple[list[Any], CallStats]:
         """The parsed answer for each spec, in order, and what getting them took."""
         cache = ResponseCache(self.object_store.records(CACHE_PREFIX))
-        # The client's own base URL: OpenAIClient's, else OPENAI_BASE_URL, else the SDK default.
+        # The client's own base URL: the resource's, else OPENAI_BASE_URL, else the SDK default.
         server = server_identity(getattr(client, "base_url", None))
         keys = [
             ResponseCache.entry_name(
@@ -262,6 +293,7 @@ class LLMCalls(dg.ConfigurableResource):
             spent = cost(spec, response)
             with lock:
                 stats.requests += 1
+                stats.count_answer(spec.model, response)
                 if spent is None:  # counted at its worst case, if one is known
                     stats.unpriced_calls += 1
                     spend.unpriced_calls += 1

@@ -24,12 +24,16 @@ Failures are `StorageError`s; those a caller may answer differently are subclass
 `StorageUnavailableError` (no answer in time, unreachable, or the server's own failure: try
 later), `StorageFullError` (no space left) and `StorageReadOnlyError` (writes refused).
 
+S3 clients are made in one place, `s3_client`, from dagster-aws's `S3Resource`: its session
+settings (endpoint, region, profile, keys, SSL) for every store, index lease and service read.
 How long an S3 call may take is bounded per use: `open_object_store(..., limits=...)`, or every
 store opened inside `with request_limits():` (what `glimpse serve` does) gets `REQUEST_LIMITS`,
-seconds rather than boto3's defaults (60 s timeouts, 3 attempts), which Dagster's runs keep.
+seconds rather than the defaults Dagster's runs keep (S3Resource's own client: 60 s timeouts,
+standard retries with its `max_attempts`). S3Resource's client carries no timeouts, so a bounded
+client is made from the same settings with dagster-aws's retry config merged with the limits.
 
-boto3 and botocore are imported only where S3 is used: they take ~0.3 s to import and the code
-location must load fast.
+boto3, botocore and dagster-aws are imported only where S3 is used: they take ~0.4 s to import
+and the code location must load fast.
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ _limits: ContextVar[S3Limits | None] = ContextVar("glimpse_s3_limits", default=N
 def request_limits(limits: S3Limits = REQUEST_LIMITS) -> Iterator[S3Limits]:
     """Every object store opened inside (and `ObjectStoreResource` made inside) bounds its S3
     calls by `limits`. The service builds its routes inside it; Dagster's runs are outside and
-    keep boto3's defaults, so a slow store makes a step slow, not failed."""
+    keep S3Resource's client (no such bounds), so a slow store makes a step slow, not failed."""
     token = _limits.set(limits)
     try:
         yield limits
@@ -159,7 +163,7 @@ def request_limits(limits: S3Limits = REQUEST_LIMITS) -> Iterator[S3Limits]:
 
 
 def current_limits() -> S3Limits | None:
-    """The limits of the enclosing `request_limits()`, or None (boto3's defaults)."""
+    """The limits of the enclosing `request_limits()`, or None (S3Resource's own client)."""
     return _limits.get()
 
 
@@ -428,7 +432,8 @@ class LocalObjectStore(ObjectStore):
 
 
 class S3ObjectStore(ObjectStore):
-    """S3 or any S3-compatible server; the endpoint comes from the boto3 client it is given."""
+    """S3 or any S3-compatible server; the endpoint comes from the client it is given
+    (`s3_client`)."""
 
     def __init__(self, bucket: str, prefix: str, client: Any):
         self.bucket = bucket
@@ -647,17 +652,60 @@ def is_s3_uri(uri: str) -> bool:
     return uri.startswith("s3://")
 
 
+def s3_settings(endpoint_url: str | None = None, region_name: str | None = None) -> Any:
+    """dagster-aws's `S3Resource` for the object store's endpoint and region; its other session
+    settings keep their defaults (the standard AWS chain's credentials, SSL verified)."""
+    from dagster_aws.s3 import S3Resource
+
+    return S3Resource(endpoint_url=endpoint_url, region_name=region_name)
+
+
+def s3_client(settings: Any, limits: S3Limits | None = None) -> Any:
+    """The one place an S3 client is made, from an `S3Resource`'s session settings.
+
+    Without `limits`: S3Resource's own client (`get_client()`: a session of its own, standard
+    retries with its `max_attempts`, botocore's 60 s timeouts). With `limits`: the same settings,
+    with dagster-aws's retry config merged with the limits' timeouts and attempts, because
+    S3Resource cannot carry a botocore Config. `endpoint_url=None` leaves the endpoint to boto3,
+    which honours AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL.
+    """
+    if limits is None:
+        return settings.get_client()
+    import boto3
+    from dagster_aws.utils import construct_boto_client_retry_config
+
+    # A session of its own: boto3's default session is not safe to share between threads.
+    client = boto3.session.Session(profile_name=settings.profile_name).client(
+        "s3",
+        region_name=settings.region_name,
+        endpoint_url=settings.endpoint_url,
+        use_ssl=settings.use_ssl,
+        verify=settings.verify,
+        aws_access_key_id=settings.aws_access_key_id,
+        aws_secret_access_key=settings.aws_secret_access_key,
+        aws_session_token=settings.aws_session_token,
+        config=construct_boto_client_retry_config(settings.max_attempts).merge(limits.config()),
+    )
+    if settings.use_unsigned_session:
+        from botocore.handlers import disable_signing
+
+        client.meta.events.register("choose-signer.s3.*", disable_signing)
+    return client
+
+
 def open_object_store(
     uri: str,
     endpoint_url: str | None = None,
     region_name: str | None = None,
     limits: S3Limits | None = None,
+    settings: Any = None,
 ) -> ObjectStore:
     """The store at `uri`: a local folder path, or `s3://bucket/prefix`.
 
-    For S3 a boto3 client is built here; `endpoint_url=None` leaves the endpoint to boto3, which
-    honours AWS_ENDPOINT_URL, and credentials come from the standard chain. `limits` defaults to
-    `current_limits()`: inside `request_limits()` those, else boto3's own.
+    For S3 the client comes from `s3_client`, with `settings` (an `S3Resource`) or else one for
+    `endpoint_url` and `region_name` (`s3_settings`); credentials come from the standard chain
+    unless the settings name them. `limits` defaults to `current_limits()`: inside
+    `request_limits()` those, else S3Resource's own client.
     """
     invalid = f"GLIMPSE_STORAGE_URI must be a local folder or s3://bucket/prefix, got {uri!r}"
     if not isinstance(uri, str) or not uri.strip():
@@ -667,17 +715,8 @@ def open_object_store(
             bucket, prefix = parse_s3_uri(uri)
         except ValueError:
             raise ValueError(invalid) from None
-        import boto3
-
-        limits = limits or current_limits()
-        # A session of its own: boto3's default session is not safe to share between threads.
-        client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region_name,
-            config=limits.config() if limits else None,
-        )
-        return S3ObjectStore(bucket, prefix, client)
+        settings = settings or s3_settings(endpoint_url, region_name)
+        return S3ObjectStore(bucket, prefix, s3_client(settings, limits or current_limits()))
     if _SCHEME.match(uri):
         raise ValueError(invalid)
     return LocalObjectStore(uri)
