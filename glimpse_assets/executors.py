@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, Self
 import dagster as dg
 from pydantic import BeforeValidator, Field, model_validator
 
-from glimpse_assets.settings import ConfigurationError, Settings
+from glimpse_assets.settings import SECRET, ConfigurationError, Settings, shown_as
 
 BROKER_VARIABLE = "GLIMPSE_CELERY_BROKER_URL"
 CELERY_SCHEMES = ("redis://", "rediss://")
@@ -36,6 +36,7 @@ def _lower(value):
     return value.strip().lower().replace("-", "_") if isinstance(value, str) else value
 
 
+@shown_as("a redis:// or rediss:// URL")
 def _redis_url_set(value: Any) -> Any:
     """Whether a Redis URL is set; a URL of another scheme is refused (the value is not kept)."""
     if isinstance(value, str) and value.strip():
@@ -45,14 +46,28 @@ def _redis_url_set(value: Any) -> Any:
     return bool(value)
 
 
-RedisUrlSet = Annotated[bool, BeforeValidator(_redis_url_set)]
+# A secret (the URL may carry a password): only whether it is set is kept.
+RedisUrlSet = Annotated[bool, BeforeValidator(_redis_url_set), SECRET]
 
 
 class ExecutorSettings(Settings):
+    """How a run's steps are executed: in the run's process, a process each, or on Celery."""
+
     executor: Annotated[
         Literal["in_process", "multiprocess", "celery"], BeforeValidator(_lower)
-    ] = Field("in_process", alias="GLIMPSE_EXECUTOR")
-    celery_broker_url_set: RedisUrlSet = Field(False, alias=BROKER_VARIABLE)
+    ] = Field(
+        "in_process",
+        alias="GLIMPSE_EXECUTOR",
+        description="`in_process` (a long range's steps side by side, one process each), "
+        "`multiprocess` (every step in its own process) or `celery` (every step a task on "
+        "Celery workers).",
+    )
+    celery_broker_url_set: RedisUrlSet = Field(
+        False,
+        alias=BROKER_VARIABLE,
+        description="The Redis that is both Celery's broker and its result backend, e.g. "
+        "`redis://127.0.0.1:6379/0`, for `celery`; the workers read it too.",
+    )
 
     @model_validator(mode="after")
     def _celery_needs_a_broker(self) -> Self:
@@ -65,8 +80,14 @@ class ExecutorSettings(Settings):
 
 
 def celery_executor_config() -> dict[str, Any]:
-    """dagster-celery's executor config: Redis as broker and result backend, read at run start."""
-    return {"broker": {"env": BROKER_VARIABLE}, "backend": {"env": BROKER_VARIABLE}}
+    """dagster-celery's executor config: Redis as broker and result backend, read at run start.
+    Workers keep their own stdout and stderr (Celery would send them to its log), so the
+    instance's compute log manager captures each step's output (S3 in deploy/)."""
+    return {
+        "broker": {"env": BROKER_VARIABLE},
+        "backend": {"env": BROKER_VARIABLE},
+        "config_source": {"worker_redirect_stdouts": False},
+    }
 
 
 def executor_from_env(env: Mapping[str, str]) -> dg.ExecutorDefinition:

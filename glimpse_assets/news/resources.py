@@ -7,13 +7,12 @@ from glimpse_assets.news.sources import (
     RssNewsSource,
     SampleNewsSource,
 )
-from glimpse_assets.settings import secret
 
 
 def news_source(settings: NewsSettings) -> NewsSource:
     if settings.news_source == "currents":
         return CurrentsNewsSource(
-            api_key=secret("CURRENTS_API_KEY", settings.currents_api_key_set),
+            api_key=settings.env_var("currents_api_key_set"),
             base_url=settings.currents_api_url,
             language=settings.language,
             category=settings.category,

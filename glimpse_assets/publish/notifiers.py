@@ -6,9 +6,10 @@ import logging
 from abc import ABC, abstractmethod
 
 import dagster as dg
-from pydantic import Field
 
 from glimpse_assets.llm.guardrails import redact
+from glimpse_assets.publish.settings import PublishSettings
+from glimpse_assets.settings import setting
 
 SNS_SUBJECT_LIMIT = 100  # characters, an SNS rule
 
@@ -18,7 +19,7 @@ class NotifyError(RuntimeError):
 
 
 class Notifier(dg.ConfigurableResource, ABC):
-    ui_url: str = Field(default="http://127.0.0.1:3000", description="GLIMPSE_UI_URL")
+    ui_url: str = setting(PublishSettings, "ui_url")
 
     @property
     @abstractmethod
@@ -46,7 +47,7 @@ class LogNotifier(Notifier):
 class SnsNotifier(Notifier):
     """Amazon SNS (or any endpoint AWS_ENDPOINT_URL points at): subscribers get e-mail, SMS..."""
 
-    topic_arn: str = Field(description="GLIMPSE_SNS_TOPIC_ARN")
+    topic_arn: str = setting(PublishSettings, "sns_topic_arn", required=True)
 
     @property
     def kind(self) -> str:
@@ -68,9 +69,9 @@ class SnsNotifier(Notifier):
 class SlackNotifier(Notifier):
     """A Slack channel through slack_sdk's Web API client (loaded when a message is sent)."""
 
-    token: str | None = Field(default=None, description="SLACK_BOT_TOKEN, via dg.EnvVar")
-    channel: str = Field(description="GLIMPSE_SLACK_CHANNEL, e.g. #glimpse")
-    base_url: str = Field(default="https://slack.com/api/", description="SLACK_API_URL")
+    token: str | None = setting(PublishSettings, "slack_bot_token_set")
+    channel: str = setting(PublishSettings, "slack_channel", required=True)
+    base_url: str = setting(PublishSettings, "slack_api_url")
 
     @property
     def kind(self) -> str:

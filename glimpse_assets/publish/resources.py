@@ -1,6 +1,6 @@
 """The publish domain's resources, chosen from its settings: `news_publisher` (where the day's
 post goes) and `publish_notifier` (who hears about posts and failed runs). Secrets (tokens,
-passwords) go in through `dg.EnvVar` (see `settings.secret`): read when a run starts, never
+passwords) go in through `dg.EnvVar` (`settings.env_var`): read when a run starts, never
 copied into the definitions; one that is missing fails the step that needs it, saying so.
 """
 
@@ -12,7 +12,6 @@ from glimpse_assets.publish.publishers import (
     Publisher,
 )
 from glimpse_assets.publish.settings import PublishSettings
-from glimpse_assets.settings import secret
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 
@@ -20,7 +19,7 @@ def news_publisher(settings: PublishSettings, object_store: ObjectStoreResource)
     if settings.publisher == "instagram":
         return InstagramPublisher(
             object_store=object_store,
-            access_token=secret("INSTAGRAM_ACCESS_TOKEN", settings.instagram_access_token_set),
+            access_token=settings.env_var("instagram_access_token_set"),
             user_id=settings.instagram_user_id or "",
             graph_url=settings.instagram_graph_api_url,
             public_base_url=settings.public_base_url,
@@ -33,7 +32,7 @@ def news_publisher(settings: PublishSettings, object_store: ObjectStoreResource)
             starttls=settings.smtp_starttls == "true",
             ca_file=settings.smtp_ca_file,
             username=settings.smtp_username,
-            password=secret("GLIMPSE_SMTP_PASSWORD", settings.smtp_password_set),
+            password=settings.env_var("smtp_password_set"),
             sender=settings.email_from or "",
             recipients=settings.email_to,
         )
@@ -46,7 +45,7 @@ def publish_notifier(settings: PublishSettings) -> Notifier:
     if settings.notifier == "slack":
         return SlackNotifier(
             ui_url=settings.ui_url,
-            token=secret("SLACK_BOT_TOKEN", settings.slack_bot_token_set),
+            token=settings.env_var("slack_bot_token_set"),
             channel=settings.slack_channel or "",
             base_url=settings.slack_api_url,
         )

@@ -10,19 +10,18 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from glimpse_assets.rides.settings import RidesSettings
 from glimpse_assets.rides.templates import validate_conditions, validate_template
+from glimpse_assets.settings import setting
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
 class RidesSource(dg.ConfigurableResource, ABC):
-    city: str = Field(default="Port Aldermere", description="GLIMPSE_RIDES_CITY, for summaries")
-    conditions: str | None = Field(
-        default=None,
-        description="GLIMPSE_RIDES_CONDITIONS: 'invented', 'none' or a conditions file template; "
-        "by default the source's own (see default_conditions).",
-    )
+    city: str = setting(RidesSettings, "city", default="Port Aldermere")
+    # None: the source's own (see default_conditions).
+    conditions: str | None = setting(RidesSettings, "conditions")
 
     @property
     @abstractmethod
@@ -57,7 +56,7 @@ class RidesSource(dg.ConfigurableResource, ABC):
 class SimulatedRidesSource(RidesSource):
     """The original job's ride mix, scaled, seeded by the day (see `simulate`)."""
 
-    rides_per_day: int = Field(default=10_000, ge=0, description="GLIMPSE_RIDES_PER_DAY")
+    rides_per_day: int = setting(RidesSettings, "rides_per_day", ge=0)
 
     @property
     def kind(self) -> str:

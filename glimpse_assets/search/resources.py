@@ -3,9 +3,10 @@
 import dagster as dg
 from pydantic import Field
 
-from glimpse_assets.search.index import DEFAULT_ANN_MIN_ROWS, IndexLocation
+from glimpse_assets.search.index import IndexLocation
 from glimpse_assets.search.reader import SearchIndex, open_search_index
 from glimpse_assets.search.settings import SearchSettings
+from glimpse_assets.settings import setting
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 
@@ -16,9 +17,7 @@ class VectorIndexResource(dg.ConfigurableResource):
     storage_uri: str = Field(description="The storage root: a folder or s3://bucket/prefix.")
     endpoint_url: str | None = Field(default=None, description="As the object store's.")
     region_name: str | None = Field(default=None, description="As the object store's.")
-    ann_min_rows: int = Field(
-        default=DEFAULT_ANN_MIN_ROWS, description="GLIMPSE_SEARCH_ANN_MIN_ROWS"
-    )
+    ann_min_rows: int = setting(SearchSettings, "ann_min_rows")
 
     @property
     def location(self) -> IndexLocation:

@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from glimpse_assets.settings import CommaList, Settings, WholeNumber
+from glimpse_assets.settings import SECRET, CommaList, Settings, WholeNumber
 
 MIN_KEY_LENGTH = 16
 MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
@@ -20,10 +20,29 @@ PerSecond = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class ServeSettings(Settings):
-    api_keys: CommaList = Field(default_factory=list, alias="GLIMPSE_API_KEYS")
-    rate_limit_per_second: PerSecond = Field(100.0, alias="GLIMPSE_RATE_LIMIT_PER_SECOND")
+    """`glimpse serve`'s API keys and the rate limit each key gets."""
+
+    api_keys: Annotated[CommaList, SECRET] = Field(
+        default_factory=list,
+        alias="GLIMPSE_API_KEYS",
+        description="The API keys `glimpse serve` accepts in the X-API-Key header, each at least "
+        f"{MIN_KEY_LENGTH} printable ASCII characters; make one with `{MAKE_A_KEY}`.",
+    )
+    rate_limit_per_second: PerSecond = Field(
+        100.0,
+        alias="GLIMPSE_RATE_LIMIT_PER_SECOND",
+        description="The requests a second each key may make, on average.",
+    )
     rate_limit_burst: Annotated[WholeNumber, Field(ge=1)] = Field(
-        200, alias="GLIMPSE_RATE_LIMIT_BURST"
+        200,
+        alias="GLIMPSE_RATE_LIMIT_BURST",
+        description="The requests each key may make at once, before the average applies.",
+    )
+    ask_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        10.0,
+        alias="GLIMPSE_ASK_SECONDS",
+        description="The bound of `GET /ask`: this long after a question arrived its answer "
+        "goes, the model's or else the extractive one from the best search hit.",
     )
 
     def __repr__(self) -> str:  # never the keys, even in a traceback or a debugger

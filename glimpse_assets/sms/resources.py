@@ -1,32 +1,43 @@
 """The sms domain's resource, `sms_sender`: whether the channel is on, Twilio's account (the
-SID and token through `dg.EnvVar`), the sender, and who the daily glimpse goes to."""
+SID and token through `dg.EnvVar`), the sender, and who the daily glimpse goes to. Each field is
+a setting of `SmsSettings` (its default and description come from there), and
+`SmsSenderResource.from_settings` is the one place the settings become the resource."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 
-from glimpse_assets.settings import secret
-from glimpse_assets.sms.settings import DEFAULT_TWILIO_API_URL, SmsSettings
+from glimpse_assets.settings import setting
+from glimpse_assets.sms.settings import SmsSettings, split_numbers
 
 
 class SmsSenderResource(dg.ConfigurableResource):
-    enabled: bool = Field(default=False, description="GLIMPSE_SMS=on")
-    account_sid: str | None = Field(default=None, description="dg.EnvVar('TWILIO_ACCOUNT_SID')")
-    auth_token: str | None = Field(default=None, description="dg.EnvVar('TWILIO_AUTH_TOKEN')")
-    from_number: str | None = Field(default=None, description="TWILIO_FROM_NUMBER")
-    messaging_service_sid: str | None = Field(
-        default=None, description="TWILIO_MESSAGING_SERVICE_SID"
-    )
-    api_url: str = Field(default=DEFAULT_TWILIO_API_URL, description="TWILIO_API_URL")
+    enabled: bool = setting(SmsSettings, "sms", default=False)
+    account_sid: str | None = setting(SmsSettings, "account_sid_set")
+    auth_token: str | None = setting(SmsSettings, "auth_token_set")
+    from_number: str | None = setting(SmsSettings, "from_number")
+    messaging_service_sid: str | None = setting(SmsSettings, "messaging_service_sid")
+    api_url: str = setting(SmsSettings, "twilio_api_url")
     # Phone numbers: through EnvVar, so the UI's resource config shows the variable, not them.
-    subscribers: str | None = Field(
-        default=None, description="dg.EnvVar('GLIMPSE_SMS_SUBSCRIBERS'): comma-separated E.164"
-    )
-    public_url: str | None = Field(default=None, description="GLIMPSE_PUBLIC_URL")
-    public_base_url: str | None = Field(default=None, description="GLIMPSE_PUBLIC_BASE_URL")
+    subscribers: str | None = setting(SmsSettings, "subscribers")
+    public_url: str | None = setting(SmsSettings, "public_url")
+    public_base_url: str | None = setting(SmsSettings, "public_base_url")
+
+    @classmethod
+    def from_settings(cls, settings: SmsSettings) -> SmsSenderResource:
+        return cls(
+            enabled=settings.enabled,
+            account_sid=settings.env_var("account_sid_set"),
+            auth_token=settings.env_var("auth_token_set"),
+            from_number=settings.from_number,
+            messaging_service_sid=settings.messaging_service_sid,
+            api_url=settings.twilio_api_url,
+            subscribers=settings.env_var("subscribers"),
+            public_url=settings.public_url,
+            public_base_url=settings.public_base_url,
+        )
 
     def __repr__(self) -> str:  # the subscribers are phone numbers
         return f"SmsSenderResource(enabled={self.enabled}, api_url={self.api_url!r})"
@@ -45,9 +56,7 @@ class SmsSenderResource(dg.ConfigurableResource):
         return twilio_client(self.account_sid, self.auth_token, self.api_url)
 
     def configured_subscribers(self) -> list[str]:
-        return [
-            n.strip().replace(" ", "") for n in (self.subscribers or "").split(",") if n.strip()
-        ]
+        return split_numbers(self.subscribers or "")
 
     @property
     def status_callback(self) -> str | None:
@@ -55,16 +64,4 @@ class SmsSenderResource(dg.ConfigurableResource):
 
 
 def sms_resources(settings: SmsSettings) -> dict:
-    return {
-        "sms_sender": SmsSenderResource(
-            enabled=settings.enabled,
-            account_sid=secret("TWILIO_ACCOUNT_SID", settings.account_sid_set),
-            auth_token=secret("TWILIO_AUTH_TOKEN", settings.auth_token_set),
-            from_number=settings.from_number,
-            messaging_service_sid=settings.messaging_service_sid,
-            api_url=settings.twilio_api_url,
-            subscribers=secret("GLIMPSE_SMS_SUBSCRIBERS", bool(settings.subscribers)),
-            public_url=settings.public_url,
-            public_base_url=settings.public_base_url,
-        )
-    }
+    return {"sms_sender": SmsSenderResource.from_settings(settings)}

@@ -12,12 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-from pydantic import Field
+
+from glimpse_assets.settings import setting
+from glimpse_assets.stories.settings import StoriesSettings
 
 if TYPE_CHECKING:
     from glimpse_assets.storage.records import JsonRecords
 
-DEFAULT_API_URL = "https://www.strava.com"  # /oauth/token and /api/v3/... below it
 TOKENS_PREFIX = "_credentials"  # the rotated Strava tokens: <root>/_credentials/strava/token.json
 
 
@@ -78,14 +79,10 @@ class SampleActivitySource(ActivitySource):
 class StravaActivitySource(ActivitySource):
     """The athlete's activities from the Strava API (see `stories.strava`)."""
 
-    api_url: str = Field(default=DEFAULT_API_URL, description="STRAVA_API_URL")
-    client_id: str | None = Field(default=None, description="dg.EnvVar('STRAVA_CLIENT_ID')")
-    client_secret: str | None = Field(default=None, description="dg.EnvVar('STRAVA_CLIENT_SECRET')")
-    refresh_token: str | None = Field(
-        default=None,
-        description="dg.EnvVar('STRAVA_REFRESH_TOKEN'): the first one; Strava rotates it, and "
-        "the newest is kept in the object store",
-    )
+    api_url: str = setting(StoriesSettings, "strava_api_url")
+    client_id: str | None = setting(StoriesSettings, "client_id_set")
+    client_secret: str | None = setting(StoriesSettings, "client_secret_set")
+    refresh_token: str | None = setting(StoriesSettings, "refresh_token_set")
     timeout_seconds: float = 30.0
 
     @property

@@ -20,7 +20,7 @@ from glimpse_assets.http import SERVER_ERRORS, error_message, retrying_session
 from glimpse_assets.llm.guardrails import redact_outside_text
 from glimpse_assets.storage.object_store import AlreadyExistsError, ObjectChangedError
 from glimpse_assets.storage.records import JsonRecords
-from glimpse_assets.stories.sources import DEFAULT_API_URL
+from glimpse_assets.stories.settings import DEFAULT_API_URL
 
 TOKEN_RECORD = "strava/token"
 PER_PAGE = 200
