@@ -1,7 +1,8 @@
 """Glimpse: daily LLM and ML content pipelines as Dagster software-defined assets.
 
-`defs` is built on first access, so importing a submodule (a test, `glimpse serve`) does not load
-the whole code location.
+`defs` is Dagster's lazy loader (`glimpse_assets.definitions.defs`, a `@dg.definitions`
+function). It is imported on first access, so importing a submodule (a test, `glimpse serve`)
+does not import Dagster; calling `defs()` builds the code location once.
 """
 
 from typing import Any
@@ -18,5 +19,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    # Dagster finds a module's Definitions through dir(): list `defs` so it is found (and built).
+    # Dagster finds a module's loader through dir(): list `defs` so it is found.
     return sorted({*globals(), "defs"})

@@ -1,47 +1,60 @@
 """The glimpse_assets code location: every domain's Definitions merged with the shared
-resources and the executor. A new domain is one folder and one line in `DOMAINS`."""
+resources and the executor. A new domain is one folder and one line in `DOMAINS`.
+
+`defs` is Dagster's lazy loader (`@dg.definitions`): importing this module (a test, `glimpse
+serve`, the CLI) loads no domain; Dagster, `make run` and the tests build the code location when
+they call it.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cache
+from importlib import import_module
 
 import dagster as dg
 
-from glimpse_assets.executors import executor_from_env
-from glimpse_assets.news import definitions as news
-from glimpse_assets.publish import definitions as publish
-from glimpse_assets.resources import shared_resources
-from glimpse_assets.rides import definitions as rides
-from glimpse_assets.search import definitions as search
-from glimpse_assets.sms import definitions as sms
-from glimpse_assets.stories import definitions as stories
-
+# One line per domain: the folder under glimpse_assets/ whose definitions.py has build_defs.
 DOMAINS = [
-    news.build_defs,
-    publish.build_defs,
-    rides.build_defs,
-    search.build_defs,
-    stories.build_defs,
-    sms.build_defs,
+    "news",
+    "publish",
+    "rides",
+    "search",
+    "stories",
+    "sms",
 ]
 
 
+def domain_builders():
+    """Each domain's `build_defs(env, shared)`, in `DOMAINS` order."""
+    return [import_module(f"glimpse_assets.{name}.definitions").build_defs for name in DOMAINS]
+
+
 def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
+    from glimpse_assets.executors import executor_from_env
+    from glimpse_assets.partitions import check_start_date
+    from glimpse_assets.resources import shared_resources
+
     env = os.environ if env is None else env
+    check_start_date(env)
     shared = shared_resources(env)
     return dg.Definitions.merge(
         dg.Definitions(
             # By default steps run one after another in the run's own process: a step costs no
-            # new process (the code location's start-up), which is most of a daily run and of
-            # every backfill chunk; parallelism comes from runs (backfill chunks run side by
-            # side). A crashed run is retried as a new run (dagster.yaml), reusing the steps
-            # that succeeded. GLIMPSE_EXECUTOR chooses another (executors.py).
+            # new process (the code location's start-up), which is most of a daily run; a range
+            # of 60 days or more runs its steps side by side (range_executor.py). A crashed run
+            # is retried as a new run (dagster.yaml), reusing the steps that succeeded.
+            # GLIMPSE_EXECUTOR chooses another (executors.py).
             executor=executor_from_env(env),
             resources=shared.resources,
         ),
-        *(build(env, shared) for build in DOMAINS),
+        *(build(env, shared) for build in domain_builders()),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+@cache
+def defs() -> dg.Definitions:
+    """The code location, built from `os.environ` on the first call."""
+    return build_definitions()

@@ -1,10 +1,11 @@
 """What a domain is to the code location: a function from the environment and the shared
 resources to its own `dg.Definitions`.
 
-Each domain's `definitions.py` defines `build_defs(env, shared)` and exposes `defs` through
-`lazy_defs`, so `from glimpse_assets.<domain>.definitions import defs` gives the domain alone,
-built from `os.environ` on first use, while the top-level code location builds every domain once
-with the same shared resources and merges them.
+Each domain's `definitions.py` defines `build_defs(env, shared)` and
+`defs = domain_defs(build_defs)`: Dagster's lazy loader (`@dg.definitions`), so
+`dg dev -m glimpse_assets.<domain>.definitions` loads the domain alone, built from `os.environ`
+when first called, while the top-level code location (`glimpse_assets.definitions`) builds every
+domain once with the same shared resources and merges them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
 
 import dagster as dg
 
@@ -55,16 +55,13 @@ def checks_job(domain: str, assets: list[dg.AssetsDefinition]):
     )
 
 
-def lazy_defs(build: BuildDefs) -> Callable[[str], Any]:
-    """A module `__getattr__` that builds the module's `defs` when first asked for."""
+def domain_defs(build: BuildDefs) -> Callable[..., dg.Definitions]:
+    """The domain alone as Dagster's lazy loader: built from `os.environ` on the first call, the
+    same object after."""
 
+    @dg.definitions
     @cache
     def defs() -> dg.Definitions:
         return build_domain(build)
 
-    def __getattr__(name: str) -> Any:
-        if name == "defs":
-            return defs()
-        raise AttributeError(name)
-
-    return __getattr__
+    return defs

@@ -2,25 +2,49 @@
 
 import warnings
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from typing import Any
 
 import dagster as dg
 
-from glimpse_assets.settings import PartitionSettings
+from glimpse_assets.settings import ConfigurationError, PartitionSettings
 
-# The start date (PartitionSettings) is read here, once: asset definitions take their partitions
-# when their module is imported.
-START_DATE = PartitionSettings.from_env().start_date
 
-# Every daily asset has these partitions, so the whole graph runs as one: one day, a range or a
-# year of every asset in one run or one backfill, from the UI, the CLI or a schedule.
-# end_offset=1: the newest partition is today, the UTC day so far. Search and stories need it
-# (a document posted today is indexed today; today's activity gets its story today, started by
-# their sensors within minutes). The schedules run each finished day (yesterday) in the morning;
-# nothing starts today's news by itself, and the outside world (the post, the daily text) never
-# hears of a day before it is over (`day_is_over`: publish and sms hold it).
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=START_DATE.isoformat(), timezone="UTC", end_offset=1
-)
+@cache
+def days_from(start: date) -> dg.DailyPartitionsDefinition:
+    """The daily partitions starting at `start` (one object per start date).
+
+    Every daily asset has these partitions, so the whole graph runs as one: one day, a range or a
+    year of every asset in one run or one backfill, from the UI, the CLI or a schedule.
+    end_offset=1: the newest partition is today, the UTC day so far. Search and stories need it
+    (a document posted today is indexed today; today's activity gets its story today, started by
+    their sensors within minutes). The schedules run each finished day (yesterday) in the
+    morning; nothing starts today's news by itself, and the outside world (the post, the daily
+    text) never hears of a day before it is over (`day_is_over`: publish and sms hold it).
+    """
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC", end_offset=1)
+
+
+def __getattr__(name: str) -> Any:
+    """`daily_partitions` and `START_DATE`, read from the settings when first asked for (when
+    the code location defines its assets), not when this module is imported."""
+    if name == "START_DATE":
+        return PartitionSettings.from_env().start_date
+    if name == "daily_partitions":
+        return days_from(PartitionSettings.from_env().start_date)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_start_date(env) -> None:
+    """Fail with a one-line error when `env` asks for a start date other than the one the assets
+    were defined with: asset definitions take their partitions once per process."""
+    wanted = PartitionSettings.from_env(env).start_date
+    defined = PartitionSettings.from_env().start_date
+    if "GLIMPSE_START_DATE" in env and wanted != defined:
+        raise ConfigurationError(
+            f"GLIMPSE_START_DATE={wanted.isoformat()!r} differs from {defined.isoformat()}, the "
+            "start the assets of this process were defined with: set it before Glimpse starts"
+        )
 
 
 def today_utc() -> date:
@@ -57,7 +81,7 @@ warnings.filterwarnings("ignore", message=".*backfill_policy", category=dg.BetaW
 # - Provider-bound steps stay in the "llm" pool (at most 2 at once, dagster.yaml); a failed day
 #   stops its step at that day, the days before it are stored and recorded, and a re-execution
 #   from failure reuses them (answers already paid for come back from the LLM cache).
-#   Publishing is exactly-once per day whatever the run (publish/exactly_once.py).
+#   Publishing is exactly-once per day whatever the run (storage/exactly_once.py).
 # Measured with benchmarks/backfill.py (BENCHMARKS.md).
 BACKFILL_POLICY = dg.BackfillPolicy.single_run()
 

@@ -3,6 +3,8 @@ does what Glimpse relies on, so a Dagster upgrade that changes one fails here, b
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from glimpse_assets import dagster_compat as compat
@@ -83,3 +85,89 @@ def one_asset_job() -> dg.JobDefinition:
         return 1
 
     return dg.Definitions(assets=[alone]).resolve_implicit_global_asset_job_def()
+
+
+def two_assets_graph():
+    @dg.asset(partitions_def=DAYS)
+    def upstream():
+        return 1
+
+    @dg.asset(partitions_def=DAYS, deps=[upstream])
+    def downstream():
+        return 2
+
+    return dg.Definitions(assets=[upstream, downstream]).resolve_asset_graph()
+
+
+def test_the_days_a_backfill_of_a_selection_targets():
+    graph = two_assets_graph()
+    keys = [dg.AssetKey("upstream"), dg.AssetKey("downstream")]
+    days = ["2026-03-02", "2026-03-03"]
+
+    targets = compat.backfill_targets(graph, keys, days, as_of=datetime(2026, 6, 1, tzinfo=UTC))
+
+    assert targets == {"upstream": days, "downstream": days}
+    only_down = compat.backfill_targets(graph, keys[1:], days[:1], datetime(2026, 6, 1, tzinfo=UTC))
+    assert only_down == {"downstream": days[:1]}
+
+
+def test_a_stored_backfill_reads_back_as_a_record():
+    # The record the UI's launch stores, made here as the webserver makes it.
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    graph = two_assets_graph()
+    keys = [dg.AssetKey("upstream"), dg.AssetKey("downstream")]
+    days = ["2026-03-02", "2026-03-03"]
+    submitted = datetime(2026, 6, 1, tzinfo=UTC).timestamp()
+    with dg.instance_for_test() as instance:
+        assert compat.backfill_record(instance, "nosuchid") is None
+        instance.add_backfill(
+            PartitionBackfill.from_asset_partitions(
+                backfill_id="abcdefgh",
+                asset_graph=graph,
+                partition_names=days,
+                asset_selection=keys,
+                backfill_timestamp=submitted,
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title=None,
+                description=None,
+                run_config=None,
+            )
+        )
+        record = compat.backfill_record(instance, "abcdefgh")
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={compat.BACKFILL_ID_TAG: "abcdefgh"}))
+
+    assert record == compat.BackfillRecord(
+        backfill_id="abcdefgh",
+        status="REQUESTED",
+        submitted=submitted,
+        ended=None,
+        asset_keys=tuple(keys),
+        targeted={"upstream": days, "downstream": days},
+        materialised={"upstream": [], "downstream": []},
+    )
+    assert not record.finished
+    assert compat.BACKFILL_ID_TAG == "dagster/backfill"  # the tag on every run it launches
+    assert runs == []
+
+
+def test_an_automation_evaluation_reads_its_instance():
+    seen = []
+
+    class RecordsTheInstance(dg.AutomationCondition):
+        @property
+        def name(self) -> str:
+            return "records_the_instance"
+
+        def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+            seen.append(compat.evaluation_instance(context))
+            return dg.AutomationResult(context, true_subset=context.get_empty_subset())
+
+    @dg.asset(automation_condition=RecordsTheInstance())
+    def watched() -> None: ...
+
+    with dg.instance_for_test() as instance:
+        dg.evaluate_automation_conditions(defs=[watched], instance=instance)
+    assert seen and all(found is instance for found in seen)

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +11,12 @@ import pytest
 
 from glimpse_assets.definitions import build_definitions
 from glimpse_assets.run import DaysError, days_asked, main
+from glimpse_assets_tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_run_materialises_every_asset_of_the_day_once_and_prints_where_they_are(
     tmp_path, monkeypatch, capsys
 ):
@@ -46,14 +47,13 @@ def test_run_materialises_every_asset_of_the_day_once_and_prints_where_they_are(
         assert path.is_file(), name
         assert out.count(str(path)) == 1, f"{name} printed (so materialised) exactly once"
     assert "prompt: An editorial illustration" in out
-    assert out.count("passed") == 8
+    assert out.count("passed") == 13  # 8, and 5 quality checks
 
 
+@pytest.mark.slow
 def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
+    closed_port = free_port()  # nothing listens on it
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port}")
     definitions = build_definitions({"GLIMPSE_STORAGE_URI": "s3://no-such-bucket/glimpse"})
 
@@ -71,6 +71,7 @@ def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatc
     assert "Traceback" not in out + err  # one clear line, not Dagster's logs
 
 
+@pytest.mark.slow
 def test_run_with_a_relative_dagster_home_keeps_its_runs_there(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "home").mkdir()
@@ -128,6 +129,7 @@ def test_bad_ranges_are_one_line(days, message):
         days_asked(dg.DailyPartitionsDefinition(start_date="2026-01-01"), None, days)
 
 
+@pytest.mark.process
 def test_a_bad_setting_stops_make_run_with_one_line():
     env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
     completed = subprocess.run(
@@ -146,6 +148,7 @@ def test_a_bad_setting_stops_make_run_with_one_line():
     assert "Traceback" not in completed.stderr
 
 
+@pytest.mark.slow
 def test_a_range_runs_once_per_job_and_stores_every_day(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     storage = tmp_path / "storage"
@@ -162,6 +165,7 @@ def test_a_range_runs_once_per_job_and_stores_every_day(tmp_path, monkeypatch, c
     assert out.count("news_job for 2026-03-01..2026-03-03:") == 1
 
 
+@pytest.mark.slow
 def test_checks_rerun_for_a_day_on_what_is_stored(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     storage = tmp_path / "storage"
@@ -175,5 +179,5 @@ def test_checks_rerun_for_a_day_on_what_is_stored(tmp_path, monkeypatch, capsys)
     assert main(["--checks", "--day", "2026-03-01"], definitions) == 0
 
     out = capsys.readouterr().out
-    assert out.count("passed") == 8
+    assert out.count("passed") == 13  # 8, and 5 quality checks
     assert {path: path.stat().st_mtime_ns for path in storage.rglob("*.parquet")} == before

@@ -11,12 +11,9 @@ from functools import partial
 
 import dagster as dg
 
-from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
+from glimpse_assets.asset_defaults import daily_asset
+from glimpse_assets.llm.policy import LLMStepConfig
 from glimpse_assets.news.sources import NewsSource
-from glimpse_assets.partitions import (
-    BACKFILL_POLICY,
-    daily_partitions,
-)
 from glimpse_assets.providers.base import ImageProvider, TextProvider
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.storage.resource import ObjectStoreResource
@@ -24,11 +21,9 @@ from glimpse_assets.storage.resource import ObjectStoreResource
 NEWS_GROUP = "news"
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=NEWS_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=NEWS_GROUP,
+    kinds={"pandas", "parquet"},
     description="The day's articles from the configured news source, typed and de-duplicated.",
 )
 def raw_news(context: dg.AssetExecutionContext, news_source: NewsSource):
@@ -37,11 +32,9 @@ def raw_news(context: dg.AssetExecutionContext, news_source: NewsSource):
     return for_each_day(context, partial(fetch_news, context, news_source))
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=NEWS_GROUP,
-    kinds={"python", "json"},
+@daily_asset(
+    domain=NEWS_GROUP,
+    kinds={"json"},
     description="The day's articles combined into one cleaned, ranked and bounded input.",
 )
 def news_digest(context: dg.AssetExecutionContext, raw_news):
@@ -50,14 +43,11 @@ def news_digest(context: dg.AssetExecutionContext, raw_news):
     return for_each_day(context, partial(digest_day, context), raw_news=raw_news)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=NEWS_GROUP,
-    kinds={"python", "json"},
+@daily_asset(
+    domain=NEWS_GROUP,
+    kinds={"openai", "json"},
+    calls_a_model=True,
     description="A one-paragraph image prompt for the day, written by the text provider.",
-    pool=LLM_POOL,
-    retry_policy=llm_retry_policy(),
 )
 def image_prompt(
     context: dg.AssetExecutionContext,
@@ -73,15 +63,12 @@ def image_prompt(
     return for_each_day(context, write, news_digest=news_digest)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=NEWS_GROUP,
-    kinds={"python", "png"},
+@daily_asset(
+    domain=NEWS_GROUP,
+    kinds={"openai", "pillow", "png"},
+    calls_a_model=True,
     description="The day's picture, drawn by the image provider from the image prompt; never a "
     "prompt that moderation flagged.",
-    pool=LLM_POOL,
-    retry_policy=llm_retry_policy(),
 )
 def news_image(
     context: dg.AssetExecutionContext,

@@ -4,10 +4,10 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from glimpse_assets.news.assets import image_prompt, news_image, raw_news
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.asset_defaults import daily_asset_check
+from glimpse_assets.news.assets import image_prompt, news_digest, news_image, raw_news
+from glimpse_assets.news.image_prompt import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 from glimpse_assets.providers.base import ImageProvider
-from glimpse_assets.providers.prompts import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 from glimpse_assets.ranges import check_each_day
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 MIN_IMAGE_SIDE = 512
 
 
-@dg.asset_check(asset=raw_news, blocking=True, partitions_def=daily_partitions)
+@daily_asset_check(asset=raw_news, blocking=True)
 def raw_news_has_articles(context: dg.AssetCheckExecutionContext, raw_news) -> dg.AssetCheckResult:
     """At least one article, with every expected column. Blocking: nothing downstream runs on an
     empty or malformed day."""
@@ -47,7 +47,7 @@ def articles_check(day: str, raw_news: "pd.DataFrame") -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=image_prompt, partitions_def=daily_partitions)
+@daily_asset_check(asset=image_prompt)
 def image_prompt_is_one_paragraph(
     context: dg.AssetCheckExecutionContext, image_prompt
 ) -> dg.AssetCheckResult:
@@ -70,7 +70,7 @@ def paragraph_check(day: str, image_prompt: dict) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=news_image, partitions_def=daily_partitions)
+@daily_asset_check(asset=news_image)
 def news_image_is_valid_png(
     context: dg.AssetCheckExecutionContext, news_image, image_provider: ImageProvider
 ) -> dg.AssetCheckResult:
@@ -100,4 +100,22 @@ def image_check(news_image: "Image.Image", size: int) -> dg.AssetCheckResult:
     )
 
 
+@daily_asset_check(
+    asset=image_prompt, additional_ins={"news_digest": dg.AssetIn(key=news_digest.key)}
+)
+def image_prompt_agrees_with_digest(
+    context: dg.AssetCheckExecutionContext, image_prompt, news_digest
+) -> dg.AssetCheckResult:
+    """Prompt quality, measured daily: the MiniLM cosine similarity of the image prompt and the
+    digest's main story (title and description; the offline prompt's fixed style sentence left
+    out), wanted >= 0.35, and the prompt's rules (20 to 80 words). A warning below."""
+    from glimpse_assets.news.quality import prompt_agreement_check
+
+    return check_each_day(
+        context, prompt_agreement_check, image_prompt=image_prompt, news_digest=news_digest
+    )
+
+
 news_checks = [raw_news_has_articles, image_prompt_is_one_paragraph, news_image_is_valid_png]
+# Quality measured daily (glimpse_assets/quality): registered beside news_checks.
+news_quality_checks = [image_prompt_agrees_with_digest]

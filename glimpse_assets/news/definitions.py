@@ -4,9 +4,9 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from glimpse_assets.domains import lazy_defs
+from glimpse_assets.domains import domain_defs
 from glimpse_assets.news.assets import news_assets
-from glimpse_assets.news.checks import news_checks
+from glimpse_assets.news.checks import news_checks, news_quality_checks
 from glimpse_assets.news.resources import news_resources
 from glimpse_assets.news.schedules import news_checks_job, news_daily_schedule, news_job
 from glimpse_assets.news.settings import NewsSettings
@@ -14,7 +14,7 @@ from glimpse_assets.resources import SharedResources
 
 
 def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definitions:
-    checks = list(news_checks)
+    checks = [*news_checks, *news_quality_checks]
     # Moderation needs a moderation model: checked with the openai provider only, unless
     # GLIMPSE_MODERATION=off (for OpenAI-compatible servers without /v1/moderations).
     if shared.providers.kind == "openai" and shared.providers.moderation == "on":
@@ -30,4 +30,4 @@ def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definition
     )
 
 
-__getattr__ = lazy_defs(build_defs)
+defs = domain_defs(build_defs)

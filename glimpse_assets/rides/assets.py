@@ -12,11 +12,9 @@ from datetime import date
 import dagster as dg
 from pydantic import Field
 
-from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
-from glimpse_assets.partitions import (
-    BACKFILL_POLICY,
-    daily_partitions,
-)
+from glimpse_assets.asset_defaults import daily_asset
+from glimpse_assets.automation import follows_upstream_day, with_its_chain
+from glimpse_assets.llm.policy import LLMStepConfig
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import for_each_day, nothing_stored
 from glimpse_assets.rides.sources import RidesSource
@@ -44,11 +42,12 @@ class ClusteringConfig(dg.Config):
     min_samples: int = Field(default=10, ge=1, description="DBSCAN core point threshold.")
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=RIDES_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=RIDES_GROUP,
+    kinds={"pandas", "parquet"},
+    # Once a one-day run has stored the day's raw_news (news_job every morning), with the rest of
+    # the chain in the same run: see automation.py.
+    automation_condition=follows_upstream_day(),
     description="The day's taxi rides, with the news, weather and traffic each one went through "
     "and where each came from; rides with a NaN or infinite distance or time are dropped.",
 )
@@ -63,11 +62,10 @@ def raw_rides(
     return for_each_day(context, rides_of, raw_news=raw_news)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=RIDES_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=RIDES_GROUP,
+    kinds={"pandas", "numpy", "parquet"},
+    automation_condition=with_its_chain(),
     description="Every ride labelled by DBSCAN on standardised distance and time; -1 = anomaly.",
 )
 def clustered_rides(context: dg.AssetExecutionContext, config: ClusteringConfig, raw_rides):
@@ -79,15 +77,13 @@ def clustered_rides(context: dg.AssetExecutionContext, config: ClusteringConfig,
     return for_each_day(context, cluster, raw_rides=raw_rides)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=RIDES_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=RIDES_GROUP,
+    kinds={"openai", "pandas", "parquet"},
+    calls_a_model=True,
+    automation_condition=with_its_chain(),
     description="For each anomalous ride, a summary of at most 3 sentences of its conditions, "
     "and what wrote it; one provider call per distinct context not already cached.",
-    pool=LLM_POOL,
-    retry_policy=llm_retry_policy(),
 )
 def anomaly_summaries(
     context: dg.AssetExecutionContext,
@@ -104,11 +100,10 @@ def anomaly_summaries(
     return for_each_day(context, summarise, clustered_rides=clustered_rides)
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=RIDES_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=RIDES_GROUP,
+    kinds={"pandas", "parquet"},
+    automation_condition=with_its_chain(),
     description="The morning table for dashboards: every labelled ride with its summary.",
 )
 def rides_report(context: dg.AssetExecutionContext, clustered_rides, anomaly_summaries):
@@ -122,11 +117,10 @@ def rides_report(context: dg.AssetExecutionContext, clustered_rides, anomaly_sum
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=RIDES_GROUP,
-    kinds={"python", "html"},
+@daily_asset(
+    domain=RIDES_GROUP,
+    kinds={"pandas", "pillow", "html"},
+    automation_condition=with_its_chain(),
     description="The morning report as a page: counts, the rate against the previous 7 days, "
     "the plot, and the summaries with where each condition came from.",
     # The previous 7 days of clustered_rides, read from storage by the step (only their

@@ -5,9 +5,11 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.asset_defaults import daily_asset_check
+from glimpse_assets.llm.policy import LLM_POOL
+from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import check_each_day
-from glimpse_assets.rides.assets import clustered_rides, raw_rides
+from glimpse_assets.rides.assets import anomaly_summaries, clustered_rides, raw_rides
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,10 +22,9 @@ class AnomalyBandConfig(dg.Config):
     max_rate: float = Field(default=0.10, ge=0, le=1, description="Highest expected rate.")
 
 
-@dg.asset_check(
+@daily_asset_check(
     asset=clustered_rides,
     blocking=True,
-    partitions_def=daily_partitions,
     additional_ins={"raw_rides": dg.AssetIn(key=raw_rides.key)},
 )
 def clustered_rides_are_all_labelled(
@@ -53,7 +54,7 @@ def labels_check(
     )
 
 
-@dg.asset_check(asset=clustered_rides, partitions_def=daily_partitions)
+@daily_asset_check(asset=clustered_rides)
 def anomaly_rate_is_within_band(
     context: dg.AssetCheckExecutionContext, config: AnomalyBandConfig, clustered_rides
 ) -> dg.AssetCheckResult:
@@ -86,4 +87,36 @@ def rate_check(
     )
 
 
+# In the llm pool: with the openai provider, the judge calls the model.
+@daily_asset_check(
+    asset=anomaly_summaries,
+    additional_ins={"clustered_rides": dg.AssetIn(key=clustered_rides.key)},
+    pool=LLM_POOL,
+)
+def anomaly_summaries_are_grounded(
+    context: dg.AssetCheckExecutionContext,
+    anomaly_summaries,
+    clustered_rides,
+    text_provider: TextProvider,
+) -> dg.AssetCheckResult:
+    """Summary quality, measured daily: each distinct summary's sentences held to what it was
+    written from (its rides' news, weather and traffic, and the row's ride facts) by MiniLM
+    similarity (a sentence is supported at >= 0.55); the mean share of supported sentences,
+    wanted >= 0.9, every summary at least 2/3 and within 120 words. With the openai provider
+    a judge model also grades up to 3 summaries 1-5 (wanted >= 3); offline that score is
+    skipped. A warning otherwise; skipped on a day without anomalies."""
+    from glimpse_assets.rides.quality import summaries_quality_check
+
+    def check(day: str, anomaly_summaries, clustered_rides) -> dg.AssetCheckResult:
+        return summaries_quality_check(
+            context, day, anomaly_summaries, clustered_rides, text_provider
+        )
+
+    return check_each_day(
+        context, check, anomaly_summaries=anomaly_summaries, clustered_rides=clustered_rides
+    )
+
+
 rides_checks = [clustered_rides_are_all_labelled, anomaly_rate_is_within_band]
+# Quality measured daily (glimpse_assets/quality): registered beside rides_checks.
+rides_quality_checks = [anomaly_summaries_are_grounded]

@@ -12,8 +12,8 @@ from functools import partial
 import dagster as dg
 from pydantic import Field
 
-from glimpse_assets.llm.policy import LLM_POOL, llm_retry_policy
-from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
+from glimpse_assets.asset_defaults import daily_asset
+from glimpse_assets.automation import follows_upstream_day, with_its_chain
 from glimpse_assets.providers.embeddings import Embedder
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.search.chunking import DEFAULT_OVERLAP
@@ -32,12 +32,13 @@ class ChunkConfig(dg.Config):
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=SEARCH_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=SEARCH_GROUP,
+    kinds={"pandas", "parquet"},
     deps=[RAW_NEWS],
+    # Once a one-day run has stored the day's raw_news, with the rest of the chain in the same
+    # run (automation.py); documents posted to the inbox start it through its sensor.
+    automation_condition=follows_upstream_day(),
     description="The day's articles and ingested documents, cleaned and cut into chunks of at "
     "most 256 MiniLM word pieces (title first), each with a content-hash id.",
 )
@@ -49,15 +50,13 @@ def article_chunks(
     return for_each_day(context, partial(chunk_day, context, object_store.store, config.overlap))
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=SEARCH_GROUP,
-    kinds={"python", "parquet"},
-    description="One L2-normalised vector per chunk, with the exact text embedded.",
+@daily_asset(
+    domain=SEARCH_GROUP,
+    kinds={"openai", "numpy", "parquet"},
     # In the llm pool and budget: with GLIMPSE_EMBEDDINGS=openai it calls the gateway.
-    pool=LLM_POOL,
-    retry_policy=llm_retry_policy(),
+    calls_a_model=True,
+    automation_condition=with_its_chain(),
+    description="One L2-normalised vector per chunk, with the exact text embedded.",
 )
 def article_embeddings(context: dg.AssetExecutionContext, article_chunks, embedder: Embedder):
     from glimpse_assets.search.steps import embed_day
@@ -67,11 +66,10 @@ def article_embeddings(context: dg.AssetExecutionContext, article_chunks, embedd
     )
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=SEARCH_GROUP,
-    kinds={"python", "lancedb"},
+@daily_asset(
+    domain=SEARCH_GROUP,
+    kinds={"lancedb", "json"},
+    automation_condition=with_its_chain(),
     description="The day's chunks upserted by id into the LanceDB vector index under the "
     "storage root; the stored value is what the day's upsert did.",
 )

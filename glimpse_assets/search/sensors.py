@@ -1,10 +1,10 @@
-"""The search chain's jobs and what starts them: the day's news, and newly ingested documents.
+"""The search chain's jobs and the sensor that watches its inbox.
 
-`search_after_news_sensor` runs search_job for a day once the news chain has stored that day's
-raw_news. `ingested_documents_sensor` runs it for a day whose inbox changed: the run key is a
-hash of the day's document keys, so one set of documents is indexed once, and a document posted
-later that day starts another run that indexes the day again (chunks already indexed stay as
-they are: upserts are by content-hash id).
+Declarative automation runs the chain for a day once a one-day run has stored that day's raw_news
+(`automation.follows_upstream_day`). `ingested_documents_sensor` runs search_job for a day whose
+inbox changed, which Dagster cannot see: the run key is a hash of the day's document keys, so one
+set of documents is indexed once, and a document posted later that day starts another run that
+indexes the day again (chunks already indexed stay as they are: upserts are by content-hash id).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
+from glimpse_assets import partitions
 from glimpse_assets.domains import checks_job
-from glimpse_assets.news.after_news import after_news_sensor
-from glimpse_assets.partitions import daily_partitions
 from glimpse_assets.search.assets import SEARCH_GROUP, search_assets
 from glimpse_assets.search.inbox import day_document_keys
 from glimpse_assets.storage.resource import ObjectStoreResource
@@ -28,8 +27,6 @@ search_job = dg.define_asset_job(
 )
 
 search_checks_job = checks_job("search", search_assets)
-
-search_after_news_sensor = after_news_sensor("search_after_news_sensor", search_job)
 
 
 def days_to_look_at(today: date, cursor: str | None) -> list[date]:
@@ -58,11 +55,11 @@ def ingested_documents_sensor(
 ) -> dg.SensorResult:
     today = datetime.now(UTC).date()
     days = days_to_look_at(today, context.cursor)
-    partitions = set(daily_partitions.get_partition_keys())
+    days_defined = set(partitions.daily_partitions.get_partition_keys())
     requests = []
     for day in days:
         keys = day_document_keys(object_store.store, day)
-        if keys and day.isoformat() in partitions:
+        if keys and day.isoformat() in days_defined:
             requests.append(
                 dg.RunRequest(
                     run_key=inbox_run_key(day, keys),

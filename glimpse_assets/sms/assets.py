@@ -4,22 +4,24 @@ from functools import partial
 
 import dagster as dg
 
-from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
+from glimpse_assets.asset_defaults import daily_asset
+from glimpse_assets.automation import follows_upstream_day
 from glimpse_assets.publish.assets import claim_owner
-from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.sms.resources import SmsSenderResource
+from glimpse_assets.storage.exactly_once import LEDGER_PREFIX
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 SMS_GROUP = "sms"
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=SMS_GROUP,
-    kinds={"python", "json", "twilio"},
+@daily_asset(
+    domain=SMS_GROUP,
+    kinds={"twilio", "json"},
     ins={"social_post": dg.AssetIn()},
+    # Once a one-day run has stored the day's social_post (automation.py), with GLIMPSE_SMS=on;
+    # a day that is not over is held (sms.steps).
+    automation_condition=follows_upstream_day(),
     description="The day's caption (and its picture as MMS when it has a public URL) to every "
     "subscriber once; what happened to each person, by salted id. Nothing is sent with "
     "GLIMPSE_SMS=off.",

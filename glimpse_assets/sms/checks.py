@@ -2,13 +2,13 @@
 
 import dagster as dg
 
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.asset_defaults import daily_asset_check
 from glimpse_assets.ranges import check_each_day
 from glimpse_assets.sms.assets import sms_digest
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 
-@dg.asset_check(asset=sms_digest, partitions_def=daily_partitions)
+@daily_asset_check(asset=sms_digest)
 def sms_digest_delivered(
     context: dg.AssetCheckExecutionContext, sms_digest, object_store: ObjectStoreResource
 ) -> dg.AssetCheckResult:

@@ -9,11 +9,8 @@ from functools import partial
 
 import dagster as dg
 
-from glimpse_assets.llm.policy import LLM_POOL, LLMStepConfig, llm_retry_policy
-from glimpse_assets.partitions import (
-    BACKFILL_POLICY,
-    daily_partitions,
-)
+from glimpse_assets.asset_defaults import daily_asset
+from glimpse_assets.llm.policy import LLMStepConfig
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.storage.resource import ObjectStoreResource
@@ -22,11 +19,9 @@ from glimpse_assets.stories.sources import TOKENS_PREFIX, ActivitySource
 STORIES_GROUP = "stories"
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=STORIES_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=STORIES_GROUP,
+    kinds={"strava", "pandas", "parquet"},
     description="The activities that started on the day (UTC), from the sample or Strava, in "
     "km, minutes, metres and km/h; each activity id once.",
 )
@@ -41,15 +36,12 @@ def strava_activities(
     return for_each_day(context, partial(activities_for_day, context, strava_source, tokens))
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    backfill_policy=BACKFILL_POLICY,
-    group_name=STORIES_GROUP,
-    kinds={"python", "parquet"},
+@daily_asset(
+    domain=STORIES_GROUP,
+    kinds={"openai", "pandas", "parquet"},
+    calls_a_model=True,
     description="A title (at most 60 characters) and a story of 40 to 60 words for each "
     "activity, from its own numbers; each activity's day is indexed by id under _activities/.",
-    pool=LLM_POOL,
-    retry_policy=llm_retry_policy(),
 )
 def activity_stories(
     context: dg.AssetExecutionContext,

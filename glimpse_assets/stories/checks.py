@@ -2,15 +2,14 @@
 
 import dagster as dg
 
-from glimpse_assets.partitions import daily_partitions
+from glimpse_assets.asset_defaults import daily_asset_check
 from glimpse_assets.ranges import check_each_day
 from glimpse_assets.stories.assets import activity_stories, strava_activities
 
 
-@dg.asset_check(
+@daily_asset_check(
     asset=activity_stories,
     blocking=True,
-    partitions_def=daily_partitions,
     additional_ins={"strava_activities": dg.AssetIn(key=strava_activities.key)},
 )
 def activity_stories_use_real_numbers(
@@ -28,4 +27,18 @@ def activity_stories_use_real_numbers(
     )
 
 
+@daily_asset_check(asset=activity_stories)
+def activity_stories_vary(
+    context: dg.AssetCheckExecutionContext, activity_stories
+) -> dg.AssetCheckResult:
+    """Story variety, measured daily: the MiniLM cosine similarity of the day's most alike pair
+    of stories, wanted <= 0.95 (a story copied with one number changed scores about 0.99). A
+    warning above; skipped on a day of fewer than two stories."""
+    from glimpse_assets.stories.quality import variety_check
+
+    return check_each_day(context, variety_check, activity_stories=activity_stories)
+
+
 stories_checks = [activity_stories_use_real_numbers]
+# Quality measured daily (glimpse_assets/quality): registered beside stories_checks.
+stories_quality_checks = [activity_stories_vary]

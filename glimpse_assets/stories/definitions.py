@@ -5,10 +5,10 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from glimpse_assets.domains import lazy_defs
+from glimpse_assets.domains import domain_defs
 from glimpse_assets.resources import SharedResources
 from glimpse_assets.stories.assets import stories_assets
-from glimpse_assets.stories.checks import stories_checks
+from glimpse_assets.stories.checks import stories_checks, stories_quality_checks
 from glimpse_assets.stories.resources import stories_resources
 from glimpse_assets.stories.sensors import (
     build_strava_activities_sensor,
@@ -28,7 +28,7 @@ def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definition
     )
     return dg.Definitions(
         assets=stories_assets,
-        asset_checks=stories_checks,
+        asset_checks=[*stories_checks, *stories_quality_checks],
         jobs=[stories_job, stories_checks_job],
         sensors=[build_strava_activities_sensor(sensor_status)],
         schedules=[stories_daily_schedule],
@@ -36,4 +36,4 @@ def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definition
     )
 
 
-__getattr__ = lazy_defs(build_defs)
+defs = domain_defs(build_defs)
