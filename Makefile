@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install install-dev run checks test ui serve lint format bench clean workers deploy-test
+.PHONY: install install-dev run checks test test-fast ui serve lint format bench clean workers deploy-test config-reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,16 @@ run: install $(DAGSTER_HOME)/dagster.yaml  ## materialise every asset for the la
 checks: install $(DAGSTER_HOME)/dagster.yaml  ## re-run the checks of a day on what is stored (DAY=...)
 	$(BIN)/python -m glimpse_assets.run --checks $(if $(DAY),--day $(DAY))
 
+# Tests run in a random order (pytest-randomly prints the seed first): `.venv/bin/pytest
+# --randomly-seed=N` repeats an order, `-p no:randomly` keeps the files' order.
 test: install-dev  ## the whole pytest suite
 	$(BIN)/python -m pytest
+
+# The inner loop, under 3 minutes on 2 cores: all but the tests marked slow, process (they start
+# glimpse serve, a dagster daemon, webserver or CLI, SeaweedFS, Chromium or worker processes) and
+# deploy (markers declared in pyproject.toml); `make test-fast ARGS=-x` passes pytest options.
+test-fast: install-dev  ## the suite without its slow, process and deploy tests (the inner loop)
+	$(BIN)/python -m pytest -m "not slow and not process and not deploy" $(ARGS)
 
 # `dg dev` (webserver and daemon) runs from DAGSTER_HOME with the repo's workspace.yaml: run from
 # the repo root, Dagster warns that the repo-root dagster.yaml (the template copied into
@@ -62,6 +70,9 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+config-reference: install  ## write docs/configuration.md from the settings classes
+	$(BIN)/python -m glimpse_assets.config_reference
+
 # A Celery worker for GLIMPSE_EXECUTOR=celery: it runs the steps that runs send to the Redis in
 # GLIMPSE_CELERY_BROKER_URL, one per core (`make workers ARGS=--concurrency=4` for another
 # number), on the instance at DAGSTER_HOME and the storage at GLIMPSE_STORAGE_URI (made
@@ -74,7 +85,8 @@ workers: $(VENV)/.installed-deploy $(DAGSTER_HOME)/dagster.yaml  ## a Celery wor
 		$(BIN)/dagster-celery worker start -A dagster_celery.app -y deploy/celery.yaml -- $(ARGS)
 
 # Postgres, Redis, two Celery workers and SeaweedFS on 127.0.0.1: one day of every domain through
-# them, compared with an in-process run (deploy/deploy_test.py); the deploy tests first.
+# them, compared with an in-process run, the steps' logs read back from S3 (S3ComputeLogManager)
+# (deploy/deploy_test.py); the deploy tests first.
 deploy-test: $(VENV)/.installed-deploy  ## a real deployment on this machine, end to end
 	$(BIN)/python -m pytest -q glimpse_assets_tests/test_deploy_*.py
 	$(BIN)/python -m deploy.deploy_test

@@ -82,64 +82,41 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
-import requests
-import yaml
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-WORKSPACE = REPO / "workspace.yaml"
-READY_TIMEOUT_SECONDS = 180
-POLL_SECONDS = 1.0
+sys.path.insert(0, str(REPO))
 
-ASSETS_QUERY = """
-query {
-  assetNodes {
-    assetKey { path }
-    groupName
-    isMaterializable
-    partitionKeys
-  }
-}
-"""
-LOCATIONS_QUERY = """
-query {
-  workspaceOrError {
-    __typename
-    ... on Workspace {
-      locationEntries {
-        name
-        loadStatus
-        locationOrLoadError { __typename ... on PythonError { message causes { message } } }
-      }
-    }
-  }
-}
-"""
-LAUNCH_MUTATION = """
-mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on Error { message }
-  }
-}
-"""
+from glimpse_assets.dagster_compat import BackfillRecord  # noqa: E402
+from glimpse_assets_tests.support.dagster_processes import (  # noqa: E402
+    BIN,
+    DagsterProcessError,
+    backfill_runs,
+    daemon_env,
+    failure_messages,
+    init_instance,
+    launch_backfill,
+    materializable_assets,
+    not_materialised,
+    of_type,
+    run_events,
+    running_daemon,
+    running_webserver,
+    target_partitions,
+    wait_for_backfill,
+    write_instance_yaml,
+)
+from glimpse_assets_tests.support.net import NotReady  # noqa: E402
 
 
 class BenchmarkError(RuntimeError):
@@ -198,148 +175,6 @@ def partition_days(start: str, days: int) -> list[str]:
     return [(first + timedelta(days=n)).isoformat() for n in range(days)]
 
 
-def write_instance_yaml(home: Path, max_concurrent_runs: int | None) -> dict:
-    """The repository's dagster.yaml, with the benchmark's additions; returns the additions."""
-    home.mkdir(parents=True)
-    if max_concurrent_runs is None:
-        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-        return {}
-    added = {"concurrency": {"runs": {"max_concurrent_runs": max_concurrent_runs}}}
-    config = yaml.safe_load((REPO / "dagster.yaml").read_text()) or {}
-    # dagster.yaml sets `concurrency.pools`, which rules out `run_queue.max_concurrent_runs`.
-    config.setdefault("concurrency", {}).setdefault("runs", {}).update(added["concurrency"]["runs"])
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return added
-
-
-def benchmark_env(home: Path, storage: Path, start: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "GLIMPSE_START_DATE": start,  # so that a range starting before 2026 has its partitions
-        "GLIMPSE_STORAGE_URI": str(storage),
-        "GLIMPSE_PROVIDER": "offline",
-        "GLIMPSE_NEWS_SOURCE": "sample",
-        "GLIMPSE_RIDES_SOURCE": "simulated",
-        "GLIMPSE_PUBLISHER": "outbox",
-        "GLIMPSE_NOTIFIER": "log",
-    }
-
-
-def init_instance(env: dict[str, str]) -> None:
-    """Create the SQLite schema once: processes starting together on an empty DAGSTER_HOME would
-    race to migrate it."""
-    init = [sys.executable, "-c", "import dagster; dagster.DagsterInstance.get()"]
-    subprocess.run(init, cwd=REPO, env=env, check=True, capture_output=True)
-
-
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """`command` in its own process group (see `stop`), its output in `log`."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def stop(process: subprocess.Popen, grace_seconds: float = 90) -> int:
-    """SIGTERM (Dagster's clean shutdown), then SIGKILL if it is still there after the grace;
-    then SIGKILL whatever it left in its process group (a run worker still going when a wait
-    timed out, a code server still shutting down)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(grace_seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    return process.returncode
-
-
-@contextmanager
-def running_daemon(env: dict[str, str], home: Path, log: Path) -> Iterator[dg.DagsterInstance]:
-    """`dagster-daemon run` on the instance at `home`, ready (its backfill and run queue daemons
-    have beaten), and that instance; the daemon is stopped on the way out, whatever happens."""
-    daemon = start([str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)], env, log)
-    try:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            wait_until("dagster-daemon", lambda: daemon_ready(instance), daemon, log)
-            yield instance
-    finally:
-        print(f"daemon stopped with exit code {stop(daemon)}")
-
-
-@contextmanager
-def running_webserver(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`dagster-webserver` on a free port of 127.0.0.1, with the code location loaded, and its
-    GraphQL URL; the webserver is stopped on the way out, whatever happens."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/graphql"
-    command = [str(BIN / "dagster-webserver"), "-w", str(WORKSPACE), "-h", "127.0.0.1"]
-    webserver = start([*command, "-p", str(port)], env, log)
-    try:
-        wait_until("dagster-webserver", lambda: workspace_loaded(url), webserver, log)
-        yield url
-    finally:
-        stop(webserver)
-
-
-def wait_until(what: str, ready, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while not ready():
-        if process.poll() is not None:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-            raise BenchmarkError(f"{what} exited with {process.returncode}:\n{tail}")
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"{what} was not ready after {READY_TIMEOUT_SECONDS} s; see {log}")
-        time.sleep(POLL_SECONDS)
-
-
-def daemon_ready(instance: dg.DagsterInstance) -> bool:
-    beating = set(instance.get_daemon_heartbeats())
-    return {"BACKFILL", "QUEUED_RUN_COORDINATOR"} <= beating
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    response = requests.post(url, json={"query": query, "variables": variables or {}}, timeout=120)
-    response.raise_for_status()
-    body = response.json()
-    if body.get("errors"):
-        raise BenchmarkError(f"GraphQL errors: {body['errors']}")
-    return body["data"]
-
-
-def workspace_loaded(url: str) -> bool:
-    try:
-        workspace = graphql(url, LOCATIONS_QUERY)["workspaceOrError"]
-    except (requests.RequestException, BenchmarkError):
-        return False
-    entries = workspace.get("locationEntries") or []
-    for entry in entries:
-        error = entry.get("locationOrLoadError") or {}
-        if error.get("__typename") == "PythonError":
-            messages = [error["message"], *(cause["message"] for cause in error["causes"])]
-            raise BenchmarkError(f"code location {entry['name']} failed: {messages[-1].strip()}")
-    return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
-
-
-def materializable_assets(url: str) -> list[dict]:
-    nodes = graphql(url, ASSETS_QUERY)["assetNodes"]
-    return [node for node in nodes if node["isMaterializable"]]
-
-
 def check_days_exist(assets: list[dict], days: list[str]) -> None:
     """Dagster backfills only the existing partitions of a request: say so instead."""
     for node in assets:
@@ -347,28 +182,6 @@ def check_days_exist(assets: list[dict], days: list[str]) -> None:
         if missing:
             name = "/".join(node["assetKey"]["path"])
             raise BenchmarkError(f"{name} has no partition {', '.join(missing)}")
-
-
-def launch_backfill(
-    url: str,
-    asset_paths: list[list[str]],
-    days: list[str],
-    run_config: dict | None = None,
-    title: str | None = None,
-) -> str:
-    """The UI's `launchPartitionBackfill`: these assets over these days, one backfill; its id."""
-    params = {
-        "assetSelection": [{"path": path} for path in asset_paths],
-        "partitionNames": days,
-        "fromFailure": False,
-        "title": title or f"benchmark: {len(days)} days from {days[0]}",
-    }
-    if run_config is not None:
-        params["runConfigData"] = run_config
-    result = graphql(url, LAUNCH_MUTATION, {"backfillParams": params})["launchPartitionBackfill"]
-    if result["__typename"] != "LaunchBackfillSuccess":
-        raise BenchmarkError(f"launchPartitionBackfill: {result}")
-    return result["backfillId"]
 
 
 def submit_from_ui(
@@ -383,35 +196,6 @@ def submit_from_ui(
         paths = [node["assetKey"]["path"] for node in assets]
         backfill_id = launch_backfill(url, paths, days, run_config)
     return backfill_id, Counter(node["groupName"] for node in assets)
-
-
-def wait_for_backfill(
-    instance: dg.DagsterInstance, backfill_id: str, timeout: float
-) -> PartitionBackfill:
-    deadline = time.monotonic() + timeout
-    while True:
-        backfill = instance.get_backfill(backfill_id)
-        if backfill is not None and backfill.status not in (
-            BulkActionStatus.REQUESTED,
-            BulkActionStatus.CANCELING,
-            BulkActionStatus.FAILING,
-        ):
-            return backfill
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"backfill {backfill_id} not finished after {timeout:.0f} s")
-        time.sleep(POLL_SECONDS)
-
-
-def backfill_runs(instance: dg.DagsterInstance, backfill_id: str) -> list[dg.DagsterRun]:
-    return list(instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill_id})))
-
-
-def run_events(instance: dg.DagsterInstance, runs: list[dg.DagsterRun]) -> dict[str, list]:
-    return {run.run_id: list(instance.all_logs(run.run_id)) for run in runs}
-
-
-def of_type(events: list, event_type: dg.DagsterEventType) -> list:
-    return [e for e in events if e.dagster_event and e.dagster_event.event_type == event_type]
 
 
 def compute_seconds(events_by_run: dict[str, list]) -> float:
@@ -474,18 +258,6 @@ def time_breakdown(runs: list[dg.DagsterRun], events_by_run: dict[str, list]) ->
     }
 
 
-def failure_messages(events_by_run: dict[str, list]) -> list[str]:
-    messages = []
-    for run_id, events in events_by_run.items():
-        for event in of_type(events, dg.DagsterEventType.STEP_FAILURE):
-            error = event.dagster_event.step_failure_data.error
-            while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
-                error = error.cause
-            first_line = (error.message or "").strip().splitlines()[:1]
-            messages.append(f"run {run_id[:8]} step {event.step_key}: {' '.join(first_line)}")
-    return messages
-
-
 def stored_objects(storage: Path, asset_paths: list[list[str]]) -> dict[str, int]:
     """Objects stored per asset: files under <storage>/<asset key path>/."""
     counts = {}
@@ -498,12 +270,12 @@ def stored_objects(storage: Path, asset_paths: list[list[str]]) -> dict[str, int
 
 def summarize(
     days: list[str],
-    backfill: PartitionBackfill,
+    backfill: BackfillRecord,
     runs: list[dg.DagsterRun],
     events_by_run: dict[str, list],
     objects: dict[str, int],
 ) -> dict:
-    wall = (backfill.backfill_end_timestamp or time.time()) - backfill.backfill_timestamp
+    wall = (backfill.ended or time.time()) - backfill.submitted
     compute = compute_seconds(events_by_run)
     statuses = Counter(run.status for run in runs)
     target = target_partitions(backfill)
@@ -515,7 +287,7 @@ def summarize(
         "runs_launched": len(runs),
         "runs_succeeded": statuses[dg.DagsterRunStatus.SUCCESS],
         "runs_failed": statuses[dg.DagsterRunStatus.FAILURE],
-        "backfill_status": backfill.status.value,
+        "backfill_status": backfill.status,
         "wall_s": round(wall, 2),
         "compute_s": round(compute, 2),
         "overhead_s": round(wall - compute, 2),
@@ -526,37 +298,10 @@ def summarize(
     }
 
 
-def target_partitions(backfill: PartitionBackfill) -> dict[str, list[str]]:
-    """The days the backfill targets, by asset."""
-    data = backfill.asset_backfill_data
-    if data is None:
-        return {}
-    return {
-        key.to_user_string(): sorted(
-            data.target_subset.get_partitions_subset(key).get_partition_keys()
-        )
-        for key in data.target_subset.asset_keys
-    }
-
-
-def not_materialised(backfill: PartitionBackfill) -> dict[str, list[str]]:
-    """Target days the backfill did not materialise, by asset (none when it succeeded)."""
-    data = backfill.asset_backfill_data
-    if data is None:
-        return {}
-    missing: dict[str, list[str]] = {}
-    for asset, days in target_partitions(backfill).items():
-        key = dg.AssetKey.from_user_string(asset)
-        done = set(data.materialized_subset.get_partitions_subset(key).get_partition_keys())
-        if left := sorted(set(days) - done):
-            missing[asset] = left
-    return missing
-
-
 def succeeded(result: dict) -> bool:
     return (
         result["runs_failed"] == 0
-        and result["backfill_status"] == BulkActionStatus.COMPLETED_SUCCESS.value
+        and result["backfill_status"] == "COMPLETED_SUCCESS"
         and not result["not_materialised"]
     )
 
@@ -643,7 +388,7 @@ def fresh_instance(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, s
     points at them, the home and the storage."""
     home, storage = workdir / "dagster_home", workdir / "storage"
     write_instance_yaml(home, args.max_concurrent_runs)
-    env = benchmark_env(home, storage, args.start) | args.env
+    env = daemon_env(home, storage, args.start) | args.env
     init_instance(env)
     return env, home, storage
 
@@ -661,17 +406,17 @@ def run_session(
         backfill = wait_for_backfill(instance, backfill_id, timeout)
         runs = backfill_runs(instance, backfill_id)
         events_by_run = run_events(instance, runs)
-        timeline = waves(instance, runs, events_by_run, backfill.backfill_timestamp)
-    paths = [key.path for key in backfill.asset_selection]
+        timeline = waves(instance, runs, events_by_run, backfill.submitted)
+    paths = [key.path for key in backfill.asset_keys]
     result = summarize(days, backfill, runs, events_by_run, stored_objects(storage, paths))
-    ended = backfill.backfill_end_timestamp or time.time()
+    ended = backfill.ended or time.time()
     profile = {
         **time_breakdown(runs, events_by_run),
         "compute_s_per_day_by_step": compute_by_asset(events_by_run, len(days)),
         "waves": timeline,
         "last_run_end_to_backfill_end_s": round(
             ended
-            - backfill.backfill_timestamp
+            - backfill.submitted
             - max((w["last_run_ended_at_s"] or 0 for w in timeline), default=0),
             1,
         ),
@@ -745,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="glimpse-backfill-"))
     try:
         result, failures = run_benchmark(args, workdir)
-    except BenchmarkError as error:
+    except (BenchmarkError, DagsterProcessError, NotReady) as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 2
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from glimpse_assets_tests.fake_openai import CHAT, IMAGES, MODERATIONS, FakeOpenAI  # noqa: E402
+from glimpse_assets_tests.support.fake_openai import CHAT, IMAGES, MODERATIONS, FakeOpenAI  # noqa: E402
 
 DAYS = [(date(2026, 3, 1) + timedelta(days=n)).isoformat() for n in range(7)]
 PARALLEL_DAYS = 4

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,9 @@ import numpy as np
 from glimpse_assets.providers.minilm import DIMENSION
 from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
 from glimpse_assets.search.index import connect, maintain_vector_index, schema, upsert_day
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from glimpse_assets_tests.support.net import free_port, http_ok, wait_until
 
 BIN = Path(sys.executable).parent
 TOPICS = [
@@ -88,12 +90,6 @@ def build_table(root: str, rows: int, batch: int = 20_000) -> str:
     return table_name
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_service(root: str, keys: list[str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "GLIMPSE_STORAGE_URI": root, "GLIMPSE_API_KEYS": ",".join(keys)}
@@ -105,16 +101,19 @@ def start_service(root: str, keys: list[str]) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    log.seek(0)
-    raise RuntimeError(f"glimpse serve did not answer /healthz in 30 s: {log.read().decode()}")
+
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")
+
+    try:
+        wait_until(
+            http_ok(f"{url}/healthz"), "glimpse serve", process=process, log=output, timeout=30
+        )
+    except BaseException:
+        process.kill()
+        raise
+    return process, url
 
 
 def load(url: str, keys: list[str], requests: int) -> dict:

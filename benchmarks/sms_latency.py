@@ -34,9 +34,9 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from glimpse_assets_tests.fake_openai import CHAT, FakeOpenAI, slow  # noqa: E402
-from glimpse_assets_tests.serve_process import index_sample_day, serve_process  # noqa: E402
-from glimpse_assets_tests.twilio_signing import (  # noqa: E402
+from glimpse_assets_tests.support.fake_openai import CHAT, FakeOpenAI, slow  # noqa: E402
+from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process  # noqa: E402
+from glimpse_assets_tests.support.twilio_signing import (  # noqa: E402
     ACCOUNT_SID,
     inbound_params,
     signed_headers,

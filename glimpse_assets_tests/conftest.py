@@ -2,8 +2,8 @@
 
 S3 tests run against two servers, each started once per session on 127.0.0.1: moto's server
 mode (`moto`, any credentials accepted) and a real SeaweedFS (`seaweedfs`, its one identity
-enforced; glimpse_assets_tests/seaweedfs.py). `s3_server` is parametrised over both, so every
-test that asks for `s3_server`, `s3_endpoint`, `s3_client` or `s3_bucket` runs once on each
+enforced; glimpse_assets_tests/support/seaweedfs.py). `s3_server` is parametrised over both, so
+every test that asks for `s3_server`, `s3_endpoint`, `s3_client` or `s3_bucket` runs once on each
 (ids `[moto]`, `[seaweedfs]`). A fixture parametrised over local and S3 storage takes the
 servers' names as params and calls `s3_bucket_on(name)`.
 """
@@ -11,17 +11,26 @@ servers' names as params and calls `s3_bucket_on(name)`.
 from __future__ import annotations
 
 import secrets
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from glimpse_assets_tests.seaweedfs import SeaweedFS
+from glimpse_assets_tests.support.s3 import S3Server, new_bucket, point_aws_at
+from glimpse_assets_tests.support.seaweedfs import SeaweedFS
 
 S3_SERVERS = ("moto", "seaweedfs")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on SeaweedFS (a fixture named for it, or a parameter `seaweedfs`: the `[seaweedfs]`
+    half of a test parametrised over the S3 servers) starts a real server: marked `process`."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        on_seaweedfs = any(isinstance(value, str) and value == "seaweedfs" for value in params)
+        if on_seaweedfs or any("seaweedfs" in name for name in item.fixturenames):
+            item.add_marker(pytest.mark.process)
 
 
 @pytest.fixture(autouse=True)
@@ -51,34 +60,6 @@ def seaweedfs(tmp_path_factory):
         yield server
 
 
-@dataclass(frozen=True)
-class S3Server:
-    """One of the S3 servers the tests run against, and the credentials it accepts."""
-
-    name: str
-    endpoint_url: str
-    access_key: str
-    secret_key: str
-
-    def env(self) -> dict[str, str]:
-        """AWS_* variables pointing a client (or a child process) at this server."""
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": self.access_key,
-            "AWS_SECRET_ACCESS_KEY": self.secret_key,
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
-
-    def client(self):
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-        )
-
-
 def s3_server_named(request: pytest.FixtureRequest, name: str) -> S3Server:
     if name == "moto":
         return S3Server("moto", request.getfixturevalue("moto_server"), "testing", "testing")
@@ -97,22 +78,6 @@ def s3_server(request) -> S3Server:
 @pytest.fixture
 def s3_endpoint(s3_server) -> str:
     return s3_server.endpoint_url
-
-
-def point_aws_at(server: S3Server, monkeypatch: pytest.MonkeyPatch):
-    """AWS_* set to `server`'s endpoint and credentials for this test; a client for it."""
-    for name, value in server.env().items():
-        monkeypatch.setenv(name, value)
-    # boto3's default session keeps the credentials it first resolved; a `boto3.client(...)`
-    # made in this test must read them from this environment, as a new process would.
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
-    return server.client()
-
-
-def new_bucket(client) -> str:
-    name = f"glimpse-test-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    return name
 
 
 @pytest.fixture
@@ -141,7 +106,7 @@ def s3_bucket_on(request, monkeypatch):
 
 @pytest.fixture
 def local_io_manager(tmp_path):
-    from glimpse_assets_tests.stores import io_manager_at
+    from glimpse_assets_tests.support.stores import io_manager_at
 
     return io_manager_at(str(tmp_path / "storage"))
 
@@ -169,8 +134,8 @@ def offline_resources(local_io_manager):
 
 @pytest.fixture
 def fake():
-    """An OpenAI-compatible server on 127.0.0.1 (glimpse_assets_tests.fake_openai)."""
-    from glimpse_assets_tests.fake_openai import FakeOpenAI
+    """An OpenAI-compatible server on 127.0.0.1 (glimpse_assets_tests.support.fake_openai)."""
+    from glimpse_assets_tests.support.fake_openai import FakeOpenAI
 
     with FakeOpenAI() as server:
         yield server

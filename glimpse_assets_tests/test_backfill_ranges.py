@@ -19,35 +19,28 @@ import yaml
 from glimpse_assets.definitions import build_definitions
 from glimpse_assets.llm.policy import LLM_POOL
 from glimpse_assets.news.assets import news_assets
-from glimpse_assets.news.checks import news_checks
 from glimpse_assets.partitions import (
     BACKFILL_POLICY,
     daily_partitions,
 )
-from glimpse_assets.publish.assets import social_post
-from glimpse_assets.publish.exactly_once import CLAIM_FIELDS
 from glimpse_assets.rides.assets import rides_assets
 from glimpse_assets.rides.checks import rides_checks
 from glimpse_assets.storage.io_manager import StoredPartitions
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.ranges import (
+    ALL_ASSETS,
+    ALL_CHECKS,
+    ASSET_FOLDERS,
+    check_evaluations,
+    offline_env,
+    range_tags,
+    whole_store,
+)
+from glimpse_assets_tests.support.stores import io_manager_at
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
-ALL_ASSETS = [*news_assets, social_post, *rides_assets]
-ALL_CHECKS = [*news_checks, *rides_checks]
 RIDES_ASSETS = [news_assets[0], *rides_assets]  # raw_news feeds raw_rides' headlines
-ASSET_FOLDERS = [asset.key.path[-1] for asset in ALL_ASSETS]
 REPO = Path(__file__).resolve().parent.parent
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": first,
-        "dagster/asset_partition_range_end": last,
-    }
-
-
-def offline_env(root: Path, **extra: str) -> dict[str, str]:
-    return {"GLIMPSE_STORAGE_URI": str(root), "GLIMPSE_PROVIDER": "offline", **extra}
 
 
 def stored_objects(root: Path, folders: list[str]) -> dict[str, bytes]:
@@ -60,23 +53,6 @@ def stored_objects(root: Path, folders: list[str]) -> dict[str, bytes]:
     }
 
 
-def whole_store(root: Path) -> dict[str, bytes]:
-    """Every object under `root`, with `root` itself (which the outbox records) written as
-    <storage> and the ledger's claim fields left out, so two stores can be compared byte for
-    byte."""
-    store = {}
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():
-            continue
-        name = path.relative_to(root).as_posix()
-        data = path.read_bytes().replace(str(root).encode(), b"<storage>")
-        if name.startswith("_ledger/") and name.endswith(".json"):
-            record = {k: v for k, v in json.loads(data).items() if k not in CLAIM_FIELDS}
-            data = json.dumps(record, sort_keys=True).encode()
-        store[name] = data
-    return store
-
-
 def materialize(assets, env, instance, checks=(), **kwargs) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*assets, *checks],
@@ -84,20 +60,6 @@ def materialize(assets, env, instance, checks=(), **kwargs) -> dg.ExecuteInProce
         instance=instance,
         raise_on_error=False,
         **kwargs,
-    )
-
-
-def check_evaluations(result: dg.ExecuteInProcessResult) -> list[dg.AssetCheckEvaluation]:
-    return [
-        event.event_specific_data
-        for event in result.all_events
-        if event.event_type_value == "ASSET_CHECK_EVALUATION"
-    ]
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(
-        str(event.event_specific_data.error) for event in result.get_step_failure_events()
     )
 
 
@@ -181,6 +143,7 @@ def test_provider_bound_steps_stay_in_the_llm_pool():
         "anomaly_summaries",
         "article_embeddings",
         "activity_stories",
+        "social_post",  # its caption
     }
     instance_file = yaml.safe_load((REPO / "dagster.yaml").read_text())
     assert instance_file["concurrency"]["pools"]["default_limit"] == 2
@@ -189,9 +152,7 @@ def test_provider_bound_steps_stay_in_the_llm_pool():
 def test_a_day_runs_in_process_and_a_long_range_side_by_side():
     # A daily run pays one process start-up, not one per step; a long range (a backfill of a
     # year is one run) runs its lineages' steps side by side on the cores.
-    from dagster._core.executor.in_process import InProcessExecutor
-    from dagster._core.executor.multiprocess import MultiprocessExecutor
-
+    from glimpse_assets.dagster_compat import InProcessExecutor, multiprocess_executor_class
     from glimpse_assets.range_executor import PARALLEL_FROM_DAYS, days_in_run
 
     defs = build_definitions(offline_env(Path("unused")))
@@ -213,7 +174,7 @@ def test_a_day_runs_in_process_and_a_long_range_side_by_side():
     assert isinstance(executor.chosen(short), InProcessExecutor)
     year = range_tags("2025-01-01", "2025-12-31")
     assert days_in_run(year) == 365
-    assert isinstance(executor.chosen(year), MultiprocessExecutor)
+    assert isinstance(executor.chosen(year), multiprocess_executor_class())
 
 
 def glimpse_global_job() -> dg.JobDefinition:
@@ -223,6 +184,7 @@ def glimpse_global_job() -> dg.JobDefinition:
 # -- one run over five days == five one-day runs ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_five_day_single_run_stores_what_five_single_day_runs_store_and_checks_each_day(tmp_path):
     by_day_root, range_root = tmp_path / "by_day", tmp_path / "range"
     by_day_results = {}
@@ -283,6 +245,7 @@ def test_five_day_single_run_stores_what_five_single_day_runs_store_and_checks_e
 # -- reading a range downstream --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_reports_over_a_range_read_what_single_day_runs_stored(tmp_path):
     root = tmp_path / "storage"
     with dg.instance_for_test() as instance:
@@ -382,6 +345,7 @@ def latest_run_of(instance: dg.DagsterInstance, name: str, day: str) -> str | No
     return records[0].run_id if records else None
 
 
+@pytest.mark.slow
 def test_a_bad_day_fails_the_range_naming_it_and_each_day_is_old_or_new(tmp_path, tlc_folder):
     root = tmp_path / "storage"
     env = offline_env(root, GLIMPSE_RIDES_SOURCE=str(tlc_folder / "yellow_{date}.parquet"))

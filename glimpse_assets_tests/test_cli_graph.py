@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
+
+pytestmark = pytest.mark.process
 
 REPO = Path(__file__).resolve().parent.parent
 DAGSTER = Path(sys.executable).with_name("dagster")

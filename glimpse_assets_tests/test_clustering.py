@@ -98,6 +98,7 @@ def test_parity_with_sklearn_on_simulated_days(day, count, eps, min_samples):
 
 @pytest.mark.parametrize("day", DAYS[:2], ids=str)
 @pytest.mark.parametrize(("eps", "min_samples"), [(0.3, 10), (0.1, 5)])
+@pytest.mark.slow
 def test_parity_with_sklearn_on_20000_simulated_rides(day, eps, min_samples):
     assert_dbscan_parity(standardised_rides(day, 20_000), eps, min_samples)
 
@@ -246,6 +247,7 @@ def point_sets(draw) -> np.ndarray:
     eps=st.sampled_from([0.015, 0.055, 0.125, 0.305, 0.755]),
     min_samples=st.sampled_from([1, 2, 3, 5, 10]),
 )
+@pytest.mark.slow
 def test_parity_property_on_small_rounded_point_sets(points, eps, min_samples):
     assert_dbscan_parity(points, eps, min_samples)
 
@@ -414,6 +416,7 @@ def test_dbscan_labels_refuses_nonfinite_points_rather_than_crash():
         dbscan_labels(points, 0.3, 2)
 
 
+@pytest.mark.process
 def test_clustering_loads_the_compiled_dbscan_without_scikit_learn():
     """A fresh process clusters a day without importing scikit-learn (the dbscan package's
     wrapper would), and `import dbscan` afterwards gives the very function that clustered."""

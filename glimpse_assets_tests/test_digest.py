@@ -152,6 +152,7 @@ def test_build_digest_is_deterministic():
     st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
     st.randoms(use_true_random=False),
 )
+@pytest.mark.slow
 def test_build_digest_does_not_depend_on_row_order(day, rng):
     frame = sample_frame(day)
     order = list(range(len(frame)))
@@ -242,7 +243,7 @@ def test_cleaning_turns_exactly_the_control_characters_into_spaces_and_drops_the
     import sys
     import unicodedata
 
-    from glimpse_assets.news.text import _drop_controls
+    from glimpse_assets.text import _drop_controls
 
     invisible = {"\u200b", "\u2060", "\ufeff", "\u00ad"}
     for code in range(sys.maxunicode + 1):

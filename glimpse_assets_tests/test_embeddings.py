@@ -111,6 +111,7 @@ def test_a_zero_vector_is_refused_with_its_reason():
 # -- the model against the fp32 reference ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_int8_model_agrees_with_the_fp32_sentence_transformers_reference():
     texts, reference = REFERENCE["texts"], np.array(REFERENCE["vectors"], dtype=np.float32)
     assert REFERENCE["model"] == MODEL_NAME
@@ -191,6 +192,7 @@ def test_a_query_embeds_as_in_a_batch():
 # -- the resource and what it reports ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_embedder_reports_what_it_did():
     texts = [*TEXTS, long_text()]
     embedder = MiniLMEmbedder(batch_size=4)

@@ -18,7 +18,7 @@ from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.publish.notifiers import LogNotifier
 from glimpse_assets.publish.publishers import OutboxPublisher
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.stores import io_manager_at
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,10 +31,13 @@ CHROMIUM_ARGS = [
 ]
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test",
-)
+pytestmark = [
+    pytest.mark.process,  # Chromium
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason=f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +84,33 @@ def posts(storage: Path) -> list[dict]:
     ]
 
 
+def test_a_caption_is_shown_as_text_whatever_it_holds(tmp_path, page):
+    # Outside text reaches the caption: the page escapes it, it never becomes markup or script.
+    from glimpse_assets.publish.gallery import gallery_page
+
+    caption = 'Lanterns <img src=x onerror="window.hit=1"> & "boats" <script>window.hit=2</script>'
+    html = gallery_page(
+        [
+            {
+                "day": DAYS[0],
+                "caption": caption,
+                "caption_text": caption,
+                "image": "missing.png",
+                "headlines": [{"title": "Harbour <b>festival</b>", "url": "https://news.ex/a"}],
+                "sources": [{"title": "Harbour <b>festival</b>", "url": "https://news.ex/a"}],
+            }
+        ]
+    )
+    (tmp_path / "index.html").write_text(html, "utf-8")
+
+    page.goto((tmp_path / "index.html").as_uri(), wait_until="load")
+
+    assert page.locator("p.caption").inner_text() == caption
+    assert page.evaluate("() => window.hit") is None
+    assert page.locator("p.caption img, p.caption script, li.source b").count() == 0
+    assert page.locator("li.source a").inner_text() == "Harbour <b>festival</b>"
+
+
 def test_the_gallery_shows_every_picture_caption_and_headline(storage, page):
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -105,11 +135,20 @@ def test_the_gallery_shows_every_picture_caption_and_headline(storage, page):
         assert image["src"] == (storage / "outbox" / post["day"] / "image.png").as_uri()
 
     assert page.locator("article h2").all_inner_texts() == [p["day"] for p in expected]
+    # Each caption is the one written for readers, not the image prompt, beside the link of
+    # the story it was written from.
     captions = page.locator("p.caption")
     assert captions.count() == 3
     for index, post in enumerate(expected):
+        card = page.locator("article").nth(index)
         assert captions.nth(index).is_visible()
-        assert captions.nth(index).inner_text() == post["caption"]
+        assert captions.nth(index).inner_text() == post["caption_text"]
+        assert post["prompt"] not in card.inner_text()
+        assert "Visual motifs" not in card.inner_text() and "Style:" not in card.inner_text()
+        (source,) = post["sources"]
+        link = card.locator("ul.headlines li.source a")
+        assert link.count() == 1 and link.is_visible()
+        assert (link.inner_text(), link.get_attribute("href")) == (source["title"], source["url"])
 
     for index, post in enumerate(expected):
         links = page.locator("article").nth(index).locator("ul.headlines a")

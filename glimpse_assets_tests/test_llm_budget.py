@@ -31,7 +31,8 @@ from glimpse_assets.llm.budget import (
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.settings import ConfigurationError, ProviderSettings
 from glimpse_assets.storage.resource import ObjectStoreResource
-from glimpse_assets_tests.fake_openai import (
+from glimpse_assets_tests.support.failures import failure_classes, failure_text
+from glimpse_assets_tests.support.fake_openai import (
     CHAT,
     IMAGES,
     MODERATIONS,
@@ -40,8 +41,7 @@ from glimpse_assets_tests.fake_openai import (
     bad_request,
     server_error,
 )
-from glimpse_assets_tests.stores import io_manager_at
-from glimpse_assets_tests.test_llm_gateway import (
+from glimpse_assets_tests.support.llm import (
     DAY,
     MAX_TOKENS,
     NEWS_CHAIN,
@@ -49,12 +49,13 @@ from glimpse_assets_tests.test_llm_gateway import (
     TEXT_MODEL,
     UP_TO_PROMPT,
     check_metadata,
-    failure_of,
     metadata_of,
     openai_resources,
     run,
     write_prices,
 )
+from glimpse_assets_tests.support.net import wait_until
+from glimpse_assets_tests.support.stores import io_manager_at
 
 REPO = Path(__file__).resolve().parents[1]
 PER_TOKEN = 0.001
@@ -111,7 +112,8 @@ def test_a_rejected_answer_is_counted_and_stops_the_next_call(
     rejected = run(resources, UP_TO_PROMPT, DAY)
 
     assert not rejected.success
-    classes, message = failure_of(rejected, "image_prompt")
+    classes = failure_classes(rejected, "image_prompt")
+    message = failure_text(rejected, "image_prompt")
     assert "ProviderOutputError" in classes and "contains a URL" in message
     (exchange,) = fake.answered(CHAT)
     paid = cost_of(exchange.usage["completion_tokens"])
@@ -124,7 +126,8 @@ def test_a_rejected_answer_is_counted_and_stops_the_next_call(
 
     assert not refused.success
     assert fake.count(CHAT) == 1  # the rejected answer's cost left no room for another call
-    classes, message = failure_of(refused, "image_prompt")
+    classes = failure_classes(refused, "image_prompt")
+    message = failure_text(refused, "image_prompt")
     assert classes[0] == "BudgetExceededError"
     assert f"{paid:.4f} USD is already spent today" in message
 
@@ -219,6 +222,7 @@ def test_concurrent_reservations_never_take_the_same_money(tmp_path):
 WORKER_TIMEOUT = 120
 
 
+@pytest.mark.process
 def test_two_processes_with_money_for_one_call_send_exactly_one(tmp_path, prices):
     """Two runs in two processes, released at the same moment, each with one uncached call and
     a shared budget for one: the fake answers slowly, so both calls would be in flight together
@@ -245,11 +249,14 @@ def test_two_processes_with_money_for_one_call_send_exactly_one(tmp_path, prices
                 "log": str(tmp_path / f"worker-{day}.log"),
             }
             workers.append((job, _start_worker(job, home)))
-        deadline = time.monotonic() + WORKER_TIMEOUT
-        while not all(Path(job["ready"]).exists() for job, _ in workers):
-            assert all(process.poll() is None for _, process in workers), _output(workers)
-            assert time.monotonic() < deadline, "the workers did not get ready"
-            time.sleep(0.02)
+        wait_until(
+            lambda: all(Path(job["ready"]).exists() for job, _ in workers),
+            "the workers",
+            process=[process for _, process in workers],
+            log=lambda: _output(workers),
+            timeout=WORKER_TIMEOUT,
+            interval=0.02,
+        )
         go.touch()
         for _, process in workers:
             process.wait(timeout=WORKER_TIMEOUT)
@@ -305,7 +312,7 @@ def _worker(job: dict) -> None:
         result = run(resources, UP_TO_PROMPT, job["day"], instance=instance)
         classes = []
         if not result.success:
-            classes = failure_of(result, "image_prompt")[0]
+            classes = failure_classes(result, "image_prompt")
     Path(job["result"]).write_text(
         json.dumps({"success": result.success, "classes": classes}), "utf-8"
     )

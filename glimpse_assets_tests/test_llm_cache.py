@@ -15,8 +15,8 @@ import pytest
 from glimpse_assets.llm.cache import server_identity
 from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import OpenAITextProvider
-from glimpse_assets_tests.fake_openai import CHAT, IMAGES, MODERATIONS, FakeOpenAI
-from glimpse_assets_tests.test_llm_gateway import (
+from glimpse_assets_tests.support.fake_openai import CHAT, IMAGES, MODERATIONS, FakeOpenAI
+from glimpse_assets_tests.support.llm import (
     API_KEY,
     NOTHING_SENT,
     TEXT_MODEL,
@@ -36,6 +36,7 @@ def servers():
         yield first, second
 
 
+@pytest.mark.slow
 def test_switching_the_base_url_calls_the_other_server_not_the_first_ones_cache(
     servers, local_io_manager, local_store
 ):

@@ -16,7 +16,8 @@ from glimpse_assets.llm.budget import llm_asset_keys
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.llm.policy import llm_retry_policy
 from glimpse_assets.settings import ProviderSettings
-from glimpse_assets_tests.fake_openai import (
+from glimpse_assets_tests.support.failures import failure_classes, failure_text
+from glimpse_assets_tests.support.fake_openai import (
     CHAT,
     IMAGES,
     MODERATIONS,
@@ -24,11 +25,10 @@ from glimpse_assets_tests.fake_openai import (
     server_error,
     slow,
 )
-from glimpse_assets_tests.test_llm_gateway import (
+from glimpse_assets_tests.support.llm import (
     RETRY_EVENTS,
     TIMEOUT_SECONDS,
     UP_TO_PROMPT,
-    failure_of,
     openai_resources,
     run,
     step_events,
@@ -66,7 +66,8 @@ def test_a_call_that_always_fails_transiently_sends_one_plus_max_retries_request
     assert not result.success
     assert fake.snapshot() == {CHAT: 1 + max_retries, IMAGES: 0, MODERATIONS: 0}
     assert_one_attempt(result)
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert classes[0] == "ProviderCallError"
     assert f"HTTP {fault.status}" in message and f"after {max_retries} retries" in message
 
@@ -80,7 +81,8 @@ def test_a_call_that_always_times_out_sends_one_plus_max_retries_requests(
     assert not result.success
     assert fake.count(CHAT) == 3
     assert_one_attempt(result)
-    classes, message = failure_of(result, "image_prompt")
+    classes = failure_classes(result, "image_prompt")
+    message = failure_text(result, "image_prompt")
     assert classes[0] == "ProviderCallError" and "timed out" in message.lower()
 
 
@@ -116,8 +118,11 @@ def test_the_defaults_are_two_sdk_retries_and_no_step_retries():
         "anomaly_summaries",
         "article_embeddings",
         "activity_stories",
+        "social_post",  # its caption
     }
     for key in keys:
+        if key.to_user_string() == "social_post":  # retries a publish, never its caption call
+            continue
         assert repository.assets_defs_by_key[key].op.retry_policy.max_retries == 0, key
     calls = definitions.resources["text_provider"].calls
     assert calls.max_retries == 2

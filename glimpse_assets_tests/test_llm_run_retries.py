@@ -15,7 +15,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,8 +46,15 @@ from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import OpenAITextProvider
 from glimpse_assets.storage.io_manager import GlimpseIOManager
 from glimpse_assets.storage.resource import ObjectStoreResource
-from glimpse_assets_tests.fake_openai import CHAT, FakeOpenAI, answer, bad_request, server_error
-from glimpse_assets_tests.fake_openai import slow as slow_reply
+from glimpse_assets_tests.support.fake_openai import (
+    CHAT,
+    FakeOpenAI,
+    answer,
+    bad_request,
+    server_error,
+)
+from glimpse_assets_tests.support.fake_openai import slow as slow_reply
+from glimpse_assets_tests.support.net import wait_until
 
 MODULE = "glimpse_assets_tests.test_llm_run_retries"
 REPO = Path(__file__).resolve().parents[1]
@@ -199,6 +205,7 @@ def platform(tmp_path, monkeypatch):
         pytest.param(None, True, 0, id="budget-stop"),
     ],
 )
+@pytest.mark.slow
 def test_a_run_that_failed_in_a_step_is_not_retried(platform, tmp_path, fault, dear, requests):
     if fault is not None:
         platform.fake.always(CHAT, fault)
@@ -227,6 +234,7 @@ def test_a_run_that_failed_in_a_step_is_not_retried(platform, tmp_path, fault, d
 # -- a crashed run: retried, from failure ------------------------------------------------------
 
 
+@pytest.mark.process
 def test_a_crashed_run_is_retried_from_failure_and_sends_only_the_interrupted_call_again(
     platform, tmp_path
 ):
@@ -241,11 +249,14 @@ def test_a_crashed_run_is_retried_from_failure_and_sends_only_the_interrupted_ca
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 120
-    while platform.fake.count(CHAT) == 0:  # the worker is waiting for its answer...
-        assert worker.poll() is None, log.read_text("utf-8")[-3000:]
-        assert time.monotonic() < deadline, "the run worker never called the provider"
-        time.sleep(0.02)
+    wait_until(  # the worker is waiting for its answer...
+        lambda: platform.fake.count(CHAT) > 0,
+        "the run worker's call to the provider",
+        process=worker,
+        log=log,
+        timeout=120,
+        interval=0.02,
+    )
     worker.kill()  # ... when it is killed
     worker.wait()
     assert platform.instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED

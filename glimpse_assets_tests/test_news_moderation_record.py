@@ -19,7 +19,7 @@ from glimpse_assets.news.moderation import image_prompt_passes_moderation
 from glimpse_assets.news.sources import SampleNewsSource
 from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import OpenAIImageProvider, OpenAITextProvider
-from glimpse_assets_tests.fake_openai import IMAGES, MODERATIONS, FakeOpenAI, flagged
+from glimpse_assets_tests.support.fake_openai import IMAGES, MODERATIONS, FakeOpenAI, flagged
 
 DAY = "2026-03-02"
 API_KEY = "sk-test-moderation-0000"

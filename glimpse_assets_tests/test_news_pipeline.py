@@ -8,12 +8,13 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 from PIL import Image
 
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.checks import news_checks
 from glimpse_assets.news.sources import NewsBatch, NewsSource
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.stores import io_manager_at
 
 OUTPUTS = {
     "raw_news": "parquet",
@@ -61,6 +62,7 @@ def article(index: int, day: str, **fields) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_two_days_give_different_outputs_and_a_rerun_is_byte_identical(offline_resources, tmp_path):
     root = tmp_path / "storage"
     first = materialize_day(offline_resources, "2026-03-01")
@@ -112,6 +114,7 @@ def test_stored_outputs_are_readable_without_dagster(offline_resources, tmp_path
     assert metadata["image_prompt"]["prompt"].value == prompt["text"]
 
 
+@pytest.mark.slow
 def test_the_chain_on_s3_stores_every_output_under_the_prefix(
     offline_resources, s3_client, s3_bucket
 ):

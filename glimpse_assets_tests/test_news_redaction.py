@@ -13,7 +13,7 @@ import requests
 from glimpse_assets.http import error_message
 from glimpse_assets.llm.guardrails import redact_url, url_secrets
 from glimpse_assets.news.sources import CurrentsNewsSource, NewsSourceError, RssNewsSource
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply, Request
 
 DAY = date(2026, 3, 2)
 API_KEY = "cur-key-7f3a9b"

@@ -11,8 +11,8 @@ import pytest
 
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.digest import build_digest
+from glimpse_assets.news.image_prompt import compose_image_prompt
 from glimpse_assets.news.sources import sample_articles_for_day, sample_pool
-from glimpse_assets.providers.extractive import compose_image_prompt
 from glimpse_assets.providers.landscape import render_prompt_image
 
 # Ninety days from a Saturday: with the former draw, seven pairs of consecutive days in it
@@ -37,6 +37,7 @@ def main_stories() -> dict[date, str]:
     return {day: pool_id(digest_of(day)["main"]["id"], day) for day in DAYS}
 
 
+@pytest.mark.slow
 def test_no_two_consecutive_days_share_a_main_story(main_stories):
     repeats = [
         (day, main_stories[day])

@@ -14,7 +14,8 @@ import pytest
 from glimpse_assets.news.articles import articles_to_frame
 from glimpse_assets.news.assets import raw_news
 from glimpse_assets.news.sources import CurrentsNewsSource, NewsSourceError, RssNewsSource
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply, Request
 
 DAY = date(2026, 3, 2)
 PARTITION = "2026-03-02"
@@ -211,12 +212,6 @@ def materialise_raw_news(server: LocalHTTPServer, io_manager) -> dg.ExecuteInPro
             "news_source": CurrentsNewsSource(api_key=API_KEY, base_url=server.url),
         },
         raise_on_error=False,
-    )
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(
-        e.step_failure_data.error.to_string() for e in result.get_step_failure_events()
     )
 
 

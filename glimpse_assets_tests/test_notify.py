@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import uuid
 from datetime import date
 
@@ -20,9 +19,10 @@ from glimpse_assets.publish.notifiers import LogNotifier, NotifyError, SlackNoti
 from glimpse_assets.publish.resources import publish_notifier
 from glimpse_assets.publish.sensors import notify_on_run_failure
 from glimpse_assets.publish.settings import PublishSettings
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
-from glimpse_assets_tests.recording_notifier import RecordingNotifier
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply
+from glimpse_assets_tests.support.net import free_port
+from glimpse_assets_tests.support.recording_notifier import RecordingNotifier
+from glimpse_assets_tests.support.stores import io_manager_at
 
 DAY = "2026-03-02"
 UI_URL = "http://127.0.0.1:3999"
@@ -157,9 +157,7 @@ def test_slack_without_a_token_fails_before_any_request():
 
 
 def test_slack_unreachable_is_a_notify_error_without_the_token():
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it
     token = "xoxb-unreachable-secret"
     notifier = SlackNotifier(
         token=token, channel="#glimpse", base_url=f"http://127.0.0.1:{port}/api/"

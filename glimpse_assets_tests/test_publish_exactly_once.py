@@ -15,10 +15,10 @@ import pytest
 
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.publish.assets import social_post
-from glimpse_assets.publish.exactly_once import PublishContendedError, publish_once
 from glimpse_assets.publish.publishers import OutboxPublisher, PublishRejectedError
-from glimpse_assets_tests.http_doubles import LocalHTTPServer
-from glimpse_assets_tests.publish_doubles import (
+from glimpse_assets.storage.exactly_once import PublishContendedError, publish_once
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer
+from glimpse_assets_tests.support.publish_doubles import (
     DAY,
     TOKEN,
     USER_ID,
@@ -31,8 +31,8 @@ from glimpse_assets_tests.publish_doubles import (
     object_store_at,
     sent_params,
 )
-from glimpse_assets_tests.publish_race import race
-from glimpse_assets_tests.recording_notifier import RecordingNotifier
+from glimpse_assets_tests.support.publish_race import assert_one_winner, race
+from glimpse_assets_tests.support.recording_notifier import RecordingNotifier
 
 CRASHED_CONTAINER = "17899999999999999"  # created by a run that crashed before publishing it
 PUBLIC_BASE_URL = "http://127.0.0.1:9/storage"
@@ -44,18 +44,6 @@ def race_spec(tmp_path, publisher: str, **spec) -> dict:
 
 def graph_spec(server: LocalHTTPServer) -> dict:
     return {"token": TOKEN, "user_id": USER_ID, "graph_url": f"{server.url}/v21.0"}
-
-
-def assert_one_winner(outcomes: list[dict]) -> tuple[dict, dict]:
-    """Both workers returned; one posted and one found it posted. (winner, loser)."""
-    assert [o.get("error") for o in outcomes] == [None, None], outcomes
-    assert sorted(o["action"] for o in outcomes) == ["already published", "published"]
-    (winner,) = [o for o in outcomes if o["action"] == "published"]
-    (loser,) = [o for o in outcomes if o["action"] == "already published"]
-    assert loser["record"] == winner["record"]
-    assert winner["record"]["status"] == "published"
-    assert winner["record"]["owner"] == winner["owner"]
-    return winner, loser
 
 
 def crashed_claim(container: str, **fields) -> dict:
@@ -76,6 +64,7 @@ def crashed_claim(container: str, **fields) -> dict:
 # -- races between two processes --------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_two_runs_of_the_same_day_post_to_instagram_once(tmp_path):
     api = FakeGraphAPI(statuses=["IN_PROGRESS", "IN_PROGRESS", "FINISHED"])
     with LocalHTTPServer(api) as server:
@@ -98,6 +87,7 @@ def test_two_runs_of_the_same_day_post_to_instagram_once(tmp_path):
     )
 
 
+@pytest.mark.process
 def test_two_runs_of_the_same_day_write_the_outbox_once(tmp_path):
     outcomes, counts = race(race_spec(tmp_path, "outbox"))
 
@@ -110,6 +100,7 @@ def test_two_runs_of_the_same_day_write_the_outbox_once(tmp_path):
     assert gallery.count("<article>") == 1
 
 
+@pytest.mark.process
 def test_two_runs_of_the_same_day_send_one_email(tmp_path):
     mailbox = Mailbox()
     controller = LocalSMTPController(mailbox, hostname="127.0.0.1", port=0)
@@ -126,6 +117,7 @@ def test_two_runs_of_the_same_day_send_one_email(tmp_path):
     assert counts["finishes"] == 1
 
 
+@pytest.mark.process
 def test_two_forced_runs_post_again_once(tmp_path):
     object_store = object_store_at(tmp_path / "storage")
     ledger = ledger_of(object_store)
@@ -140,6 +132,7 @@ def test_two_forced_runs_post_again_once(tmp_path):
     assert ledger.get(f"outbox/{DAY}") == winner["record"]
 
 
+@pytest.mark.process
 def test_an_expired_claim_is_taken_over_by_exactly_one_of_two_runs(tmp_path):
     ledger_of(object_store_at(tmp_path / "storage")).create(
         f"instagram/{DAY}", crashed_claim(CRASHED_CONTAINER)

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from glimpse_assets.publish.exactly_once import publish_once
 from glimpse_assets.publish.publishers import (
     EmailPublisher,
     PublishRejectedError,
     RefusedBeforeSendingError,
 )
-from glimpse_assets_tests.publish_doubles import (
+from glimpse_assets.storage.exactly_once import publish_once
+from glimpse_assets_tests.support.publish_doubles import (
     DAY,
     LocalSMTPController,
     Mailbox,

@@ -7,15 +7,16 @@ chains, byte for byte what day-by-day runs store. The run says which day it skip
 """
 
 import dagster as dg
+import pytest
 
 from glimpse_assets.definitions import build_definitions
 from glimpse_assets.news.sources import NewsBatch, SampleNewsSource
-from glimpse_assets_tests.test_backfill_ranges import (
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.ranges import (
     ALL_ASSETS,
     ALL_CHECKS,
     ASSET_FOLDERS,
     check_evaluations,
-    failure_text,
     offline_env,
     range_tags,
     whole_store,
@@ -62,6 +63,7 @@ def warnings_of(instance, run_id: str) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_an_empty_news_day_stops_that_day_only_and_the_good_days_flow_on(tmp_path):
     by_day_root, range_root = tmp_path / "by_day", tmp_path / "range"
     with dg.instance_for_test() as instance:
@@ -114,6 +116,7 @@ def test_an_empty_news_day_stops_that_day_only_and_the_good_days_flow_on(tmp_pat
     )
 
 
+@pytest.mark.slow
 def test_a_range_whose_every_day_is_empty_stops_downstream_as_one_day_does(tmp_path):
     root = tmp_path / "storage"
 

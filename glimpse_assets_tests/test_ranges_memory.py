@@ -11,11 +11,12 @@ import weakref
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.ranges import for_each_day
 from glimpse_assets.storage.io_manager import StoredPartitions
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.stores import io_manager_at
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
 RANGE = {
@@ -40,6 +41,7 @@ def observe(step: str, day: str, root) -> None:
     }
 
 
+@pytest.mark.slow
 def test_a_range_stores_each_day_before_computing_the_next_and_lets_it_go(tmp_path):
     seen.clear()
     alive.clear()

@@ -8,132 +8,20 @@ The local fault is a day's object made immutable (`chattr +i`), so replacing it 
 or read-only disk would.
 """
 
-import http.client
 import json
 import shutil
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
 
 import dagster as dg
 import pytest
 
 from glimpse_assets.partitions import BACKFILL_POLICY, daily_partitions
 from glimpse_assets.ranges import for_each_day
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.storage_faults import FaultyS3Proxy
+from glimpse_assets_tests.support.stores import io_manager_at
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection"}
-
-
-class FaultyS3Proxy:
-    """Forwards HTTP requests to `upstream` until `allow_puts` object PUTs have gone through;
-    after that it `refuse`s every request (503 SlowDown) or `vanish`es (drops the connection and
-    closes its listening socket, so new connections are refused)."""
-
-    def __init__(self, upstream: str, allow_puts: int | None = None, then: str = "refuse"):
-        assert then in {"refuse", "vanish"}
-        parsed = urlparse(upstream)
-        self.upstream = (parsed.hostname, parsed.port)
-        self.allow_puts = allow_puts
-        self.then = then
-        self.puts = 0
-        self.failing = False
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FaultyS3Proxy":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _counts_as_put(self, method: str, path: str) -> bool:
-        """PutObject (path-style `/bucket/key`), not CreateBucket (`/bucket`)."""
-        return method == "PUT" and "/" in path.split("?")[0].strip("/")
-
-    def _admit(self, method: str, path: str) -> bool:
-        with self.lock:
-            if self.failing:
-                return False
-            if self._counts_as_put(method, path) and self.allow_puts is not None:
-                if self.puts >= self.allow_puts:
-                    self.failing = True
-                    if self.then == "vanish":
-                        threading.Thread(target=self.stop, daemon=True).start()
-                    return False
-                self.puts += 1
-            return True
-
-    def _handler(self):
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    chunks = []
-                    while size := int(self.rfile.readline().split(b";")[0], 16):
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-            def _forward(self) -> None:
-                body = self._body()
-                if not proxy._admit(self.command, self.path):
-                    if proxy.then == "vanish":
-                        self.close_connection = True  # no reply: the server is gone
-                        return
-                    error = b"<Error><Code>SlowDown</Code><Message>refused</Message></Error>"
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(error)))
-                    self.end_headers()
-                    self.wfile.write(error)
-                    return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-                headers["Content-Length"] = str(len(body))
-                upstream = http.client.HTTPConnection(*proxy.upstream, timeout=30)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    response = upstream.getresponse()
-                    payload = response.read()
-                    self.send_response(response.status, response.reason)
-                    for name, value in response.getheaders():
-                        if name.lower() not in HOP_BY_HOP | {"content-length"}:
-                            self.send_header(name, value)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(payload)
-                finally:
-                    upstream.close()
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
-
-        return Handler
-
-
 # -- a range asset, one small JSON object a day --------------------------------------------------
 
 VERSION = {"value": "old"}
@@ -162,12 +50,6 @@ def run_range(manager, instance, version: str) -> dg.ExecuteInProcessResult:
     )
 
 
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(
-        str(event.event_specific_data.error) for event in result.get_step_failure_events()
-    )
-
-
 def latest_materialization(instance, key: dg.AssetKey, day: str):
     """The newest materialisation of `key` for `day` in the event log (its record)."""
     records = instance.fetch_materializations(
@@ -190,6 +72,7 @@ def assert_each_day_old_or_new(instance, stored: dict[str, bytes], old_run: str,
 
 
 @pytest.mark.parametrize("then", ["refuse", "vanish"])
+@pytest.mark.slow
 def test_s3_failing_on_the_third_day_leaves_each_day_old_or_new_in_storage_and_event_log(
     s3_client, s3_bucket, s3_endpoint, monkeypatch, then
 ):
@@ -217,6 +100,7 @@ def test_s3_failing_on_the_third_day_leaves_each_day_old_or_new_in_storage_and_e
         assert "S3 write" in failure_text(new)
 
 
+@pytest.mark.slow
 def test_local_storage_failing_on_the_third_day_leaves_each_day_old_or_new(tmp_path):
     root = tmp_path / "storage"
     with dg.instance_for_test() as instance:

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from glimpse_assets.dagster_compat import backfill_targets
 from glimpse_assets.definitions import build_definitions
 from glimpse_assets.news.assets import raw_news
 from glimpse_assets.rides.assets import (
@@ -24,6 +25,7 @@ from glimpse_assets.rides.assets import (
 from glimpse_assets.rides.report import DayRate
 from glimpse_assets.rides.sources import SimulatedRidesSource
 from glimpse_assets.rides.steps import history_days, stored_day_rates
+from glimpse_assets_tests.support.ranges import range_tags
 
 RIDES = 1_000
 EMBEDDED_PLOT = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
@@ -38,13 +40,6 @@ def materialize(resources: dict, instance: dg.DagsterInstance, selection=None, *
         raise_on_error=False,
         **kwargs,
     )
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": first,
-        "dagster/asset_partition_range_end": last,
-    }
 
 
 def page_of(root: Path, day: str) -> str:
@@ -100,6 +95,7 @@ def test_each_day_has_its_own_window_of_the_seven_days_before_it():
 # -- read from storage, not from the event log -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_fresh_instance_still_shows_the_stored_history(offline_resources, storage_root):
     days = ["2026-03-01", "2026-03-02", "2026-03-03"]
     with dg.instance_for_test() as first_home:
@@ -119,6 +115,7 @@ def test_a_fresh_instance_still_shows_the_stored_history(offline_resources, stor
     assert metadata["history_days_not_stored"] == HISTORY_DAYS - 2
 
 
+@pytest.mark.slow
 def test_days_never_materialised_are_skipped(offline_resources, storage_root):
     with dg.instance_for_test() as instance:
         for day in ["2026-03-01", "2026-03-03"]:  # not 2026-03-02
@@ -136,6 +133,7 @@ def test_days_never_materialised_are_skipped(offline_resources, storage_root):
     assert (metadata["days_compared"], metadata["history_days_not_stored"]) == (2, 5)
 
 
+@pytest.mark.slow
 def test_the_first_partition_has_no_earlier_day_to_compare(offline_resources, storage_root):
     with dg.instance_for_test() as instance:
         result = materialize(offline_resources, instance, partition_key="2026-01-01")
@@ -149,6 +147,7 @@ def test_the_first_partition_has_no_earlier_day_to_compare(offline_resources, st
 # -- range runs: each day its own window ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_range_run_of_the_page_alone_gives_each_day_its_own_window(
     offline_resources, storage_root
 ):
@@ -196,29 +195,17 @@ def test_a_ui_backfill_of_every_asset_targets_exactly_its_days(offline_resources
     """No mapping pulls in days the backfill cannot make: every asset, the page included, is
     targeted for D1..D3 and nothing else (a 7-day window mapping used to add the 7 pages after
     D3, and the backfill ended Failed)."""
-    from dagster._core.execution.asset_backfill import AssetBackfillData
-
     graph = build_definitions({}).resolve_asset_graph()
     days = ["2026-03-01", "2026-03-02", "2026-03-03"]
-    backfill = AssetBackfillData.from_asset_partitions(
-        asset_graph=graph,
-        partition_names=days,
-        asset_selection=list(graph.get_all_asset_keys()),
-        dynamic_partitions_store=dg.DagsterInstance.ephemeral(),
-        backfill_start_timestamp=pd.Timestamp("2026-06-01", tz="UTC").timestamp(),
-        all_partitions=False,
-    )
+    as_of = pd.Timestamp("2026-06-01", tz="UTC").to_pydatetime()
 
-    targeted = {
-        key.to_user_string(): sorted(
-            backfill.target_subset.get_partitions_subset(key).get_partition_keys()
-        )
-        for key in graph.get_all_asset_keys()
-    }
+    targeted = backfill_targets(graph, graph.get_all_asset_keys(), days, as_of)
+
     assert len(targeted) == 16
     assert targeted == {name: days for name in targeted}
 
 
+@pytest.mark.slow
 def test_a_page_range_skips_the_days_whose_report_was_never_made(offline_resources, storage_root):
     days = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
     with dg.instance_for_test() as instance:

@@ -21,7 +21,6 @@ import pytest
 
 from glimpse_assets.llm.gateway import LLMCalls
 from glimpse_assets.news.assets import news_assets, raw_news
-from glimpse_assets.providers.offline_text import OFFLINE_SUMMARY_METHOD
 from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.providers.openai_provider import LLM_METHOD, OpenAITextProvider
 from glimpse_assets.rides.assets import (
@@ -38,8 +37,10 @@ from glimpse_assets.rides.checks import (
 )
 from glimpse_assets.rides.conditions import INVENTED_FROM, NEWS_IN_TURN_FROM
 from glimpse_assets.rides.sources import SimulatedRidesSource
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets.rides.summary_text import OFFLINE_SUMMARY_METHOD
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.support.stores import io_manager_at
 
 DAY = "2026-03-01"
 NEXT_DAY = "2026-03-02"
@@ -72,6 +73,10 @@ SUMMARY_COLUMNS = [
     "provider",
     "model",
     "method",
+    "news",
+    "weather",
+    "traffic",
+    "facts",
 ]
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 
@@ -114,17 +119,6 @@ def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvalu
 
 def materialized_assets(result: dg.ExecuteInProcessResult) -> set[str]:
     return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-
-
-def failure_text(result: dg.ExecuteInProcessResult, step: str) -> str:
-    """Every message of the failed step's error chain, outermost first."""
-    failures = [e for e in result.get_step_failure_events() if e.step_key == step]
-    assert failures, f"step {step} did not fail"
-    messages, error = [], failures[0].step_failure_data.error
-    while error is not None:
-        messages.append(error.message)
-        error = error.cause
-    return "\n".join(messages)
 
 
 def sentences(text: str) -> int:
@@ -186,6 +180,12 @@ def test_a_day_stores_rides_labels_summaries_report_and_page_readable_without_da
     assert (summaries["method"] == OFFLINE_SUMMARY_METHOD).all()
     assert summaries["summary"].map(lambda s: 1 <= sentences(s) <= 3).all()
     assert not summaries["summary"].str.contains("\n").any()
+    # Each summary begins with the facts it was given: when, where and how many stood out.
+    for row in summaries.drop_duplicates("summary").itertuples(index=False):
+        assert row.summary.startswith(row.facts), row
+        assert (
+            f" in {DEFAULT_CITY}, " in row.facts and f" of the day's {RIDES:,} rides" in row.facts
+        )
 
     report = read_frame(storage_root, "rides_report", DAY)
     assert sorted(report["ride_id"]) == sorted(clustered["ride_id"])
@@ -217,6 +217,7 @@ def test_a_day_stores_rides_labels_summaries_report_and_page_readable_without_da
     assert summary_metadata["provider_calls"] == 0  # the offline provider makes no request
 
 
+@pytest.mark.slow
 def test_rerunning_a_day_is_byte_identical_and_another_day_differs(offline_resources, storage_root):
     assert materialize_day(offline_resources, DAY).success
     first = {name: stored(storage_root, name, DAY).read_bytes() for name in PARQUET_OUTPUTS}
@@ -234,6 +235,7 @@ def test_rerunning_a_day_is_byte_identical_and_another_day_differs(offline_resou
 # -- history across days -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_third_day_page_compares_with_the_two_previous_days_rates(offline_resources, storage_root):
     days = ["2026-03-01", "2026-03-02", "2026-03-03"]
     instance = dg.DagsterInstance.ephemeral()
@@ -255,6 +257,106 @@ def test_third_day_page_compares_with_the_two_previous_days_rates(offline_resour
     assert metadata_of(results[2], "rides_report_page")["anomaly_rate"] == pytest.approx(
         counts[days[2]][1] / counts[days[2]][0]
     )
+
+
+# -- the offline summaries say what the conditions alone do not ---------------------------
+
+
+def typical_rides(count: int, start: str = "2026-03-01 09:00") -> pd.DataFrame:
+    """`count` rides of 5 km at 30 km/h (10 minutes), a minute apart from `start`."""
+    return pd.DataFrame(
+        {
+            "ride_id": [f"t{n}" for n in range(count)],
+            "pickup_at": pd.date_range(start, periods=count, freq="min", tz="UTC"),
+            "ride_dist": [4.0 + (n % 21) / 10 for n in range(count)],  # 4.0 .. 6.0 km
+            "ride_time": [10.0] * count,
+        }
+    )
+
+
+def test_ride_facts_say_how_the_rides_stood_out_against_the_days_typical_ride():
+    from glimpse_assets.rides.summaries import ride_facts, typical_ride
+    from glimpse_assets.rides.summary_text import Unusual, fact_sentences
+
+    odd = pd.DataFrame(
+        {
+            "ride_id": ["long1", "long2", "slow1"],
+            "pickup_at": pd.to_datetime(
+                ["2026-03-01 16:10", "2026-03-01 17:50", "2026-03-01 19:00"], utc=True
+            ),
+            "ride_dist": [24.0, 26.0, 5.0],  # two long rides at 30 km/h; one of 5 km at 6 km/h
+            "ride_time": [48.0, 52.0, 50.0],
+        }
+    )
+    day = pd.concat([typical_rides(400), odd], ignore_index=True)
+
+    facts = ride_facts(odd, typical_ride(day), len(day))
+
+    assert facts.blocks == ("15:00-18:00", "18:00-21:00")
+    assert (facts.rides, facts.day_rides) == (3, 403)
+    assert facts.unusual == (
+        Unusual("long", 2, 25.0, 5.0, "km"),
+        Unusual("slow", 1, 6.0, 30.0, "km/h"),
+    )
+    assert fact_sentences(facts, "Port Aldermere") == [
+        "Between 15:00 and 18:00 and between 18:00 and 21:00 in Port Aldermere, 3 of the day's "
+        "403 rides stood out.",
+        "2 were long (median 25.0 km against the day's 5.0 km) and 1 slow (6 km/h against the "
+        "day's median 30 km/h).",
+    ]
+
+
+@pytest.mark.parametrize("day", ["2026-03-01", "2026-03-04", "2026-06-21", "2026-12-24"])
+def test_an_offline_summary_names_its_block_and_count_and_is_not_the_conditions(day):
+    from datetime import date
+
+    from glimpse_assets.providers.offline_text import OfflineTextProvider
+    from glimpse_assets.rides.clustering import cluster_rides
+    from glimpse_assets.rides.conditions import (
+        attach_conditions,
+        block_conditions,
+        conditions_pool,
+    )
+    from glimpse_assets.rides.simulate import simulate_rides
+    from glimpse_assets.rides.summaries import summarise_anomalies
+
+    the_day = date.fromisoformat(day)
+    headlines = pd.DataFrame(
+        {
+            "id": ["h1", "h2", "h3"],
+            "title": ["Harbour festival opens", "Bridge shut for repairs", "Tram line extended"],
+            "published": pd.to_datetime([f"{day} 0{h}:00" for h in (1, 5, 9)], utc=True),
+        }
+    )
+    blocks = block_conditions(the_day, headlines, news_by_publication_time=False)
+    rides = attach_conditions(simulate_rides(the_day, 4_000), blocks)
+    clustered, _ = cluster_rides(rides)
+    summaries, counts = summarise_anomalies(None, clustered, OfflineTextProvider(), "Kestrel Bay")
+
+    anomalies = clustered[clustered["is_anomaly"]].set_index("ride_id")
+    assert counts["contexts"] > 1
+    weathers = conditions_pool()["weather"]
+    said, one_block = set(), 0
+    for summary, rows in summaries.groupby("summary"):
+        ridden = anomalies.loc[rows["ride_id"]]
+        hours = sorted(set(ridden["pickup_at"].dt.hour // 3 * 3))
+        (news, weather, traffic), *others = ridden[CONTEXT].astype(str).drop_duplicates().values
+        assert not others  # one summary per distinct context
+        if len(hours) == 1:  # which block, where, how many of the day's rides
+            when = f"Between {hours[0]:02d}:00 and {hours[0] + 3:02d}:00"
+            assert summary.startswith(f"{when} in Kestrel Bay, {len(rows)} of the day's 4,000")
+            one_block += 1
+        else:
+            assert summary.startswith(("Between ", "In ")) and " in Kestrel Bay, " in summary
+        assert "stood out" in summary and "against the day's" in summary  # what is unusual
+        quoted = [text for text in (news, weather, traffic) if text.rstrip(".") in summary]
+        assert len(quoted) <= 1, summary  # at most one condition, and never all three
+        assert summary != f"{news} {weather} {traffic}"
+        said |= {w for w in weathers if w.rstrip(".") in summary}
+    assert one_block > 0
+    # One weather for the whole day, in the rides and in whatever the summaries say of it.
+    assert clustered["weather"].astype(str).nunique() == 1
+    assert len(said) <= 1
 
 
 # -- run config ----------------------------------------------------------------------------
@@ -315,6 +417,7 @@ def test_a_day_without_rides_stores_empty_tables_and_warns(offline_resources, st
 # -- S3 ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_rides_chain_on_s3_stores_every_output_under_the_prefix(
     offline_resources, s3_client, s3_bucket
 ):
@@ -441,6 +544,7 @@ def materialize_with_openai(
     )
 
 
+@pytest.mark.slow
 def test_summaries_are_cached_and_force_in_run_config_asks_again(offline_resources):
     fake = FakeChatServer()
     force = {"ops": {"anomaly_summaries": {"config": {"force": True}}}}
@@ -533,6 +637,7 @@ def test_a_provider_error_fails_anomaly_summaries_with_the_server_message(
 # -- the blocking labels check -------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_labels_check_blocks_downstream_when_labels_and_raw_rides_disagree(
     offline_resources, storage_root
 ):
@@ -581,6 +686,7 @@ def test_labels_check_reports_null_labels_and_a_missing_column():
     assert result.passed and result.description == "3 rides, all labelled"
 
 
+@pytest.mark.slow
 def test_provider_calls_are_each_days_own_requests_in_a_range_run(offline_resources):
     days = [DAY, NEXT_DAY]
 

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from glimpse_assets.providers.offline_text import OFFLINE_SUMMARY_METHOD
 from glimpse_assets.providers.openai_provider import LLM_METHOD
 from glimpse_assets.rides.clustering import cluster_rides
 from glimpse_assets.rides.conditions import (
@@ -34,6 +33,7 @@ from glimpse_assets.rides.plot import (
 from glimpse_assets.rides.report import DayRate, compare_to_history, report_page, report_table
 from glimpse_assets.rides.simulate import simulate_rides
 from glimpse_assets.rides.summaries import SUMMARY_COLUMNS
+from glimpse_assets.rides.summary_text import OFFLINE_SUMMARY_METHOD
 from glimpse_assets.storage.formats import HtmlDocument
 
 DAY = date(2026, 3, 2)
@@ -85,6 +85,9 @@ def summaries_for(
             "provider": "offline" if method == OFFLINE_SUMMARY_METHOD else "openai",
             "model": "extractive-v1" if method == OFFLINE_SUMMARY_METHOD else "gpt-test",
             "method": method,
+            **{column: anomalies[column].astype(str).to_numpy() for column in CONTEXT_COLUMNS},
+            "facts": "Between 15:00 and 18:00 in Port Aldermere, 2 of the day's 3,000 rides "
+            "stood out.",
         }
     )[SUMMARY_COLUMNS]
 
@@ -129,6 +132,7 @@ def test_report_table_keeps_every_ride_in_order(clustered):
     pd.testing.assert_frame_equal(table[clustered.columns], clustered)
 
 
+@pytest.mark.slow
 def test_report_table_joins_summaries_onto_anomalous_rides_only(clustered):
     summaries = summaries_for(clustered)
     table = report_table(clustered, summaries)
@@ -228,6 +232,7 @@ def test_report_page_shows_the_days_counts(normal_page):
     assert "No rides for" not in page
 
 
+@pytest.mark.slow
 def test_report_page_has_the_history_table_and_comparison(normal_page):
     page, table, _ = normal_page
     today = today_of(table)
@@ -274,6 +279,7 @@ def test_report_page_says_where_each_condition_came_from(normal_page):
         assert escape(news) in page
 
 
+@pytest.mark.slow
 def test_report_page_says_an_offline_summary_is_extractive_not_an_llm(normal_page):
     page, _, _ = normal_page
     for row in summary_rows(page):
@@ -300,6 +306,7 @@ def test_report_page_of_a_table_stored_before_the_sources_were_recorded(clustere
         assert "written by: extractive, not an LLM (offline, extractive-v1)" in row
 
 
+@pytest.mark.slow
 def test_report_page_escapes_summaries(normal_page):
     page, _, _ = normal_page
     assert "<script>" not in page

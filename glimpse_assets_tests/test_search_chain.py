@@ -13,12 +13,9 @@ import pandas as pd
 import pytest
 
 from glimpse_assets.news.assets import raw_news
-from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
-from glimpse_assets.search.assets import search_assets
-from glimpse_assets.search.checks import search_checks
 from glimpse_assets.search.inbox import IngestedDocument, ingest_document
-from glimpse_assets.search.index import connect
-from glimpse_assets_tests.stores import search_resources_at
+from glimpse_assets_tests.support.search import index_table, materialisation_metadata, run_search
+from glimpse_assets_tests.support.stores import search_resources_at
 
 DAYS = ("2026-03-01", "2026-03-02")
 
@@ -30,28 +27,9 @@ def run_news(resources: dict, day: str) -> None:
     dg.materialize([raw_news], partition_key=day, resources=resources)
 
 
-def run_search(resources: dict, day: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [*search_assets, *search_checks],
-        partition_key=day,
-        resources=resources,
-        selection=dg.AssetSelection.groups("search"),
-    )
-
-
 def stored_frame(resources: dict, key: str) -> pd.DataFrame:
     data = resources["object_store"].store.get(key)
     return pd.read_parquet(io.BytesIO(data))
-
-
-def index_table(storage_uri: str) -> pd.DataFrame:
-    table = connect(storage_uri).open_table(MiniLMEmbedder().index_table)
-    return table.to_pandas()
-
-
-def materialisation_metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.path == [asset]]
-    return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
 @pytest.fixture(params=["local", "moto", "seaweedfs"])
@@ -62,6 +40,7 @@ def storage_uri(request, tmp_path, s3_bucket_on):
     return f"s3://{bucket}/glimpse"
 
 
+@pytest.mark.slow
 def test_two_days_are_indexed_and_a_re_run_changes_nothing(storage_uri):
     resources = resources_at(storage_uri)
     chunks = {}
@@ -95,6 +74,7 @@ def test_two_days_are_indexed_and_a_re_run_changes_nothing(storage_uri):
     assert rerun_chunks["id"].tolist() == chunks[DAYS[0]]["id"].tolist()
 
 
+@pytest.mark.slow
 def test_a_changed_article_replaces_its_chunks(tmp_path):
     storage_uri = str(tmp_path / "storage")
     resources = resources_at(storage_uri)
@@ -121,6 +101,7 @@ def test_a_changed_article_replaces_its_chunks(tmp_path):
     assert (metadata["rows_added"], metadata["rows_deleted"]) == (1, 1)
 
 
+@pytest.mark.slow
 def test_an_ingested_document_is_indexed_for_the_day_it_was_received(tmp_path):
     storage_uri = str(tmp_path / "storage")
     resources = resources_at(storage_uri)

@@ -15,8 +15,8 @@ from glimpse_assets.search.inbox import (
     read_day_documents,
 )
 from glimpse_assets.storage.object_store import LocalObjectStore
-from glimpse_assets_tests.stores import search_resources_at
-from glimpse_assets_tests.test_search_chain import index_table, materialisation_metadata, run_search
+from glimpse_assets_tests.support.search import index_table, materialisation_metadata, run_search
+from glimpse_assets_tests.support.stores import search_resources_at
 
 DAY = "2026-03-01"
 SECRET = "+15551234567"  # what a caller posted must never come back in an error
@@ -72,6 +72,7 @@ def test_each_bad_object_is_named_and_skipped(tmp_path):
 
 
 @pytest.mark.parametrize("bad", ["truncated.json", "bad-document.json"])
+@pytest.mark.slow
 def test_a_garbage_inbox_document_does_not_fail_the_days_search_job(tmp_path, bad):
     storage_uri = str(tmp_path / "storage")
     resources = search_resources_at(storage_uri)

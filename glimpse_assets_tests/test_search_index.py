@@ -4,14 +4,11 @@ lost), and what the inbox refuses to store."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import subprocess
 import sys
 from datetime import UTC, date, datetime
 
-import numpy as np
-import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
@@ -21,75 +18,11 @@ from glimpse_assets.search.index import (
     VectorIndexError,
     connect,
     fragment_count,
-    schema,
     upsert_day,
 )
 from glimpse_assets.search.reader import day_filter
 from glimpse_assets.storage.object_store import open_object_store
-
-
-def rows(day: str, count: int, dimension: int = 384, prefix: str = "c") -> pa.Table:
-    vectors = np.random.default_rng(len(day) + count).random((count, dimension), np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return pa.table(
-        {
-            "id": [f"{prefix}{day}-{n}" for n in range(count)],
-            "document_id": [f"doc{day}-{n // 2}" for n in range(count)],
-            "source": ["test"] * count,
-            "title": ["t"] * count,
-            "url": [None] * count,
-            "published": pa.array([None] * count, type=pa.timestamp("us", tz="UTC")),
-            "published_day": [day] * count,
-            "day": [day] * count,
-            "position": pa.array([n % 2 for n in range(count)], type=pa.int32()),
-            "tokens": pa.array([10] * count, type=pa.int32()),
-            "text": ["x"] * count,
-            "vector": pa.FixedSizeListArray.from_arrays(
-                pa.array(vectors.reshape(-1), type=pa.float32()), dimension
-            ),
-        },
-        schema=schema(dimension),
-    )
-
-
-def text_vector(text: str, dimension: int = 384) -> np.ndarray:
-    """A unit vector of the text alone: the same text, the same vector (and score)."""
-    seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-    vector = np.random.default_rng(seed).standard_normal(dimension).astype(np.float32)
-    return vector / np.linalg.norm(vector)
-
-
-def chunk_rows(
-    day: str, documents: list[tuple[str, str | None, list[str]]], dimension: int = 384
-) -> pa.Table:
-    """A day's rows for `(document id, url, chunk texts)`: each chunk's id is a hash of its
-    document and text (as the chain's), its vector `text_vector(text)`."""
-    chunks = [(doc, url, text) for doc, url, texts in documents for text in texts]
-    vectors = np.zeros((len(chunks), dimension), np.float32)
-    for n, (_, _, text) in enumerate(chunks):
-        vectors[n] = text_vector(text, dimension)
-    count = len(chunks)
-    return pa.table(
-        {
-            "id": [
-                hashlib.sha256(f"{d}\0{text}".encode()).hexdigest()[:32] for d, _, text in chunks
-            ],
-            "document_id": [doc for doc, _, _ in chunks],
-            "source": ["test"] * count,
-            "title": ["t"] * count,
-            "url": [url for _, url, _ in chunks],
-            "published": pa.array([None] * count, type=pa.timestamp("us", tz="UTC")),
-            "published_day": [day] * count,
-            "day": [day] * count,
-            "position": pa.array([0] * count, type=pa.int32()),
-            "tokens": pa.array([10] * count, type=pa.int32()),
-            "text": [text for _, _, text in chunks],
-            "vector": pa.FixedSizeListArray.from_arrays(
-                pa.array(vectors.reshape(-1), type=pa.float32()), dimension
-            ),
-        },
-        schema=schema(dimension),
-    )
+from glimpse_assets_tests.support.search import rows
 
 
 def test_s3_options_follow_the_object_store_settings():
@@ -133,7 +66,7 @@ def test_an_empty_day_removes_that_days_rows_only(tmp_path):
 UPSERT = """
 import sys
 sys.path.insert(0, {repo!r})
-from glimpse_assets_tests.test_search_index import rows
+from glimpse_assets_tests.support.search import rows
 from glimpse_assets.search.index import upsert_day
 for day in sys.argv[2:]:
     upsert_day(sys.argv[1], "space", rows(day, 40, prefix=day), day, max_fragments=2)
@@ -141,6 +74,7 @@ for day in sys.argv[2:]:
 
 
 @pytest.mark.parametrize("where", ["local", "moto", "seaweedfs"])
+@pytest.mark.process
 def test_two_processes_upserting_at_once_lose_nothing_while_compacting(
     where, tmp_path, s3_bucket_on
 ):

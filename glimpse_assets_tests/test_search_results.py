@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from fastapi.testclient import TestClient
 
 from glimpse_assets.search.index import INDEX_FOLDER, connect, upsert_day
@@ -14,8 +15,8 @@ from glimpse_assets.serve.app import create_app
 from glimpse_assets.serve.search_routes import StoredSearch, search_router
 from glimpse_assets.serve.settings import ServeSettings
 from glimpse_assets.storage.object_store import LocalObjectStore
-from glimpse_assets_tests.serve_process import index_sample_day, serve_process
-from glimpse_assets_tests.test_search_index import chunk_rows, text_vector
+from glimpse_assets_tests.support.search import chunk_rows, text_vector
+from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process
 
 KEY = "results-test-key-0123456789"
 TABLE = "space"
@@ -88,6 +89,7 @@ def test_search_is_empty_again_when_the_index_folder_is_gone(tmp_path):
         assert back["index"] == "ready" and back["results"][0]["text"] == "rare orchid found"
 
 
+@pytest.mark.process
 def test_the_sample_news_reusing_an_article_on_two_days_is_one_result(tmp_path):
     root = str(tmp_path / "storage")
     for day in ("2026-03-01", "2026-03-02"):  # both draw the Marrowby clock, under two ids

@@ -11,7 +11,7 @@ import pytest
 from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
 from glimpse_assets.search.inbox import IngestedDocument, ingest_document
 from glimpse_assets.search.sensors import days_to_look_at, ingested_documents_sensor
-from glimpse_assets_tests.stores import search_definitions, search_resources_at
+from glimpse_assets_tests.support.stores import search_definitions, search_resources_at
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def test_days_looked_at_run_from_the_day_before_the_cursor_to_today():
     ]
 
 
+@pytest.mark.slow
 def test_one_run_per_set_of_documents_and_the_run_indexes_them(resources):
     now = datetime.now(UTC)
     with dg.instance_for_test() as instance:

@@ -13,9 +13,11 @@ import pytest
 
 from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
 from glimpse_assets.search.index import upsert_day
-from glimpse_assets_tests.seaweedfs import SeaweedFS
-from glimpse_assets_tests.serve_process import serve_process
-from glimpse_assets_tests.test_search_index import chunk_rows
+from glimpse_assets_tests.support.search import chunk_rows
+from glimpse_assets_tests.support.seaweedfs import SeaweedFS
+from glimpse_assets_tests.support.serve_process import serve_process
+
+pytestmark = pytest.mark.process
 
 KEY = "stalled-test-key-0123456789"
 ANSWER_WITHIN = 10.0  # seconds: "within a few seconds", generously

@@ -14,7 +14,7 @@ import pytest
 from glimpse_assets.search.index import connect, upsert_day
 from glimpse_assets.search.writer_lock import TableBusyError, lock_key, table_lease
 from glimpse_assets.storage.object_store import open_object_store
-from glimpse_assets_tests.test_search_index import rows
+from glimpse_assets_tests.support.search import rows
 
 DAY = "2026-03-01"
 CHUNKS = 160
@@ -50,6 +50,7 @@ def rows_and_ids(root: str, table: str) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("where", ["local", "seaweedfs"])
+@pytest.mark.process
 def test_concurrent_upserts_of_one_day_leave_one_row_per_chunk_id(where, tmp_path, s3_bucket_on):
     root = str(tmp_path / "storage")
     if where != "local":
@@ -83,6 +84,7 @@ with table_lease(open_object_store(sys.argv[1]), "space", lease_seconds=2):
 """
 
 
+@pytest.mark.process
 def test_a_writer_killed_holding_the_table_holds_it_only_until_its_lease_runs_out(tmp_path):
     from pathlib import Path
 

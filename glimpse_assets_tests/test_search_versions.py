@@ -1,6 +1,6 @@
 """The newest version of a document wins, whatever order the days are (re)run in: a url posted
 on one day and again, changed, on the next stays at its newer text when the older day is run
-again (as `search_after_news_sensor` does once the day's news is stored)."""
+again (as the automation sensor does once the day's news is stored)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import pytest
 
 from glimpse_assets.search.inbox import IngestedDocument, ingest_document
 from glimpse_assets.search.index import connect, upsert_day
-from glimpse_assets_tests.stores import search_resources_at
-from glimpse_assets_tests.test_search_chain import index_table, run_search
-from glimpse_assets_tests.test_search_index import chunk_rows
+from glimpse_assets_tests.support.search import chunk_rows, index_table, run_search
+from glimpse_assets_tests.support.stores import search_resources_at
 
 URL = "https://example.org/ferry"
 OLD = "The island ferry leaves every hour from the north pier."
@@ -36,6 +35,7 @@ def indexed_texts(storage_uri: str) -> list[str]:
         ("2026-03-02", "2026-03-01"),  # a backfill that runs the newer day first
     ],
 )
+@pytest.mark.slow
 def test_the_newest_version_of_a_document_wins_whatever_order_days_run_in(tmp_path, order):
     storage_uri = str(tmp_path / "storage")
     resources = search_resources_at(storage_uri)

@@ -1,5 +1,6 @@
-"""Storage on a real S3 server, SeaweedFS on 127.0.0.1 (glimpse_assets_tests/seaweedfs.py), where
-moto cannot stand in: credentials are enforced, and the server can be stopped and started again.
+"""Storage on a real S3 server, SeaweedFS on 127.0.0.1 (glimpse_assets_tests/support/
+seaweedfs.py), where moto cannot stand in: credentials are enforced, and the server can be
+stopped and started again.
 
 - Wrong credentials: every object store operation fails with one line that names the URI, the
   endpoint and what was refused, never the secret; a run fails with the same line.
@@ -19,11 +20,13 @@ import pytest
 from glimpse_assets.news.assets import news_digest, raw_news
 from glimpse_assets.news.sources import SampleNewsSource
 from glimpse_assets.storage.object_store import StorageError, open_object_store
-from glimpse_assets_tests.publish_doubles import DAY, ledger_of
-from glimpse_assets_tests.publish_race import race
-from glimpse_assets_tests.seaweedfs import SeaweedFS
-from glimpse_assets_tests.stores import io_manager_at
-from glimpse_assets_tests.test_publish_exactly_once import assert_one_winner
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.publish_doubles import DAY, ledger_of
+from glimpse_assets_tests.support.publish_race import assert_one_winner, race
+from glimpse_assets_tests.support.seaweedfs import SeaweedFS
+from glimpse_assets_tests.support.stores import io_manager_at
+
+pytestmark = pytest.mark.process
 
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
 RANGE_TAGS = {
@@ -35,12 +38,6 @@ RANGE_TAGS = {
 def point_aws_at(monkeypatch, env: dict[str, str]) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    return "\n".join(
-        str(event.event_specific_data.error) for event in result.get_step_failure_events()
-    )
 
 
 def stored_objects(server: SeaweedFS, bucket: str) -> dict[str, bytes]:

@@ -12,8 +12,8 @@ import pytest
 
 from glimpse_assets.serve.activities_routes import Cursor, StoredActivities
 from glimpse_assets.stories.index import index_day
-from glimpse_assets_tests.serve_process import serve_process, store_sample_stories
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.serve_process import serve_process, store_sample_stories
+from glimpse_assets_tests.support.stores import io_manager_at
 
 KEY = "stories-test-key-0123456789"
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
@@ -38,6 +38,7 @@ def service(stories_root):
         yield served
 
 
+@pytest.mark.process
 def test_the_processed_list_is_every_story_newest_first(service, stories_root):
     with service.client() as client:
         response = client.get("/activities/processed", params={"limit": 100})
@@ -52,6 +53,7 @@ def test_the_processed_list_is_every_story_newest_first(service, stories_root):
     assert {"distance_km", "moving_time_min", "start_date", "sport_type"} <= set(first)
 
 
+@pytest.mark.process
 def test_paging_with_before_walks_the_whole_list_once(service, stories_root):
     seen, before = [], None
     with service.client() as client:
@@ -65,6 +67,7 @@ def test_paging_with_before_walks_the_whole_list_once(service, stories_root):
     assert seen == stored_ids_newest_first(stories_root)
 
 
+@pytest.mark.process
 def test_one_activity_and_an_unknown_one(service, stories_root):
     wanted = stored_ids_newest_first(stories_root)[-1]
     with service.client() as client:
@@ -78,6 +81,7 @@ def test_one_activity_and_an_unknown_one(service, stories_root):
 
 
 @pytest.mark.parametrize("path", ["/activities/processed", "/activities/1"])
+@pytest.mark.process
 def test_the_activities_need_an_api_key(service, path):
     with service.client(api_key=None) as client:
         missing = client.get(path)
@@ -87,6 +91,7 @@ def test_the_activities_need_an_api_key(service, path):
 
 
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"before": "yesterday"}])
+@pytest.mark.process
 def test_bad_parameters_are_422(service, params):
     with service.client() as client:
         assert client.get("/activities/processed", params=params).status_code == 422

@@ -21,9 +21,9 @@ from glimpse_assets.storage.object_store import ObjectStore
 from glimpse_assets.storage.records import JsonRecords
 from glimpse_assets.stories.assets import activity_stories, stories_assets
 from glimpse_assets.stories.sources import StravaActivitySource
-from glimpse_assets_tests.serve_process import serve_process
-from glimpse_assets_tests.stores import io_manager_at
-from glimpse_assets_tests.strava_double import (
+from glimpse_assets_tests.support.serve_process import serve_process
+from glimpse_assets_tests.support.stores import io_manager_at
+from glimpse_assets_tests.support.strava_double import (
     CLIENT_ID,
     CLIENT_SECRET,
     FIRST_REFRESH_TOKEN,
@@ -169,6 +169,7 @@ def lookup_reads(root, activity_id: int) -> tuple[Counter[str], int, dict | None
     return kinds, store.lists, found
 
 
+@pytest.mark.slow
 def test_a_lookup_reads_as_few_objects_at_30_days_as_at_3(tmp_path):
     root = tmp_path / "storage"
     store_days(root, "2026-01-01", "2026-01-03")
@@ -189,6 +190,7 @@ def test_a_lookup_reads_as_few_objects_at_30_days_as_at_3(tmp_path):
     assert known_30 == {INDEX: 2, "activity_stories": 1, "strava_activities": 1}
 
 
+@pytest.mark.slow
 def test_days_stored_before_the_index_are_found_by_scanning_only_those(tmp_path):
     root = tmp_path / "storage"
     days = ["2026-03-01", "2026-03-02", "2026-03-03"]
@@ -241,6 +243,7 @@ def test_paging_one_by_one_keeps_activities_that_start_in_the_same_second(tmp_pa
         assert every_page(client, limit) == expected, limit
 
 
+@pytest.mark.slow
 def test_an_activity_whose_start_moved_is_listed_once_from_where_it_was_stored_last(tmp_path):
     root = tmp_path / "storage"
     moved = activity(1, datetime(2026, 3, 1, 23, 30, tzinfo=UTC))
@@ -342,6 +345,7 @@ def test_garbage_index_objects_are_named_in_the_log_and_lookups_still_answer(tmp
     assert f"{INDEX}/by_id/{target}.json" in logged and f"{INDEX}/days/2026-03-03.json" in logged
 
 
+@pytest.mark.process
 def test_a_truncated_day_under_uvicorn_is_named_in_its_log_and_the_rest_served(tmp_path):
     root = tmp_path / "storage"
     store_days(root, "2026-03-01", "2026-03-02")

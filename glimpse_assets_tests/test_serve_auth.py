@@ -9,7 +9,7 @@ import pytest
 from glimpse_assets.serve.app import create_app
 from glimpse_assets.serve.settings import ServeSettings
 from glimpse_assets.settings import ConfigurationError
-from glimpse_assets_tests.serve_process import run_glimpse, serve_process
+from glimpse_assets_tests.support.serve_process import run_glimpse, serve_process, warmed
 
 KEY_A = "test-key-alpha-7c41d9e2b05f"
 KEY_B = "test-key-bravo-93ab60f1c8d2"
@@ -23,11 +23,12 @@ def service(tmp_path_factory):
         "GLIMPSE_API_KEYS": f"{KEY_A}, {KEY_B}",
     }
     with serve_process(env) as running:
-        yield running
+        yield warmed(running)
     for key in (KEY_A, KEY_B, WRONG):
         assert key not in running.output()
 
 
+@pytest.mark.process
 def test_healthz_needs_no_key(service):
     with service.client(api_key=None) as client:
         response = client.get("/healthz")
@@ -42,6 +43,7 @@ def test_healthz_needs_no_key(service):
 
 
 @pytest.mark.parametrize("key", [None, WRONG, "", KEY_A[:-1], KEY_A + "x"])
+@pytest.mark.process
 def test_search_without_the_right_key_is_401(service, key):
     headers = {} if key is None else {"X-API-Key": key}
     with service.client(api_key=None) as client:
@@ -51,6 +53,7 @@ def test_search_without_the_right_key_is_401(service, key):
     assert response.headers["WWW-Authenticate"] == "ApiKey"
 
 
+@pytest.mark.process
 def test_unauthenticated_requests_learn_nothing_about_validation(service):
     with service.client(api_key=None) as client:
         assert client.get("/search").status_code == 401  # not 422: q is missing
@@ -58,6 +61,7 @@ def test_unauthenticated_requests_learn_nothing_about_validation(service):
 
 
 @pytest.mark.parametrize("key", [KEY_A, KEY_B])
+@pytest.mark.process
 def test_search_with_a_configured_key_answers(service, key):
     with service.client(api_key=key) as client:
         response = client.get("/search", params={"q": "  harbour storm  ", "k": 3})
@@ -65,6 +69,7 @@ def test_search_with_a_configured_key_answers(service, key):
     assert response.json() == {"query": "harbour storm", "results": [], "index": "empty"}
 
 
+@pytest.mark.process
 def test_docs_and_openapi_are_served(service):
     with service.client(api_key=None) as client:
         docs = client.get("/docs")
@@ -85,6 +90,7 @@ def test_docs_and_openapi_are_served(service):
     assert "security" not in schema["paths"]["/healthz"]["get"]
 
 
+@pytest.mark.process
 def test_errors_are_json(service):
     with service.client() as client:
         missing = client.get("/nothing-here")
@@ -102,6 +108,7 @@ def test_errors_are_json(service):
     assert too_many.status_code == 422 and too_many.json()["detail"][0]["loc"] == ["query", "k"]
 
 
+@pytest.mark.process
 def test_a_body_over_the_limit_is_refused_before_it_is_read(service):
     big = b'{"title": "t", "text": "' + b"x" * 3_000_000 + b'"}'
 
@@ -122,6 +129,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(service):
     assert streamed.json() == {"detail": "Content Too Large"}
 
 
+@pytest.mark.process
 def test_past_the_burst_a_key_gets_429_with_retry_after(tmp_path):
     # 0.01 tokens a second: none comes back during the test, however slow the machine.
     env = {
@@ -145,6 +153,7 @@ def test_past_the_burst_a_key_gets_429_with_retry_after(tmp_path):
     assert KEY_A not in service.output() and KEY_B not in service.output()
 
 
+@pytest.mark.process
 def test_without_keys_it_refuses_to_start(tmp_path):
     result = run_glimpse(["serve"], {"GLIMPSE_STORAGE_URI": str(tmp_path)})
     assert result.returncode == 2
@@ -162,6 +171,7 @@ def test_without_keys_it_refuses_to_start(tmp_path):
         ({"GLIMPSE_API_KEYS": f"{KEY_A},short-key"}, "GLIMPSE_API_KEYS"),
     ],
 )
+@pytest.mark.process
 def test_a_bad_setting_is_one_line_and_exit_2(tmp_path, env, named):
     result = run_glimpse(
         ["serve"], {"GLIMPSE_STORAGE_URI": str(tmp_path), "GLIMPSE_API_KEYS": KEY_A, **env}
@@ -176,6 +186,7 @@ def test_a_bad_setting_is_one_line_and_exit_2(tmp_path, env, named):
 NOT_ASCII = "clé-de-test-non-ascii-4f2a"
 
 
+@pytest.mark.process
 def test_a_key_that_is_not_ascii_is_refused_at_start_up(tmp_path):
     """A header arrives decoded as latin-1, so such a key could never match: it was accepted and
     the service ran with a key nobody could use."""
@@ -199,6 +210,7 @@ def test_settings_refuse_a_key_a_header_cannot_carry(key):
     assert "1 of 2 keys" in str(refused.value)
 
 
+@pytest.mark.process
 def test_no_auth_starts_warns_and_opens_every_route(tmp_path):
     with serve_process({"GLIMPSE_STORAGE_URI": str(tmp_path)}, "--no-auth") as service:
         with service.client(api_key=None) as client:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from glimpse_assets_tests.serve_process import index_sample_day, serve_process
+import pytest
+
+from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process
+
+pytestmark = pytest.mark.process
 
 KEY = "concurrency-key-61c0e5b2a9"
 CLIENTS = 16

@@ -12,7 +12,7 @@ from schemathesis import GenerationMode
 
 from glimpse_assets.serve.app import create_app
 from glimpse_assets.serve.settings import ServeSettings
-from glimpse_assets_tests.serve_process import index_sample_day, store_sample_stories
+from glimpse_assets_tests.support.serve_process import index_sample_day, store_sample_stories
 
 KEY = "schemathesis-key-4e8b1d7a"
 MAX_EXAMPLES = 100  # per operation and mode
@@ -48,6 +48,7 @@ def operations(schema, mode: GenerationMode) -> list:
 # `pytest.from_fixture` (which would give one test per operation) fails under pytest 9.2
 # (it sets `request.node._nodeid`, which pytest 9 no longer has).
 @pytest.mark.parametrize("mode", list(GenerationMode))
+@pytest.mark.slow
 def test_no_generated_request_gets_a_server_error(api_schema, mode):
     checked = []
     for operation in operations(api_schema, mode):
@@ -71,6 +72,7 @@ def test_no_generated_request_gets_a_server_error(api_schema, mode):
     assert {"GET /search", "POST /documents"} <= set(checked)
 
 
+@pytest.mark.slow
 def test_the_index_is_real(api_schema):
     """The generated searches above ran against rows, not an empty index."""
     from fastapi.testclient import TestClient

@@ -10,8 +10,10 @@ import dagster as dg
 import pytest
 
 from glimpse_assets.search.sensors import ingested_documents_sensor
-from glimpse_assets_tests.serve_process import index_sample_day, serve_process
-from glimpse_assets_tests.stores import search_definitions, search_resources_at
+from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process
+from glimpse_assets_tests.support.stores import search_definitions, search_resources_at
+
+pytestmark = pytest.mark.process
 
 KEY = "search-test-key-0123456789"
 DAY = "2026-03-01"

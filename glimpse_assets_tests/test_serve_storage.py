@@ -4,65 +4,19 @@ tmpfs) gets 507 and a read-only one 503, each with its reason instead of a bare 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from glimpse_assets_tests.seaweedfs import SeaweedFS
-from glimpse_assets_tests.serve_process import serve_process
+from glimpse_assets_tests.support.serve_process import serve_process
+from glimpse_assets_tests.support.storage_faults import fill, read_only, small_disk, stalled
+
+pytestmark = pytest.mark.process
 
 KEY = "storage-faults-key-8d2c61f0a4"
 DOCUMENT = {"title": "Ferry timetable changes", "text": "The ferry leaves every forty minutes."}
 HEALTH_BOUND = 5.0  # /healthz waits at most 2 s for its storage probe
 REQUEST_BOUND = 20.0  # a request's storage call: at most 2 attempts of 2 s + 3 s
-
-
-@contextlib.contextmanager
-def stalled(server: SeaweedFS) -> Iterator[None]:
-    """The whole `weed` process group stopped (SIGSTOP): connections are accepted by the kernel,
-    and nothing answers. SIGCONT at the end, whatever happens."""
-    group = os.getpgid(server._process.pid)
-    os.killpg(group, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.killpg(group, signal.SIGCONT)
-
-
-@contextlib.contextmanager
-def small_disk(folder: Path) -> Iterator[Path]:
-    """A 1 MB tmpfs mounted at `folder` (skips the test where mounting is not allowed)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0777", "tmpfs", str(folder)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
-def fill(disk: Path) -> Path:
-    """Write to `disk` until no block is left; the ballast file to delete afterwards."""
-    ballast = disk / "ballast"
-    with open(ballast, "wb", buffering=0) as file, contextlib.suppress(OSError):
-        while True:
-            file.write(b"\0" * 4096)
-    return ballast
-
-
-def read_only(disk: Path) -> None:
-    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
 
 
 @pytest.fixture(scope="module")

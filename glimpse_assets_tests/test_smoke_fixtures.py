@@ -1,7 +1,8 @@
 import boto3
+import pytest
 import requests
 
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply
 
 
 def test_local_http_server_records_requests():
@@ -11,6 +12,7 @@ def test_local_http_server_records_requests():
     assert [(r.method, r.path) for r in server.requests] == [("GET", "/x")]
 
 
+@pytest.mark.slow
 def test_s3_bucket_is_on_the_local_server(s3_client, s3_bucket, s3_endpoint):
     s3_client.put_object(Bucket=s3_bucket, Key="k", Body=b"v")
     # A default client picks the endpoint up from AWS_ENDPOINT_URL, as the IO manager's does.

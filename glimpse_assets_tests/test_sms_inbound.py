@@ -39,9 +39,9 @@ from glimpse_assets.sms.inbound import (
 from glimpse_assets.sms.records import SmsRecords
 from glimpse_assets.sms.webhook import WebhookError
 from glimpse_assets.storage.object_store import open_object_store
-from glimpse_assets_tests.fake_openai import CHAT, FakeOpenAI, answer, slow
-from glimpse_assets_tests.serve_process import index_sample_day, run_glimpse, serve_process
-from glimpse_assets_tests.twilio_signing import (
+from glimpse_assets_tests.support.fake_openai import CHAT, FakeOpenAI, answer, slow
+from glimpse_assets_tests.support.serve_process import index_sample_day, run_glimpse, serve_process
+from glimpse_assets_tests.support.twilio_signing import (
     ACCOUNT_SID,
     inbound_params,
     message_sid,
@@ -150,6 +150,7 @@ def with_model(indexed_root, fake):
 # -- the signature ------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_a_signed_post_with_every_twilio_parameter_and_an_unknown_one_gets_twiml(offline):
     params = inbound_params(number(1), HONEY_QUESTION, AddOns='{"status": "successful"}')
     params["SomeFutureTwilioParameter"] = "yes"
@@ -163,6 +164,7 @@ def test_a_signed_post_with_every_twilio_parameter_and_an_unknown_one_gets_twiml
     assert response.text.startswith('<?xml version="1.0" encoding="UTF-8"?><Response><Message>')
 
 
+@pytest.mark.process
 def test_a_tampered_body_a_wrong_url_or_no_signature_gets_403(offline):
     sender = number(2)
     params = inbound_params(sender, "What opened at the clinic?")
@@ -207,6 +209,7 @@ def test_a_tampered_body_a_wrong_url_or_no_signature_gets_403(offline):
         assert sender not in response.text and quote(sender) not in response.text
 
 
+@pytest.mark.process
 def test_the_query_string_is_part_of_what_is_signed(offline):
     params = inbound_params(number(3), "HELP")
     path = INBOUND + "?channel=sms&v=2"
@@ -235,6 +238,7 @@ def raw_exchange(service, head: str, body: bytes = b"") -> str:
     return answer.split(b"\r\n", 1)[0].decode("ascii")
 
 
+@pytest.mark.process
 def test_no_signature_is_refused_before_the_body_is_read(offline):
     # The head promises 50,000 bytes that never come: a server that read the body would wait.
     head = (
@@ -244,6 +248,7 @@ def test_no_signature_is_refused_before_the_body_is_read(offline):
     assert raw_exchange(offline, head) == "HTTP/1.1 403 Forbidden"
 
 
+@pytest.mark.process
 def test_a_body_over_the_cap_gets_413(offline):
     params = inbound_params(number(4), "x" * 70_000)
     signed = signed_headers(TOKEN, PUBLIC_URL + INBOUND, params)
@@ -269,6 +274,7 @@ def test_a_body_over_the_cap_gets_413(offline):
     assert "xxxx" not in response.text
 
 
+@pytest.mark.process
 def test_the_service_refuses_to_start_with_sms_on_but_no_token_or_public_url(tmp_path):
     env = sms_env(str(tmp_path))
     del env["TWILIO_AUTH_TOKEN"], env["GLIMPSE_PUBLIC_URL"]
@@ -284,6 +290,7 @@ def test_the_service_refuses_to_start_with_sms_on_but_no_token_or_public_url(tmp
 # -- answers, offline ----------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_a_question_is_answered_from_the_days_articles_citing_title_and_day(offline):
     sender = number(5)
 
@@ -299,6 +306,7 @@ def test_a_question_is_answered_from_the_days_articles_citing_title_and_day(offl
     assert honey == extractive_answer(HONEY_QUESTION, hits)
 
 
+@pytest.mark.process
 def test_a_follow_up_is_answered_from_the_article_it_follows(offline):
     sender = number(18)
     ask(offline, sender, "Where did botanists find a rare flower?")
@@ -321,6 +329,7 @@ def test_a_follow_up_is_answered_from_the_article_it_follows(offline):
         (("START", "yes", "Unstop"), START_REPLY, "subscribed"),
     ],
 )
+@pytest.mark.process
 def test_start_and_stop_and_their_synonyms_change_the_subscriber_record(
     offline, indexed_root, words, reply, status
 ):
@@ -333,6 +342,7 @@ def test_start_and_stop_and_their_synonyms_change_the_subscriber_record(
         assert record["status"] == status and record["person"] == records.person_id(sender)
 
 
+@pytest.mark.process
 def test_stop_then_start_moves_a_number_out_of_the_recipients_and_back(offline, indexed_root):
     sender = number(200)
     KEYWORD_NUMBERS.add(sender)
@@ -346,11 +356,13 @@ def test_stop_then_start_moves_a_number_out_of_the_recipients_and_back(offline, 
     assert sender in records.recipients([])
 
 
+@pytest.mark.process
 def test_help_and_info_say_what_the_number_does(offline):
     assert ask(offline, number(6), "HELP") == HELP_REPLY
     assert ask(offline, number(6), "info") == HELP_REPLY
 
 
+@pytest.mark.process
 def test_status_callbacks_are_signed_and_recorded(offline, indexed_root):
     sid = message_sid()
     recipient = number(7)
@@ -377,10 +389,12 @@ def test_status_callbacks_are_signed_and_recorded(offline, indexed_root):
 # -- answers from a model ------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_with_a_model_the_answer_is_the_models_and_cites_its_source(with_model, fake):
     before = fake.count(CHAT)
 
-    reply = ask(with_model, number(8), HONEY_QUESTION)
+    # A question no other test asks: the service caches the model's answers in memory.
+    reply = ask(with_model, number(8), "Who is harvesting the honey from the beehives?")
 
     assert fake.count(CHAT) == before + 1
     model_text = fake.answered(CHAT)[-1].content
@@ -390,6 +404,7 @@ def test_with_a_model_the_answer_is_the_models_and_cites_its_source(with_model, 
     assert HONEY in messages[-1]["content"] and "<sources>" in messages[-1]["content"]
 
 
+@pytest.mark.process
 def test_the_source_the_model_names_is_the_one_cited(with_model, fake):
     question = "Where can patients rest outside, and who sells honey?"
     with with_model.client() as client:
@@ -402,6 +417,7 @@ def test_the_source_the_model_names_is_the_one_cited(with_model, fake):
     assert reply == f"See a quiet place to rest. ({hits[1]['title']}, {DAY})"
 
 
+@pytest.mark.process
 def test_a_follow_up_has_the_earlier_exchange_in_the_prompt(with_model, fake):
     sender = number(9)
     first = ask(with_model, sender, HONEY_QUESTION)
@@ -415,6 +431,7 @@ def test_a_follow_up_has_the_earlier_exchange_in_the_prompt(with_model, fake):
     assert [m["role"] for m in fake.answered(CHAT)[-1].body["messages"]] == ["system", "user"]
 
 
+@pytest.mark.process
 def test_a_retried_message_sid_gets_the_same_reply_with_one_model_call(with_model, fake):
     sender, sid = number(11), message_sid()
     before = fake.count(CHAT)
@@ -426,6 +443,7 @@ def test_a_retried_message_sid_gets_the_same_reply_with_one_model_call(with_mode
     assert fake.count(CHAT) == before + 1
 
 
+@pytest.mark.process
 def test_a_retry_that_arrives_while_the_first_is_answered_waits_for_it(with_model, fake):
     sender, sid = number(12), message_sid()
     question = "What flowers grow in the rooftop garden?"
@@ -447,6 +465,7 @@ def test_a_retry_that_arrives_while_the_first_is_answered_waits_for_it(with_mode
     assert replies[0].startswith(fake.answered(CHAT)[-1].content[:40])
 
 
+@pytest.mark.process
 def test_a_retry_that_reaches_another_process_gets_the_stored_reply(with_model, fake, indexed_root):
     sender, sid = number(13), message_sid()
     question = "Which library has bees on its roof?"
@@ -464,6 +483,7 @@ def test_a_retry_that_reaches_another_process_gets_the_stored_reply(with_model, 
     assert stored["person"] == records_at(indexed_root).person_id(sender)
 
 
+@pytest.mark.process
 def test_the_rate_limit_answers_the_eleventh_question_politely_without_a_model_call(
     with_model, fake
 ):
@@ -482,6 +502,7 @@ def test_the_rate_limit_answers_the_eleventh_question_politely_without_a_model_c
     assert "in the last hour" not in ask(with_model, number(15), HONEY_QUESTION)
 
 
+@pytest.mark.process
 def test_a_slow_model_still_gets_the_extractive_reply_in_time(indexed_root):
     with FakeOpenAI() as slow_fake:
         slow_fake.always(CHAT, slow(30))
@@ -508,6 +529,7 @@ def test_a_slow_model_still_gets_the_extractive_reply_in_time(indexed_root):
     assert reply.endswith(f"({HONEY}, {DAY})")
 
 
+@pytest.mark.process
 def test_an_sms_burst_with_a_slow_model_leaves_search_answering(indexed_root):
     """More texts at once than the service's shared worker threads (40), each waiting for a
     model slower than the deadline: `/search` is answered while every text still waits."""
@@ -707,8 +729,39 @@ def spellings(value: str) -> set[str]:
     return {value, quote(value, safe=""), value.lstrip("+")}
 
 
-def test_no_log_line_or_stored_object_holds_a_number_or_a_message(indexed_root):
-    assert SERVICES and NUMBERS and MESSAGES, "run with the tests above"
+def one_of_each_exchange(offline, with_model) -> None:
+    """A question and its follow-up, START, STOP and HELP, signed status callbacks, refused
+    posts (tampered, unsigned), a question past the hourly limit, and a model's answer retried
+    under the same MessageSid: every kind of exchange the tests above make, from new numbers."""
+    asker, keyword, recipient, limited, retried = (number(n) for n in range(300, 305))
+    ask(offline, asker, HONEY_QUESTION)
+    ask(offline, asker, "And how long ago were they last recorded?")
+    KEYWORD_NUMBERS.add(keyword)
+    for word in ("START", "STOP", "HELP"):
+        ask(offline, keyword, word)
+    sid = message_sid()
+    assert post(offline, status_params(sid, "delivered", recipient), path="/sms/status").is_success
+    params = inbound_params(asker, "What opened at the clinic?")
+    MESSAGES.add(params["Body"])
+    signed = signed_headers(TOKEN, PUBLIC_URL + INBOUND, params)
+    with httpx.Client(base_url=offline.url, timeout=30) as client:
+        tampered = {**params, "Body": "What opened at the library?"}
+        assert client.post(INBOUND, data=tampered, headers=signed).status_code == 403
+        assert client.post(INBOUND, data=params).status_code == 403
+    for n in range(11):
+        ask(with_model, limited, f"Question {n}: who tends the rooftop hives?")
+    question, sid = "Which library keeps bees on its roof?", message_sid()
+    first = ask(with_model, retried, question, sid=sid)
+    assert ask(with_model, retried, question, sid=sid) == first
+
+
+@pytest.mark.process
+def test_no_log_line_or_stored_object_holds_a_number_or_a_message(
+    offline, with_model, indexed_root
+):
+    """What this module's services logged and stored so far: this test's own exchanges (one of
+    each kind, so it holds whatever ran before it) and those of every test that ran before."""
+    one_of_each_exchange(offline, with_model)
     lines = [line for service in SERVICES for line in service.output().splitlines()]
     assert any("sms inbound" in line and " from p-" in line for line in lines)
     questions = {m for m in MESSAGES if len(m) > 12}

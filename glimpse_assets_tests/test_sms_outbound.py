@@ -14,13 +14,11 @@ import dagster as dg
 import pytest
 
 from glimpse_assets.partitions import daily_partitions
-from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
-from glimpse_assets.sms.assets import sms_digest
-from glimpse_assets.sms.checks import sms_checks
 from glimpse_assets.sms.records import STOPPED, SUBSCRIBED, SmsRecords
-from glimpse_assets.sms.resources import SmsSenderResource
 from glimpse_assets.sms.sender import body_digest
-from glimpse_assets_tests.twilio_double import (
+from glimpse_assets.storage.exactly_once import LEDGER_PREFIX
+from glimpse_assets_tests.support.sms import CAPTION, DAY, channel, send, stored
+from glimpse_assets_tests.support.twilio_double import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     FROM_NUMBER,
@@ -29,11 +27,8 @@ from glimpse_assets_tests.twilio_double import (
     server_error,
 )
 
-DAY = "2026-03-01"
-SOCIAL_POST = dg.AssetSpec("social_post", partitions_def=daily_partitions)  # stored by news
 ALICE, BOB, CAROL, DAVE = "+15551230001", "+15551230002", "+447700900003", "+15551230004"
 NUMBERS = (ALICE, BOB, CAROL, DAVE)
-CAPTION = "Solar bicycle lanes glow after dark in Fernwick. #glimpse #dailynews"
 
 
 @pytest.fixture
@@ -48,32 +43,6 @@ def day_posted(local_store, local_io_manager):
     record = {"day": DAY, "caption": CAPTION, "publisher": "outbox", "status": "published"}
     local_store.store.put(f"social_post/{DAY}.json", json.dumps(record).encode())
     return record
-
-
-def channel(twilio, *subscribers: str, **options) -> SmsSenderResource:
-    settings = {
-        "enabled": True,
-        "account_sid": ACCOUNT_SID,
-        "auth_token": AUTH_TOKEN,
-        "from_number": FROM_NUMBER,
-        "api_url": twilio.url,
-        "subscribers": ",".join(subscribers),
-        "public_url": "https://glimpse.example",
-    }
-    return SmsSenderResource(**{**settings, **options})
-
-
-def send(resources, sms_sender, *, checks=False, day=DAY) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [sms_digest, SOCIAL_POST, *(sms_checks if checks else [])],
-        partition_key=day,
-        resources={**resources, "sms_sender": sms_sender},
-        raise_on_error=False,
-    )
-
-
-def stored(local_store) -> dict:
-    return json.loads(local_store.store.get(f"sms_digest/{DAY}.json"))
 
 
 def test_two_materialisations_send_one_text_per_subscriber(
@@ -95,6 +64,36 @@ def test_two_materialisations_send_one_text_per_subscriber(
     metadata = first.asset_materializations_for_node("sms_digest")[0].metadata
     assert metadata["people_published"].value == 2
     assert metadata["kind"].value == "sms"  # no public URL for the picture: no MMS
+
+
+def test_the_daily_text_is_the_posts_caption_and_its_link_not_the_image_prompt(
+    offline_resources, local_store, twilio
+):
+    # The day's post made by the news chain and social_post (offline, through the outbox),
+    # then texted: the caption written for readers and its story's link, one message.
+    from glimpse_assets.news.assets import news_assets
+    from glimpse_assets.publish.assets import social_post
+    from glimpse_assets.publish.notifiers import LogNotifier
+    from glimpse_assets.publish.publishers import OutboxPublisher
+    from glimpse_assets.sms.sender import MAX_BODY_CHARS
+
+    posting = {
+        **offline_resources,
+        "news_publisher": OutboxPublisher(object_store=local_store),
+        "publish_notifier": LogNotifier(),
+    }
+    assert dg.materialize([*news_assets, social_post], partition_key=DAY, resources=posting).success
+    post = json.loads(local_store.store.get(f"social_post/{DAY}.json"))
+    prompt = json.loads(local_store.store.get(f"image_prompt/{DAY}.json"))["text"]
+
+    assert send(offline_resources, channel(twilio, ALICE, BOB)).success
+
+    (source,) = post["sources"]
+    text = f"{post['caption_text']}\n{source['url']}"
+    assert [m["body"] for m in twilio.messages] == [text, text]
+    assert len(text) <= MAX_BODY_CHARS
+    assert prompt not in text and "Style:" not in text and "#" not in text
+    assert stored(local_store)["characters"] == len(text)
 
 
 def test_the_day_so_far_texts_no_one(offline_resources, local_store, twilio):
@@ -314,10 +313,11 @@ def test_two_runs_at_once_send_one_text_per_person(
     assert set(actions) <= {"published", "already published"}
 
 
+@pytest.mark.process
 def test_signed_status_callbacks_reach_glimpse_serve_and_the_check_reads_them(
     offline_resources, local_store, storage_root, day_posted, twilio
 ):
-    from glimpse_assets_tests.serve_process import serve_process
+    from glimpse_assets_tests.support.serve_process import serve_process
 
     public = "https://glimpse.example"
     twilio.undeliverable.add(BOB)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 
-import dagster as dg
 import pytest
 
-from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
 from glimpse_assets.sms.records import SmsRecords
-from glimpse_assets_tests.test_sms_outbound import CAPTION, DAY, channel, send, stored
-from glimpse_assets_tests.twilio_double import TwilioDouble
+from glimpse_assets.storage.exactly_once import LEDGER_PREFIX
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.sms import CAPTION, DAY, channel, send, stored
+from glimpse_assets_tests.support.twilio_double import TwilioDouble
 
 SIX = tuple(f"+1555987{n:04d}" for n in range(1, 7))
 
@@ -29,11 +29,6 @@ def day_posted(local_store, local_io_manager):
     record = {"day": DAY, "caption": CAPTION, "publisher": "outbox", "status": "published"}
     local_store.store.put(f"social_post/{DAY}.json", json.dumps(record).encode())
     return record
-
-
-def failure_of(result: dg.ExecuteInProcessResult) -> str:
-    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    return failure.step_failure_data.error.message
 
 
 def texts_by_number(twilio) -> dict[str, int]:
@@ -62,7 +57,7 @@ def test_one_refused_number_does_not_stop_the_others(
     # Everyone else got exactly one text; the refusal is on the person, with its code.
     assert texts_by_number(twilio) == {n: 1 for n in SIX if n != refused}
     assert not first.success
-    message = failure_of(first)
+    message = failure_text(first)
     assert "1 refused" in message and records.person_id(refused) in message
     assert "21408" in message
     assert_no_number_in(message)
@@ -80,7 +75,7 @@ def test_one_refused_number_does_not_stop_the_others(
     # Once Twilio takes the number (the region enabled), the next re-run sends it its one text.
     del twilio.refused[refused]
     last = send(offline_resources, sms_sender)
-    assert last.success, failure_of(last)
+    assert last.success, failure_text(last)
     assert texts_by_number(twilio) == {n: 1 for n in SIX}
     people = stored(local_store)["people"]
     assert people[records.person_id(refused)]["action"] == "published"
@@ -102,7 +97,7 @@ def test_a_garbage_subscriber_record_skips_only_that_person(
 
     assert texts_by_number(twilio) == {n: 1 for n in SIX if n != SIX[2]}
     assert not result.success
-    message = failure_of(result)
+    message = failure_text(result)
     assert f"_sms/subscribers/{unreadable}.json" in message and "not JSON" in message
     assert "3 subscriber records" in message
     assert_no_number_in(message)
@@ -119,7 +114,7 @@ def test_a_garbage_salt_is_restored_from_its_copy_and_nobody_is_texted_twice(
 
     again = send(offline_resources, sms_sender)
 
-    assert again.success, failure_of(again)
+    assert again.success, failure_text(again)
     assert texts_by_number(twilio) == {n: 1 for n in SIX[:3]}  # the same ids: already sent
     assert {n: SmsRecords(local_store.store).person_id(n) for n in SIX[:3]} == ids
     assert json.loads(salt.read_text())["salt"]  # put back
@@ -135,7 +130,7 @@ def test_without_a_readable_salt_the_step_names_it_and_sends_nothing(
     result = send(offline_resources, channel(twilio, *SIX[:2]))
 
     assert not result.success and twilio.requests == []
-    message = failure_of(result)
+    message = failure_text(result)
     assert "_sms/salt.json" in message and "64 hex" in message
     assert (folder / "salt.json").read_text() == '{"salt": "not hex"}'  # kept as it was
 
@@ -143,14 +138,14 @@ def test_without_a_readable_salt_the_step_names_it_and_sends_nothing(
 def test_refused_credentials_stop_the_step_at_once_and_the_rerun_sends_to_all(
     offline_resources, local_store, day_posted, twilio
 ):
-    from glimpse_assets_tests.twilio_double import twilio_error
+    from glimpse_assets_tests.support.twilio_double import twilio_error
 
     sms_sender = channel(twilio, *SIX[:3])
     twilio.fail_next(twilio_error(401, 20003, "Authenticate"))
 
     refused = send(offline_resources, sms_sender)
 
-    assert not refused.success and "TWILIO_AUTH_TOKEN" in failure_of(refused)
+    assert not refused.success and "TWILIO_AUTH_TOKEN" in failure_text(refused)
     assert len(twilio.posts()) == 1 and twilio.messages == []  # nobody else is tried
     assert send(offline_resources, sms_sender).success
     assert texts_by_number(twilio) == {n: 1 for n in SIX[:3]}

@@ -9,10 +9,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from glimpse_assets.sms.records import SmsRecords
 from glimpse_assets.storage.object_store import open_object_store
-from glimpse_assets_tests.serve_process import serve_process
-from glimpse_assets_tests.test_sms_webhook_checks import env_at
+from glimpse_assets_tests.support.serve_process import serve_process
+from glimpse_assets_tests.support.sms import env_at
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -64,6 +66,7 @@ def test_prune_keeps_seven_days_of_replies_and_35_of_statuses(tmp_path):
     assert removed == {"replies": 3, "status": 2}
 
 
+@pytest.mark.process
 def test_the_service_prunes_when_it_starts_and_once_a_day(tmp_path):
     root = tmp_path / "storage"
     now = datetime.now(UTC)

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from glimpse_assets.sms.inbound import HELP_REPLY, STOP_REPLY
-from glimpse_assets_tests.conftest import new_bucket
-from glimpse_assets_tests.serve_process import serve_process
-from glimpse_assets_tests.test_sms_webhook_checks import (
+from glimpse_assets_tests.support.s3 import new_bucket
+from glimpse_assets_tests.support.serve_process import serve_process
+from glimpse_assets_tests.support.sms import (
     INBOUND,
     PUBLIC_URL,
     STATUS,
@@ -23,12 +23,14 @@ from glimpse_assets_tests.test_sms_webhook_checks import (
     env_at,
     reply_of,
 )
-from glimpse_assets_tests.twilio_signing import (
+from glimpse_assets_tests.support.twilio_signing import (
     inbound_params,
     message_sid,
     signed_headers,
     status_params,
 )
+
+pytestmark = pytest.mark.process
 
 REPLY_SECONDS = 2.0
 MARGIN = 0.5  # the HTTP exchange on loopback, with room to spare on a busy machine

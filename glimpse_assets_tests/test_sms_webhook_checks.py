@@ -18,32 +18,23 @@ from twilio.request_validator import RequestValidator
 from glimpse_assets.sms.inbound import HELP_REPLY, START_REPLY, STOP_REPLY
 from glimpse_assets.sms.records import SmsRecords
 from glimpse_assets.storage.object_store import open_object_store
-from glimpse_assets_tests.serve_process import serve_process
-from glimpse_assets_tests.twilio_signing import (
-    ACCOUNT_SID,
+from glimpse_assets_tests.support.serve_process import serve_process
+from glimpse_assets_tests.support.sms import (
+    INBOUND,
+    PUBLIC_URL,
+    STATUS,
+    TOKEN,
+    env_at,
+    reply_of,
+)
+from glimpse_assets_tests.support.twilio_signing import (
     inbound_params,
     message_sid,
     signed_headers,
     status_params,
 )
 
-KEY = "sms-checks-api-key-0123456789"
-TOKEN = "twilio-checks-auth-token-0123456789"
-PUBLIC_URL = "https://glimpse.example.org"
-INBOUND, STATUS = "/sms/inbound", "/sms/status"
-
-
-def env_at(root: str, **extra: str) -> dict[str, str]:
-    return {
-        "GLIMPSE_STORAGE_URI": root,
-        "GLIMPSE_API_KEYS": KEY,
-        "GLIMPSE_PROVIDER": "offline",
-        "GLIMPSE_SMS": "on",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "GLIMPSE_PUBLIC_URL": PUBLIC_URL,
-        **extra,
-    }
+pytestmark = pytest.mark.process
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +52,6 @@ def post(service, params: dict[str, str], path: str = INBOUND, signed_as=None) -
     headers = signed_headers(TOKEN, PUBLIC_URL + path, signed_as or params)
     with httpx.Client(base_url=service.url, timeout=30) as client:
         return client.post(path, data=params, headers=headers)
-
-
-def reply_of(response: httpx.Response) -> str:
-    assert response.status_code == 200, response.text
-    start = response.text.index("<Message>") + len("<Message>")
-    return response.text[start : response.text.index("</Message>")]
 
 
 def records_at(root: Path) -> SmsRecords:

@@ -6,7 +6,6 @@ downstream asset) and directly with pandas / Pillow / json, as a user without Da
 
 import io
 import json
-import socket
 from pathlib import Path
 
 import dagster as dg
@@ -18,7 +17,9 @@ from PIL import Image
 from glimpse_assets.storage import formats
 from glimpse_assets.storage.io_manager import GlimpseIOManager
 from glimpse_assets.storage.object_store import LOCKS_FOLDER
-from glimpse_assets_tests.stores import io_manager_at
+from glimpse_assets_tests.support.failures import failure_text
+from glimpse_assets_tests.support.net import free_port
+from glimpse_assets_tests.support.stores import io_manager_at
 
 DAY = "2026-03-02"
 days = dg.DailyPartitionsDefinition(start_date="2026-03-01", timezone="UTC")
@@ -124,13 +125,6 @@ def files_under(root: Path) -> list[str]:
         for path in root.rglob("*")
         if path.is_file() and path.relative_to(root).parts[0] != LOCKS_FOLDER
     )
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    """The failed steps' errors with their whole cause chain, as one string."""
-    failures = result.get_step_failure_events()
-    assert failures, "expected a failed step"
-    return "\n".join(event.step_failure_data.error.to_string() for event in failures)
 
 
 def metadata_uri(result: dg.ExecuteInProcessResult, node: str) -> str:
@@ -388,10 +382,11 @@ def versioned_range(context: dg.AssetExecutionContext) -> dict:
     return {key: {"day": key, "version": RANGE_VERSION["value"]} for key in context.partition_keys}
 
 
+@pytest.mark.slow
 def test_s3_vanishing_mid_range_leaves_each_day_old_or_new_in_storage_and_event_log(
     s3_client, s3_bucket, s3_endpoint, monkeypatch
 ):
-    from glimpse_assets_tests.test_ranges_storage_faults import FaultyS3Proxy
+    from glimpse_assets_tests.support.storage_faults import FaultyS3Proxy
 
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # the fault is the point: no retries
     keys = ["2026-03-01", "2026-03-02", "2026-03-03"]
@@ -472,6 +467,7 @@ class NotEncodable:
     ],
     ids=["dataframe-object-column", "dict-with-object", "dict-with-set"],
 )
+@pytest.mark.slow
 def test_failed_encoding_leaves_previous_object_byte_identical(tmp_path, good, bad, extension):
     root = tmp_path / "storage"
     good_or_bad["value"] = good
@@ -501,6 +497,7 @@ def s3_bytes(s3_client, bucket: str, key: str) -> bytes:
     return s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
+@pytest.mark.slow
 def test_s3_storage_writes_keys_under_prefix_readable_without_dagster(
     s3_client, s3_bucket, s3_io_manager
 ):
@@ -536,6 +533,7 @@ def test_s3_objects_carry_content_type_and_metadata_uri(s3_client, s3_bucket, s3
         assert head["ContentType"] == content_types[node]
 
 
+@pytest.mark.slow
 def test_s3_downstream_asset_loads_values_back_equal(s3_io_manager):
     dg.materialize(DAILY_ASSETS, partition_key=DAY, resources=s3_io_manager)
     loaded.clear()
@@ -551,6 +549,7 @@ def test_s3_downstream_asset_loads_values_back_equal(s3_io_manager):
     assert loaded["caption"] == CAPTION
 
 
+@pytest.mark.slow
 def test_s3_three_partition_dependency_is_loaded_as_a_dict(s3_io_manager):
     for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
         dg.materialize([headline], partition_key=day, resources=s3_io_manager)
@@ -587,14 +586,8 @@ def test_s3_unencodable_value_leaves_stored_object_unchanged(s3_client, s3_bucke
     ]
 
 
-def closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_unreachable_s3_endpoint_fails_the_run_naming_uri_and_endpoint(monkeypatch):
-    port = closed_port()
+    port = free_port()  # nothing listens on it
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     manager = io_manager_at("s3://b/p")
 

@@ -25,8 +25,8 @@ from glimpse_assets.stories.sources import (
 )
 from glimpse_assets.stories.story_text import OFFLINE_STORY_METHOD, parse_story
 from glimpse_assets.stories.strava import TOKEN_RECORD
-from glimpse_assets_tests.fake_openai import CHAT, answer
-from glimpse_assets_tests.strava_double import (
+from glimpse_assets_tests.support.fake_openai import CHAT, answer
+from glimpse_assets_tests.support.strava_double import (
     CLIENT_ID,
     CLIENT_SECRET,
     FIRST_REFRESH_TOKEN,
@@ -111,6 +111,7 @@ def test_an_offline_rerun_stores_identical_objects(offline_resources, storage_ro
     assert again == first
 
 
+@pytest.mark.slow
 def test_stories_through_an_openai_server_once_then_from_the_cache(
     offline_resources, storage_root, fake
 ):
@@ -324,7 +325,7 @@ def test_the_assets_are_daily_to_today_in_the_stories_group(asset):
 
 
 def test_a_range_run_stores_what_day_by_day_runs_store(offline_resources, storage_root, tmp_path):
-    from glimpse_assets_tests.stores import io_manager_at
+    from glimpse_assets_tests.support.stores import io_manager_at
 
     range_result = dg.materialize(
         [*stories_assets, *stories_checks],

@@ -7,7 +7,6 @@ token or secret ever shows in an error.
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs
 
@@ -24,7 +23,8 @@ from glimpse_assets.stories.strava import (
     day_window,
     seconds_to_next_window,
 )
-from glimpse_assets_tests.strava_double import (
+from glimpse_assets_tests.support.net import free_port
+from glimpse_assets_tests.support.strava_double import (
     CLIENT_ID,
     CLIENT_SECRET,
     FIRST_REFRESH_TOKEN,
@@ -297,9 +297,7 @@ def test_a_token_endpoint_5xx_is_not_repeated(tokens):
 
 
 def test_an_unreachable_strava_is_a_one_line_error(tokens):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it
     strava_client = StravaClient(
         f"http://127.0.0.1:{port}", CLIENT_ID, CLIENT_SECRET, FIRST_REFRESH_TOKEN, tokens
     )
@@ -312,7 +310,7 @@ def test_an_unreachable_strava_is_a_one_line_error(tokens):
 
 def test_echoed_tokens_are_redacted_from_errors(tokens):
     """An answer that echoes the request's token shows *** instead."""
-    from glimpse_assets_tests.http_doubles import Reply
+    from glimpse_assets_tests.support.http_doubles import Reply
 
     with StravaDouble(rides(2), clock=lambda: NOW) as strava:
         strava.fail_next(

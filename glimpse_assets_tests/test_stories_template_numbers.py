@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -103,6 +104,7 @@ ODD = [
 @example({"id": 3, "start_date": "2026-03-02T07:00:00Z", **ODD[2]})
 @example({"id": 4, "start_date": "2026-03-02T07:00:00Z", **ODD[3]})
 @example({"id": 5, "start_date": "2026-03-02T07:00:00Z", **ODD[4]})
+@pytest.mark.slow
 def test_the_template_never_writes_a_number_its_check_refuses(raw):
     assert template_problems(raw) == []
 

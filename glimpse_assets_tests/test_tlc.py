@@ -322,6 +322,7 @@ def test_bad_templates_raise(template, message):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.slow
 def test_s3_file_gives_the_same_rides_as_the_local_file(tmp_path, s3_client, s3_bucket, fmt):
     local = tmp_path / f"yellow_2026-03.{fmt}"
     write_trips(trip_records([*MONTH, *INVALID]), local, fmt)
@@ -337,6 +338,7 @@ def test_s3_file_gives_the_same_rides_as_the_local_file(tmp_path, s3_client, s3_
     assert from_s3[1] == from_local[1]
 
 
+@pytest.mark.slow
 def test_s3_file_at_the_bucket_root(tmp_path, s3_client, s3_bucket):
     local = tmp_path / "yellow_2026-03-02.parquet"
     write_trips(trip_records(CLEAN_DAY), local, "parquet")

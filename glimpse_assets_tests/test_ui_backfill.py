@@ -3,9 +3,9 @@ selection and partition names) and run by a real `dagster-daemon`, offline, on a
 and storage: every asset over three days is ONE backfill and ONE run that ends in success, and a
 backfill of the rides group alone makes the rides assets of its days and nothing else.
 
-The daemon, the webserver and the instance are benchmarks/backfill.py's (its helpers are
-imported, not copied). Both backfills run in one daemon session: the backfill daemon looks
-every 30 s, so each session costs at least a minute.
+The daemon, the webserver and the instance are those of glimpse_assets_tests/support/
+dagster_processes.py (benchmarks/backfill.py uses the same). Both backfills run in one daemon
+session: the backfill daemon looks every 30 s, so each session costs at least a minute.
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.execution.backfill import BulkActionStatus
 
-from benchmarks.backfill import (
+from glimpse_assets_tests.support.dagster_processes import (
     BIN,
     REPO,
-    BenchmarkError,
     backfill_runs,
-    benchmark_env,
+    daemon_env,
     failure_messages,
     init_instance,
     launch_backfill,
@@ -36,6 +34,9 @@ from benchmarks.backfill import (
     wait_for_backfill,
     write_instance_yaml,
 )
+from glimpse_assets_tests.support.net import NotReady, log_tail
+
+pytestmark = pytest.mark.process
 
 ALL_DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 RIDES_DAYS = ["2026-03-04", "2026-03-05", "2026-03-06"]
@@ -69,16 +70,11 @@ def stored_days(storage: Path, asset: str) -> set[str]:
     return {path.name.split(".")[0] for path in folder.iterdir()} if folder.is_dir() else set()
 
 
-def log_tail(log: Path, lines: int = 40) -> str:
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
 def test_ui_backfills_of_every_asset_and_of_the_rides_group(tmp_path):
     deadline = time.monotonic() + TIMEOUT_SECONDS
     home, storage = tmp_path / "dagster_home", tmp_path / "storage"
     write_instance_yaml(home, None)  # the repository's dagster.yaml
-    env = benchmark_env(home, storage, ALL_DAYS[0]) | {"GLIMPSE_RIDES_PER_DAY": "1000"}
+    env = daemon_env(home, storage, ALL_DAYS[0]) | {"GLIMPSE_RIDES_PER_DAY": "1000"}
     init_instance(env)
     # raw_rides reads the day's stored raw_news (its input, loaded by the IO manager), and a
     # backfill of the rides group does not make raw_news: with raw_news stored for none of its
@@ -120,15 +116,15 @@ def test_ui_backfills_of_every_asset_and_of_the_rides_group(tmp_path):
                 name: wait_for_backfill(instance, backfill_id, max(deadline - time.monotonic(), 0))
                 for name, backfill_id in (("every asset", everything), ("rides", rides))
             }
-        except BenchmarkError as error:
+        except NotReady as error:
             pytest.fail(
                 f"gave up {TIMEOUT_SECONDS} s after the test started: {error}\n"
-                f"daemon log:\n{log_tail(daemon_log)}"
+                f"daemon log:\n{log_tail(daemon_log, 40)}"
             )
         runs = {name: backfill_runs(instance, b.backfill_id) for name, b in backfills.items()}
         for name, backfill in backfills.items():
             failures = failure_messages(run_events(instance, runs[name]))
-            assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, (
+            assert backfill.status == "COMPLETED_SUCCESS", (
                 f"{name}: {backfill.status}, not materialised {not_materialised(backfill)}, "
                 f"step failures {failures}"
             )

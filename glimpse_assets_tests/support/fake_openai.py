@@ -46,7 +46,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply, Request
 
 CHAT = "/v1/chat/completions"
 IMAGES = "/v1/images/generations"

@@ -1,7 +1,7 @@
 """Digests of what a run stored, by content rather than by encoder: decoded tables, pixels,
 JSON text and pages (with embedded plots and the storage root left out), so that a library
 upgrade that re-encodes the same values does not count as a change, and any change of a value
-does. `python -m glimpse_assets_tests.output_digests <storage root>` prints them as JSON."""
+does. `python -m glimpse_assets_tests.support.output_digests <storage root>` prints them as JSON."""
 
 from __future__ import annotations
 

@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl
 from aiosmtpd.controller import Controller
 from PIL import Image
 
-from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
 from glimpse_assets.publish.publishers import InstagramPublisher, Post
+from glimpse_assets.storage.exactly_once import LEDGER_PREFIX
 from glimpse_assets.storage.records import JsonRecords
 from glimpse_assets.storage.resource import ObjectStoreResource
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply
 
 DAY = "2026-03-01"
 TOKEN = "EAAGtest0token0abc123"

@@ -21,7 +21,7 @@ from typing import Any
 WORKERS = 2
 GATE_SECONDS = 30.0  # a safety net only: a worker never waits for one that will not come
 JOIN_SECONDS = 120.0
-DEFAULT_IMPL = "glimpse_assets.publish.exactly_once:publish_once"
+DEFAULT_IMPL = "glimpse_assets.storage.exactly_once:publish_once"
 
 
 def race_post(day: str):
@@ -149,7 +149,7 @@ def worker(spec: dict[str, Any], owner: str, barrier: Any, shared: Shared, resul
         sys.path[:0] = spec.get("sys_path", [])
         module, function = spec.get("impl", DEFAULT_IMPL).split(":")
         publish_once = getattr(importlib.import_module(module), function)
-        from glimpse_assets.publish.exactly_once import LEDGER_PREFIX
+        from glimpse_assets.storage.exactly_once import LEDGER_PREFIX
         from glimpse_assets.storage.resource import ObjectStoreResource
 
         publisher = build_publisher(spec)
@@ -199,3 +199,15 @@ def race(spec: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
             process.join()
     counts = {name: shared[name] for name in Shared.NAMES}
     return sorted(outcomes, key=lambda outcome: outcome["owner"]), counts
+
+
+def assert_one_winner(outcomes: list[dict]) -> tuple[dict, dict]:
+    """Both workers returned; one posted and one found it posted. (winner, loser)."""
+    assert [o.get("error") for o in outcomes] == [None, None], outcomes
+    assert sorted(o["action"] for o in outcomes) == ["already published", "published"]
+    (winner,) = [o for o in outcomes if o["action"] == "published"]
+    (loser,) = [o for o in outcomes if o["action"] == "already published"]
+    assert loser["record"] == winner["record"]
+    assert winner["record"]["status"] == "published"
+    assert winner["record"]["owner"] == winner["owner"]
+    return winner, loser

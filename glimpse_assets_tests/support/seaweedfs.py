@@ -9,7 +9,7 @@ enforces one identity: requests signed with other credentials are refused
 
 API (kept stable; other helpers import it):
 
-    from glimpse_assets_tests.seaweedfs import SeaweedFS, seaweedfs_server
+    from glimpse_assets_tests.support.seaweedfs import SeaweedFS, seaweedfs_server
 
     with seaweedfs_server(folder, "access-key", "secret-key") as server:
         server.endpoint_url      # "http://127.0.0.1:<port>", the S3 endpoint
@@ -38,16 +38,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from glimpse_assets_tests.support.net import NotReady, free_ports, wait_until
 
 HOST = "127.0.0.1"
 REGION = "us-east-1"
@@ -100,19 +100,6 @@ def weed_binary() -> str:
     return found
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 class SeaweedFS:
     """One `weed server -s3` on 127.0.0.1 with its data in `folder` (see the module docstring)."""
 
@@ -121,7 +108,7 @@ class SeaweedFS:
         self.access_key = access_key
         self.secret_key = secret_key
         self.region = REGION
-        self.ports = dict(zip(_PORT_NAMES, _free_ports(len(_PORT_NAMES)), strict=True))
+        self.ports = dict(zip(_PORT_NAMES, free_ports(len(_PORT_NAMES), HOST), strict=True))
         self.endpoint_url = f"http://{HOST}:{self.ports['s3']}"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -225,28 +212,30 @@ class SeaweedFS:
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self.client(retries=0)
-        deadline = time.monotonic() + timeout
-        last: object = "no answer yet"
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                raise SeaweedFSError(f"weed exited while starting\n{self._log_tail()}")
-            if self._volume_server_joined():
-                try:
-                    client.list_buckets()
-                    return
-                except (BotoCoreError, ClientError) as error:
-                    last = error
-            time.sleep(0.2)
-        raise SeaweedFSError(
-            f"SeaweedFS S3 at {self.endpoint_url} not ready after {timeout:.0f} s "
-            f"({last})\n{self._log_tail()}"
-        )
+        last: list[object] = ["no answer yet"]
 
-    def _log_tail(self, lines: int = 30) -> str:
+        def serving() -> bool:
+            if not self._volume_server_joined():
+                return False
+            try:
+                client.list_buckets()
+            except (BotoCoreError, ClientError) as error:
+                last[0] = error
+                return False
+            return True
+
+        what = f"SeaweedFS S3 at {self.endpoint_url}"
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+            wait_until(
+                serving,
+                what,
+                process=self._process,
+                log=self.log_path,
+                timeout=timeout,
+                interval=0.2,
+            )
+        except NotReady as error:
+            raise SeaweedFSError(f"{error}\n(the last answer: {last[0]})") from None
 
     def stop(self) -> None:
         """Kill the whole process group at once (like a crash); the data folder stays."""

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from glimpse_assets_tests.support.net import free_port, http_ok, wait_until
 
 GLIMPSE = str(Path(sys.executable).with_name("glimpse"))
 START_TIMEOUT = 60.0
@@ -40,7 +40,7 @@ def index_sample_day(storage_uri: str, day: str = "2026-03-02") -> None:
 
     from glimpse_assets.news.assets import raw_news
     from glimpse_assets.search.assets import search_assets
-    from glimpse_assets_tests.stores import search_resources_at
+    from glimpse_assets_tests.support.stores import search_resources_at
 
     resources = search_resources_at(storage_uri)
     dg.materialize([raw_news], partition_key=day, resources=resources)
@@ -54,7 +54,7 @@ def store_sample_stories(storage_uri: str, days: list[str]) -> None:
     from glimpse_assets.providers.offline_text import OfflineTextProvider
     from glimpse_assets.stories.assets import stories_assets
     from glimpse_assets.stories.sources import SampleActivitySource
-    from glimpse_assets_tests.stores import io_manager_at
+    from glimpse_assets_tests.support.stores import io_manager_at
 
     io_manager = io_manager_at(storage_uri)
     resources = {
@@ -65,12 +65,6 @@ def store_sample_stories(storage_uri: str, days: list[str]) -> None:
     }
     for day in days:
         assert dg.materialize(stories_assets, partition_key=day, resources=resources).success
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # As in conftest: a test's process never uses a developer's AWS credentials or endpoint.
@@ -122,18 +116,15 @@ class ServeProcess:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
 
-def _wait_until_healthy(service: ServeProcess, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if service.process.poll() is not None:
-            raise RuntimeError(
-                f"glimpse serve exited with {service.process.returncode}:\n{service.output()}"
-            )
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{service.url}/healthz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"glimpse serve did not answer /healthz in {timeout} s:\n{service.output()}")
+def warmed(service: ServeProcess, api_key: str | None = "default", tries: int = 10) -> ServeProcess:
+    """`service` once a search has been answered: the first loads lancedb, the index and the query
+    embedder, which on a busy machine can take longer than a search waits (then 503). A module's
+    shared service is warmed so that no test depends on which one searches first."""
+    with service.client(api_key=api_key) as client:
+        for _ in range(tries):
+            if client.get("/search", params={"q": "news of the day"}).status_code != 503:
+                return service
+    raise AssertionError(f"{tries} searches answered 503:\n{service.output()[-3000:]}")
 
 
 def stop(process: subprocess.Popen, grace: float = 10) -> None:
@@ -165,7 +156,13 @@ def serve_process(
             )
         service = ServeProcess(f"http://127.0.0.1:{port}", keys[0] if keys else None, process, log)
         try:
-            _wait_until_healthy(service, timeout)
+            wait_until(
+                http_ok(f"{service.url}/healthz"),
+                "glimpse serve",
+                process=process,
+                log=service.output,
+                timeout=timeout,
+            )
             yield service
         finally:
             stop(process)

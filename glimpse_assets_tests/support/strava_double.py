@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply, Request
 
 CLIENT_ID = "4242"
 CLIENT_SECRET = "client-secret-double"

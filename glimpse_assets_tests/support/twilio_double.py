@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from glimpse_assets_tests.http_doubles import LocalHTTPServer, Reply, Request
+from glimpse_assets_tests.support.http_doubles import LocalHTTPServer, Reply, Request
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "twilio-auth-token-double-0123"

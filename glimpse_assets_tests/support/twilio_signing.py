@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from twilio.request_validator import RequestValidator
 
-from glimpse_assets_tests.twilio_double import ACCOUNT_SID  # AC + 32 hex, as Twilio's
+from glimpse_assets_tests.support.twilio_double import ACCOUNT_SID  # AC + 32 hex, as Twilio's
 
 MESSAGING_SERVICE_SID = "MG" + "1" * 30
 OUR_NUMBER = "+15557650000"
