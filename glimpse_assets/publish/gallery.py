@@ -13,18 +13,25 @@ def safe_link(url: str | None) -> str | None:
     return url if url and urlparse(url).scheme in {"http", "https"} else None
 
 
+def _headline(headline: dict[str, Any], source_urls: set[str]) -> str:
+    link = safe_link(headline.get("url"))
+    title = escape(headline["title"])
+    if not link:
+        return f"<li>{title}</li>"
+    mark = ' class="source"' if link in source_urls else ""
+    return f'<li{mark}><a href="{escape(link)}">{title}</a></li>'
+
+
 def gallery_page(posts: list[dict[str, Any]]) -> str:
-    """`posts` newest first; each has day, caption, image (a path relative to gallery/), and
-    headlines [{title, url}]."""
+    """`posts` newest first; each has day, caption_text (the caption written for readers; a post
+    stored before it existed shows its caption), image (a path relative to gallery/),
+    headlines [{title, url}], main story first, and sources [{title, url}], the stories the
+    caption was written from, whose headlines are marked `source`. Every text is escaped."""
     cards = []
     for post in posts:
-        headlines = "".join(
-            f'<li><a href="{escape(safe_link(h.get("url")))}">{escape(h["title"])}</a></li>'
-            if safe_link(h.get("url"))
-            else f"<li>{escape(h['title'])}</li>"
-            for h in post["headlines"]
-        )
-        caption = escape(post["caption"]).replace("\n", "<br>")
+        source_urls = {s.get("url") for s in post.get("sources") or [] if safe_link(s.get("url"))}
+        headlines = "".join(_headline(h, source_urls) for h in post["headlines"])
+        caption = escape(post.get("caption_text") or post["caption"]).replace("\n", "<br>")
         cards.append(
             f"""<article>
 <img src="{escape(post["image"])}" alt="Glimpse of {escape(post["day"])}" width="512" height="512">

@@ -19,6 +19,14 @@ from pydantic import Field
 from glimpse_assets.llm.guardrails import redact
 from glimpse_assets.publish.caption import INSTAGRAM_CAPTION_LIMIT, INSTAGRAM_MAX_HASHTAGS
 from glimpse_assets.publish.gallery import gallery_page
+from glimpse_assets.publish.settings import PublishSettings
+from glimpse_assets.settings import setting
+from glimpse_assets.storage.exactly_once import (  # the ledger's errors, raised by publishers
+    NothingSentError,
+    PublishError,
+    PublishRejectedError,
+    RefusedBeforeSendingError,
+)
 from glimpse_assets.storage.object_store import ObjectStore, S3ObjectStore
 from glimpse_assets.storage.resource import ObjectStoreResource
 
@@ -31,34 +39,21 @@ def _one_line(error: BaseException | str) -> str:
     return " ".join(str(error).split())
 
 
-class PublishError(RuntimeError):
-    """The publisher refused the post or could not be reached; the message says which."""
-
-
-class NothingSentError(PublishError):
-    """The attempt failed before anything could reach anyone: safe to start again."""
-
-
-class PublishRejectedError(dg.Failure):
-    """Retrying the same post cannot help (bad token, bad input): fail without retries."""
-
-    def __init__(self, description: str):
-        super().__init__(description=description, allow_retries=False)
-
-
-class RefusedBeforeSendingError(PublishRejectedError):
-    """Refused before anything could reach anyone (login refused, certificate not trusted):
-    nothing went out, so the next attempt starts afresh, but retrying as it is cannot help."""
-
-
 @dataclass(frozen=True)
 class Post:
+    """The day's post. `caption` is what Instagram, e-mail and the outbox send (`caption_text`,
+    its sources and hashtags: `caption.build_caption`); `caption_text` is the one or two
+    sentences written for readers, `sources` the stories it was written from ({title, url});
+    `prompt` is the image prompt, kept apart: it is not part of any caption."""
+
     day: str
     caption: str
     png: bytes
     title: str
     prompt: str
     headlines: list[dict[str, str | None]] = field(default_factory=list)
+    caption_text: str = ""
+    sources: list[dict[str, str | None]] = field(default_factory=list)
 
 
 class Publisher(dg.ConfigurableResource, ABC):
@@ -110,6 +105,8 @@ class OutboxPublisher(Publisher):
         record = {
             "day": post.day,
             "caption": post.caption,
+            "caption_text": post.caption_text or post.caption,
+            "sources": post.sources,
             "title": post.title,
             "prompt": post.prompt,
             "headlines": post.headlines,
@@ -138,7 +135,6 @@ class OutboxPublisher(Publisher):
 
 # -- instagram: the Graph API content-publishing flow ------------------------------------------
 
-INSTAGRAM_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
 INSTAGRAM_MAX_JPEG_BYTES = 8 * 1024 * 1024
 RATE_LIMIT_CODES = {4, 17, 32, 613}
 
@@ -156,14 +152,10 @@ def jpeg_bytes(png: bytes, quality: int = 90) -> bytes:
 class InstagramPublisher(Publisher):
     """Container with image_url and caption -> poll until FINISHED -> media_publish."""
 
-    access_token: str | None = Field(
-        default=None, description="INSTAGRAM_ACCESS_TOKEN, via dg.EnvVar"
-    )
-    user_id: str = Field(description="INSTAGRAM_USER_ID")
-    graph_url: str = Field(default=INSTAGRAM_GRAPH_API_URL, description="INSTAGRAM_GRAPH_API_URL")
-    public_base_url: str | None = Field(
-        default=None, description="GLIMPSE_PUBLIC_BASE_URL: where storage keys are served from"
-    )
+    access_token: str | None = setting(PublishSettings, "instagram_access_token_set")
+    user_id: str = setting(PublishSettings, "instagram_user_id", required=True)
+    graph_url: str = setting(PublishSettings, "instagram_graph_api_url")
+    public_base_url: str | None = setting(PublishSettings, "public_base_url")
     poll_seconds: float = Field(default=3.0, ge=0)
     max_polls: int = Field(default=40, ge=1)
     timeout_seconds: float = Field(default=30.0, gt=0)
@@ -279,20 +271,18 @@ class InstagramPublisher(Publisher):
 
 
 class EmailPublisher(Publisher):
-    """The image attached, the title and the prompt in the body (the original's delivery)."""
+    """The title as subject, the caption (its text, source link and hashtags) as the body,
+    the picture attached."""
 
-    host: str = Field(description="GLIMPSE_SMTP_HOST")
-    port: int = Field(default=587, description="GLIMPSE_SMTP_PORT")
-    starttls: bool = Field(default=True, description="GLIMPSE_SMTP_STARTTLS")
-    username: str | None = Field(default=None, description="GLIMPSE_SMTP_USERNAME")
-    password: str | None = Field(default=None, description="GLIMPSE_SMTP_PASSWORD, via dg.EnvVar")
-    ca_file: str | None = Field(
-        default=None,
-        description="GLIMPSE_SMTP_CA_FILE: a PEM bundle of the CAs to trust for STARTTLS instead "
-        "of the system's (e.g. a private CA); the certificate is verified either way",
-    )
-    sender: str = Field(description="GLIMPSE_EMAIL_FROM")
-    recipients: list[str] = Field(description="GLIMPSE_EMAIL_TO, comma-separated")
+    host: str = setting(PublishSettings, "smtp_host", required=True)
+    port: int = setting(PublishSettings, "smtp_port")
+    starttls: bool = setting(PublishSettings, "smtp_starttls", default=True)
+    username: str | None = setting(PublishSettings, "smtp_username")
+    password: str | None = setting(PublishSettings, "smtp_password_set")
+    # The certificate is verified either way.
+    ca_file: str | None = setting(PublishSettings, "smtp_ca_file")
+    sender: str = setting(PublishSettings, "email_from", required=True)
+    recipients: list[str] = setting(PublishSettings, "email_to", required=True)
     timeout_seconds: float = Field(default=30.0, gt=0)
 
     @property
@@ -320,7 +310,7 @@ class EmailPublisher(Publisher):
         message["Subject"] = f"Glimpse for {post.day}: {post.title}"
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
-        message.set_content(f"{post.title}\n\n{post.caption}\n\nImage prompt:\n{post.prompt}\n")
+        message.set_content(f"{post.caption}\n")
         message.add_attachment(
             post.png, maintype="image", subtype="png", filename=f"glimpse-{post.day}.png"
         )

@@ -130,12 +130,17 @@ class Routers:
 def default_routers(env: Mapping[str, str]) -> Routers:
     """Every domain's routes. Raises `ConfigurationError` on a bad setting."""
     from glimpse_assets.serve.activities_routes import StoredActivities, activities_router
+    from glimpse_assets.serve.ask_routes import stored_ask_router
     from glimpse_assets.serve.search_routes import StoredSearch, search_router
     from glimpse_assets.serve.sms_routes import sms_routers
 
     search = StoredSearch.from_env(env)
     return Routers(
-        guarded=[search_router(search), activities_router(StoredActivities.from_env(env))],
+        guarded=[
+            search_router(search),
+            stored_ask_router(env, search),
+            activities_router(StoredActivities.from_env(env)),
+        ],
         signed=sms_routers(env, search),
     )
 

@@ -1,5 +1,6 @@
-"""The text of an SMS answer: the prompt a model gets, how its answer is shaped, the extractive
-answer (no model), and the citation of the article it is from; every reply fits `MAX_REPLY_CHARS`.
+"""The text of an answer (an SMS reply, `GET /ask`): the prompt a model gets, how its answer is
+shaped, the extractive answer (no model), and the citation of the article it is from; every
+answer fits `MAX_REPLY_CHARS`, an SMS's length, on HTTP too (see `sms.answering`).
 
 A chunk is a search hit (`title`, `published`, `text`: the title, then the article's text). What
 the articles and the sender say is outside text: it goes to a model fenced as data, and nothing
@@ -165,7 +166,7 @@ EXTRACTIVE_MODEL = "best-hit-extractive"
 def answer_request(
     question: str, chunks: Sequence[dict[str, Any]], history: list[tuple[str, str]]
 ) -> TextRequest:
-    """What an SMS answer asks a text provider: a model reads the question, the search hits
+    """What an answer asks a text provider: a model reads the question, the search hits
     `chunks` (best first) and the earlier `(question, reply)` exchanges, and its reply is held to
     `shape_answer`; offline, the best hit's extract (no model reads the history: a follow-up is
     answered from its own search hits)."""
@@ -175,5 +176,5 @@ def answer_request(
         offline=lambda: extractive_answer(question, chunks),
         offline_model=EXTRACTIVE_MODEL,
         offline_method=EXTRACTIVE_METHOD,
-        label="the SMS answer",
+        label="the answer to a question",
     )

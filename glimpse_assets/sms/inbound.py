@@ -35,23 +35,18 @@ answers). In order:
    reply asking to send them again later, and the log names the key.
 3. **The rate limit**: `GLIMPSE_SMS_RATE_LIMIT_PER_HOUR` questions per sender in any hour
    (`conversation.SenderLimit`); past it, a polite reply and no search or model call.
-4. **The answer**: the top hits of the search index for the question (for a follow-up, for
-   it with the previous question when those match better, and the article of the previous
-   answer), found by the deadline (else a reply asking to send it again); then the text
-   provider's answer (`sms.answers.answer_request`) with the sender's last exchanges
-   (`conversation.ConversationMemory`). With a model, the call runs in a small thread pool and
-   is waited for until the reply deadline (`GLIMPSE_SMS_REPLY_SECONDS` after the post arrived,
-   less a margin): a slower or failed model call (a budget stop included) is replaced by the
-   extractive answer from the best hit, and the call is left to finish (its answer cached by
-   the gateway). At most `MODEL_WORKERS` calls run at once, each with a timeout of at most
-   30 s and at most one retry (GLIMPSE_LLM_TIMEOUT_SECONDS and GLIMPSE_LLM_MAX_RETRIES when
-   lower): a hung model costs answers their model, never their
-   deadline. No index yet, or nothing found: a polite reply.
+4. **The answer** (`sms.answering.Answerer`, the code `GET /ask` answers with too): the top
+   hits of the search index for the question (for a follow-up, for it with the previous
+   question when those match better, and the article of the previous answer), found by the
+   deadline (else a reply asking to send it again); then the text provider's answer
+   (`sms.answers.answer_request`) with the sender's last exchanges
+   (`conversation.ConversationMemory`), waited for until the reply deadline
+   (`GLIMPSE_SMS_REPLY_SECONDS` after the post arrived, less a margin): a slower or failed model
+   call (a budget stop included) is replaced by the extractive answer from the best hit, and the
+   call is left to finish (its answer cached in this process's memory, never stored: see
+   `sms.answering`). No index yet, or nothing found: a polite reply.
 
-The model's response cache is kept in this process's memory (`PrivateCache`), not under
-`_cache/` like the other LLM calls: its requests hold the question and the earlier ones, which
-no stored text may. The daily budget is the shared one (`_budget/`). Nothing here logs a
-number or a message: a sender is its person id, a message its length.
+Nothing here logs a number or a message: a sender is its person id, a message its length.
 """
 
 from __future__ import annotations
@@ -60,22 +55,28 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import PrivateAttr
-
-from glimpse_assets.providers.base import TextProvider, TextResult
-from glimpse_assets.sms.answers import MAX_REPLY_CHARS, answer_request, cut_to
+from glimpse_assets.providers.base import TextProvider
+from glimpse_assets.sms.answering import (
+    NO_HITS,
+    NO_INDEX,
+    SEARCH_TOO_SLOW,
+    Answerer,
+    Searcher,
+)
+from glimpse_assets.sms.answering import (  # where they were: the service and tests use them
+    without_stored_questions as without_stored_questions,
+)
 from glimpse_assets.sms.conversation import ConversationMemory, SenderLimit
 from glimpse_assets.sms.deadline import ThreadWaiter
 from glimpse_assets.sms.records import (
@@ -92,7 +93,6 @@ from glimpse_assets.storage.object_store import (
     ObjectChangedError,
     StorageError,
 )
-from glimpse_assets.storage.resource import ObjectStoreResource
 
 # uvicorn prints its "uvicorn.error" logger (its general log) at INFO: these lines go with it.
 log = logging.getLogger("uvicorn.error.sms")
@@ -128,16 +128,11 @@ UNRECORDED_KEYWORD_REPLY = (
 )
 FAILED_REPLY = "Glimpse: sorry, something went wrong while answering. Please try again later."
 
-SEARCH_HITS = 3
-SEARCH_WORKERS = 4
 MAX_QUESTION_CHARS = 1600  # a long message's length (10 segments); the rest is not read
 # Of the deadline, kept for the reply to be stored and sent: 1 s of 10, 0.3 s of 2.
 REPLY_MARGIN_SECONDS, REPLY_MARGIN_SHARE = 1.0, 0.15
 CLAIM_SECONDS = 60.0  # a claim older than this is from a process that died answering
-MODEL_WORKERS = 4  # model calls at once; more wait their turn until the reply deadline
 SMS_WORKERS = 64  # texts worked on at once (on threads of their own); more wait, until the deadline
-MODEL_TIMEOUT_SECONDS = 30.0
-MODEL_MAX_RETRIES = 1
 RECENT_REPLIES = 1000
 REPLIES = "replies"
 
@@ -147,10 +142,6 @@ class Reply:
     text: str
     kind: str  # help, start, stop, empty, rate limited, no index, no hits, answer, extractive...
     method: str = ""
-
-
-class Searcher(Protocol):
-    def search(self, query: str, k: int, since: Any, until: Any) -> list[dict] | None: ...
 
 
 def keyword(body: str) -> str | None:
@@ -163,122 +154,6 @@ def keyword(body: str) -> str | None:
     if word in HELP_WORDS:
         return "help"
     return None
-
-
-_REFERRING = frozenset(
-    [
-        "it",
-        "its",
-        "they",
-        "them",
-        "their",
-        "theirs",
-        "that",
-        "those",
-        "this",
-        "these",
-        "there",
-        "he",
-        "him",
-        "his",
-        "she",
-        "her",
-    ]
-)
-_FOLLOW_UP_START = ("and ", "also ", "what about ", "how about ", "then ", "so ")
-
-
-def is_follow_up(question: str) -> bool:
-    """Whether a question leans on the one before: it begins like "and ..." or "what about
-    ...", or refers back ("they", "it", "that", "there" ...)."""
-    text = question.strip().lower()
-    words = set(re.findall(r"[a-z']+", text))
-    return text.startswith(_FOLLOW_UP_START) or bool(words & _REFERRING)
-
-
-# -- the model's cache, kept in memory ------------------------------------------------------
-
-
-class _MemoryRecords:
-    """What `llm.cache.ResponseCache` needs of its records (get, put), bounded and in memory."""
-
-    def __init__(self, limit: int = 2000) -> None:
-        self.limit = limit
-        self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, name: str) -> dict[str, Any] | None:
-        with self._lock:
-            record = self._records.get(name)
-            if record is not None:
-                self._records.move_to_end(name)
-            return record
-
-    def put(self, name: str, record: dict[str, Any]) -> str:
-        with self._lock:
-            self._records[name] = record
-            self._records.move_to_end(name)
-            while len(self._records) > self.limit:
-                self._records.popitem(last=False)
-        return ""
-
-
-class PrivateCache(ObjectStoreResource):
-    """The shared object store, but the LLM response cache (`_cache`) is kept in memory."""
-
-    _memory: _MemoryRecords = PrivateAttr(default_factory=_MemoryRecords)
-
-    def records(self, prefix: str):
-        from glimpse_assets.llm.cache import CACHE_PREFIX
-
-        if prefix.strip("/") == CACHE_PREFIX:
-            return self._memory
-        return super().records(prefix)
-
-
-def without_stored_questions(provider: TextProvider) -> TextProvider:
-    """The text provider the SMS answers use: the shared one, with a model's response cache in
-    memory (see the module doc) and its API key read now (Dagster resolves `dg.EnvVar` when a
-    run starts; the service is no run). The offline provider is used as it is."""
-    import dagster as dg
-
-    from glimpse_assets.providers.openai_client import OpenAIClient
-    from glimpse_assets.providers.openai_provider import OpenAITextProvider
-    from glimpse_assets.settings import ConfigurationError
-
-    if not isinstance(provider, OpenAITextProvider):
-        return provider
-    client = provider.openai
-    if isinstance(client.api_key, dg.EnvVar):
-        key = client.api_key.get_value()
-        if not key:
-            raise ConfigurationError(
-                f"{client.api_key.env_var_name} is not set: the SMS answers with "
-                "GLIMPSE_PROVIDER=openai need it"
-            )
-        client = OpenAIClient(api_key=key, base_url=client.base_url)
-    calls, store = provider.calls, provider.calls.object_store
-    private = PrivateCache(
-        storage_uri=store.storage_uri,
-        endpoint_url=store.endpoint_url,
-        region_name=store.region_name,
-    )
-    return OpenAITextProvider(
-        openai=client,
-        calls=type(calls)(
-            object_store=private,
-            daily_budget_usd=calls.daily_budget_usd,
-            prices_file=calls.prices_file,
-            max_concurrency=calls.max_concurrency,
-            # An answer later than the reply is only cached: a call holds one of the
-            # MODEL_WORKERS for at most (1 + 1) * 30 s, not the steps' 3 * 120 s.
-            max_retries=min(calls.max_retries, MODEL_MAX_RETRIES),
-            timeout_seconds=min(calls.timeout_seconds, MODEL_TIMEOUT_SECONDS),
-        ),
-        model=provider.model,
-        max_tokens=provider.max_tokens,
-        moderation_model=provider.moderation_model,
-    )
 
 
 # -- answering ------------------------------------------------------------------------------
@@ -295,38 +170,32 @@ class InboundSms:
         reply_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from glimpse_assets.providers.offline_text import OfflineTextProvider
-
         self.records = records
-        self.search = search
-        self.provider = provider
-        self.extractive = OfflineTextProvider()
-        self.uses_model = not isinstance(provider, OfflineTextProvider)
+        self.answerer = Answerer(search, provider, clock=clock, name="sms")
         self.reply_seconds = reply_seconds
         self.memory = ConversationMemory(clock=clock)
         self.limit = SenderLimit(per_hour, clock=clock)
         self._clock = clock
-        self._pool = ThreadPoolExecutor(MODEL_WORKERS, thread_name_prefix="sms-model")
-        # The search under the deadline too (the first one after a start loads the embedder).
-        self._search_pool = ThreadPoolExecutor(SEARCH_WORKERS, thread_name_prefix="sms-search")
         self._lock = threading.Lock()
         self._in_flight: dict[str, Future] = {}
         self._recent: OrderedDict[str, Reply] = OrderedDict()
         self._workers = ThreadWaiter(SMS_WORKERS, "sms-text")
         self._local_salt = secrets.token_bytes(32)
 
-    def warm_up(self) -> None:
-        """Load now what the first message would wait for (seconds of its deadline): the
-        query embedder and, with a model, the openai SDK."""
-        with contextlib.suppress(Exception):  # the first message will say what is wrong
-            if self.uses_model:
-                import openai  # noqa: F401
+    @property
+    def search(self) -> Searcher:
+        return self.answerer.search
 
-            self.search.search("news of the day", 1, None, None)
+    @search.setter
+    def search(self, search: Searcher) -> None:
+        self.answerer.search = search
+
+    def warm_up(self) -> None:
+        """Load now what the first message would wait for (seconds of its deadline)."""
+        self.answerer.warm_up()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._search_pool.shutdown(wait=False, cancel_futures=True)
+        self.answerer.close()
         self._workers.close()
 
     # -- one message ----------------------------------------------------------------------
@@ -493,71 +362,19 @@ class InboundSms:
             log.error("sms inbound from %s failed: %s", person, type(error).__name__)
             return Reply(FAILED_REPLY, "failed")
 
-    def _hits(self, question: str, history: list, deadline: float) -> list[dict] | None:
-        """The search hits for the question; for a follow-up (`is_follow_up`), those for the
-        previous question and this one together when they match better ("and when was that?"
-        finds nothing on its own). `FutureTimeout` when the search is not done by the
-        deadline."""
-        queries = [question]
-        if history and is_follow_up(question):
-            queries.append(f"{history[-1][0]} {question}")
-        calls = [
-            self._search_pool.submit(self.search.search, q, SEARCH_HITS, None, None)
-            for q in queries
-        ]
-        try:
-            found = [call.result(timeout=max(deadline - self._clock(), 0.01)) for call in calls]
-        except FutureTimeout:
-            for call in calls:
-                call.cancel()
-            raise
-        hits = found[0]
-        if (
-            hits is not None
-            and len(found) > 1
-            and found[1]
-            and (not hits or found[1][0].get("score", 0) > hits[0].get("score", 0))
-        ):
-            hits = found[1]
-        return hits
-
     def _question(self, person: str, question: str, deadline: float, model: bool) -> Reply:
         history = self.memory.history(person)
-        try:
-            hits = self._hits(question, history, deadline)
-        except FutureTimeout:
-            return Reply(BUSY_REPLY, "busy (search too slow)")
-        if hits is None:
-            return Reply(NO_INDEX_REPLY, "no index")
-        if not hits:
-            return Reply(NO_HITS_REPLY, "no hits")
-        chunks = list(hits)
-        if history and history[-1][2] is not None:
-            previous = history[-1][2]
-            if all(hit.get("id") != previous.get("id") for hit in chunks):
-                chunks = [*chunks[: SEARCH_HITS - 1], previous]  # the follow-up's article
-        (fallback,) = self.extractive.complete(None, [answer_request(question, chunks, [])])
-        result, kind = fallback, "extractive"
-        if self.uses_model and model:
-            exchanges = [(asked, answered) for asked, answered, _ in history]
-            request = answer_request(question, chunks, exchanges)
-            call = self._pool.submit(lambda: self.provider.complete(None, [request])[0])
-            try:
-                result, kind = call.result(timeout=max(deadline - self._clock(), 0.01)), "answer"
-            except FutureTimeout:
-                call.cancel()  # if it has not started; a call in flight finishes and is cached
-                kind = "extractive (model too slow)"
-            except Exception as error:
-                log.warning("sms model call for %s failed: %s", person, type(error).__name__)
-                kind = "extractive (model failed)"
-        text = _fit(result)
-        self.memory.remember(person, question, text, chunks[0])
-        return Reply(text, kind, result.method)
-
-
-def _fit(result: TextResult) -> str:
-    text = result.text.strip()
-    return cut_to(text, MAX_REPLY_CHARS)
+        answer = self.answerer.answer(
+            question, deadline, history=history, model=model, who=f"sms from {person}"
+        )
+        if answer.kind == SEARCH_TOO_SLOW:
+            return Reply(BUSY_REPLY, answer.kind)
+        if answer.kind == NO_INDEX:
+            return Reply(NO_INDEX_REPLY, answer.kind)
+        if answer.kind == NO_HITS or answer.result is None:
+            return Reply(NO_HITS_REPLY, NO_HITS)
+        self.memory.remember(person, question, answer.text, answer.chunks[0])
+        return Reply(answer.text, answer.kind, answer.result.method)
 
 
 def _age(stamp: Any) -> float:

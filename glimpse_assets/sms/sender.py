@@ -1,7 +1,7 @@
 """The daily glimpse to one subscriber, once: a publisher for `publish_once` per person and day.
 
 The ledger record is `_ledger/sms/<person id>/<day>.json` and the claim comes before any call to
-Twilio (see `publish.exactly_once`). A crash after Twilio accepted the message but before the
+Twilio (see `storage.exactly_once`). A crash after Twilio accepted the message but before the
 ledger said so leaves the record `pending`; the next attempt asks Twilio (`reconcile`): it lists
 the messages sent to the number since the attempt began and looks for one with the same body.
 Found: recorded as sent, nothing sent again. Not found: sent now. Twilio cannot be asked (the

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import dagster as dg
 
 from glimpse_assets.partitions import HELD, day_is_over
-from glimpse_assets.publish.exactly_once import publish_once
+from glimpse_assets.publish.caption import web_link
 from glimpse_assets.ranges import add_day_metadata
 from glimpse_assets.sms.records import UNDELIVERED, BadRecordError, SmsRecords
 from glimpse_assets.sms.resources import SmsSenderResource
@@ -33,6 +33,7 @@ from glimpse_assets.sms.sender import (
     check_post,
     digest_body,
 )
+from glimpse_assets.storage.exactly_once import publish_once
 from glimpse_assets.storage.object_store import ObjectStore, S3ObjectStore
 from glimpse_assets.storage.records import JsonRecords
 
@@ -45,6 +46,17 @@ def image_url(store: ObjectStore, channel: SmsSenderResource, day: str) -> str |
     if isinstance(store, S3ObjectStore) and store.exists(key):
         return store.presigned_url(key, seconds=7 * 86_400)
     return None
+
+
+def daily_text(social_post: dict[str, Any]) -> str:
+    """The day's text: the caption written for readers and the link of the story it was written
+    from, within one message's length (`digest_body`). A post stored before it had a caption
+    of its own (only `caption`) is sent as it was posted."""
+    text = social_post.get("caption_text")
+    if not text:
+        return digest_body(social_post["caption"])
+    links = [s["url"] for s in social_post.get("sources") or [] if web_link(s.get("url"))]
+    return digest_body("\n".join([text, *links[:1]]))
 
 
 def send_day(
@@ -79,7 +91,7 @@ def send_day(
             description=f"nothing was sent for {day}: {error}", allow_retries=False
         ) from None
     media = image_url(store, channel, day.isoformat())
-    post = SmsPost(day.isoformat(), digest_body(social_post["caption"]), media)
+    post = SmsPost(day.isoformat(), daily_text(social_post), media)
     check_post(post)
     client = channel.client()
     audience = records.audience(channel.configured_subscribers())
