@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
 from glimpse_assets.llm.budget import (
     BUDGET_PREFIX,
@@ -61,6 +61,7 @@ from glimpse_assets.llm.guardrails import redact
 from glimpse_assets.llm.policy import FORCE_TAG
 from glimpse_assets.llm.prices import load_prices
 from glimpse_assets.providers.base import ProviderOutputError
+from glimpse_assets.settings import ProviderSettings, setting
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 
@@ -183,21 +184,13 @@ class LLMCalls(dg.ConfigurableResource):
     """Cache, budget, concurrency, retries and accounting for the openai providers."""
 
     object_store: ObjectStoreResource
-    daily_budget_usd: float | None = Field(
-        default=None,
-        ge=0,
-        allow_inf_nan=False,
-        description="GLIMPSE_DAILY_BUDGET_USD: what every LLM call made with this storage may "
-        "spend in a UTC day.",
+    daily_budget_usd: float | None = setting(
+        ProviderSettings, "daily_budget_usd", ge=0, allow_inf_nan=False
     )
-    prices_file: str | None = Field(default=None, description="GLIMPSE_PRICES_FILE")
-    max_concurrency: int = Field(default=8, ge=1, description="GLIMPSE_LLM_MAX_CONCURRENCY")
-    max_retries: int = Field(
-        default=2, ge=0, le=10, description="GLIMPSE_LLM_MAX_RETRIES: the SDK's, the only ones"
-    )
-    timeout_seconds: float = Field(
-        default=120.0, gt=0, allow_inf_nan=False, description="GLIMPSE_LLM_TIMEOUT_SECONDS"
-    )
+    prices_file: str | None = setting(ProviderSettings, "prices_file")
+    max_concurrency: int = setting(ProviderSettings, "max_concurrency", ge=1)
+    max_retries: int = setting(ProviderSettings, "max_retries", ge=0, le=10)
+    timeout_seconds: float = setting(ProviderSettings, "timeout_seconds", gt=0, allow_inf_nan=False)
 
     _ledger: BudgetLedger | None = PrivateAttr(default=None)
 

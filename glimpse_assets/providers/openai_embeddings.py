@@ -26,7 +26,7 @@ from glimpse_assets.providers.embeddings import (
     table_slug,
 )
 from glimpse_assets.providers.openai_client import OpenAIClient
-from glimpse_assets.settings import ConfigurationError
+from glimpse_assets.settings import ConfigurationError, EmbeddingSettings, setting
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,13 +87,8 @@ def parse_vectors(response: dict[str, Any], count: int, dimension: int, model: s
 class OpenAIEmbedder(Embedder):
     openai: OpenAIClient
     calls: LLMCalls
-    model: str = Field(default="text-embedding-3-small", description="GLIMPSE_EMBEDDING_MODEL")
-    dimensions: int = Field(
-        default=384,
-        ge=1,
-        description="GLIMPSE_EMBEDDING_DIMENSIONS: requested from text-embedding-3-* models, "
-        "expected from any other",
-    )
+    model: str = setting(EmbeddingSettings, "model")
+    dimensions: int = setting(EmbeddingSettings, "dimensions", ge=1)
     batch_size: int = Field(default=BATCH_SIZE, ge=1, le=2048, description="Inputs a request.")
 
     @property

@@ -29,6 +29,7 @@ from glimpse_assets.providers.base import (
 )
 from glimpse_assets.providers.openai_client import OpenAIClient
 from glimpse_assets.ranges import add_day_metadata
+from glimpse_assets.settings import ProviderSettings, setting
 
 LLM_METHOD = "LLM via an OpenAI-compatible Chat Completions API"
 IMAGE_MODEL_METHOD = "image model via an OpenAI-compatible Images API"
@@ -75,7 +76,7 @@ class ModerationResult:
 class OpenAITextProvider(TextProvider):
     openai: OpenAIClient
     calls: LLMCalls
-    model: str = Field(default="gpt-4o-mini", description="GLIMPSE_TEXT_MODEL")
+    model: str = setting(ProviderSettings, "text_model")
     max_tokens: int = Field(default=400, description="Upper bound on an answer's tokens.")
     moderation_model: str = Field(default="omni-moderation-latest")
 
@@ -207,7 +208,7 @@ def decode_png(b64_data: str | None, model: str) -> bytes:
 class OpenAIImageProvider(ImageProvider):
     openai: OpenAIClient
     calls: LLMCalls
-    model: str = Field(default="gpt-image-1", description="GLIMPSE_IMAGE_MODEL")
+    model: str = setting(ProviderSettings, "image_model")
 
     def draw(
         self, context: dg.AssetExecutionContext, prompt: str, force: bool = False

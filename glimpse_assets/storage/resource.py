@@ -16,7 +16,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from glimpse_assets.settings import DEFAULT_STORAGE_URI
+from glimpse_assets.settings import StorageSettings, setting
 from glimpse_assets.storage.object_store import (
     ObjectStore,
     S3Limits,
@@ -29,10 +29,7 @@ from glimpse_assets.storage.records import JsonRecords
 class ObjectStoreResource(dg.ConfigurableResource):
     """A local folder or `s3://bucket/prefix`; S3-compatible servers through AWS_ENDPOINT_URL."""
 
-    storage_uri: str = Field(
-        default=DEFAULT_STORAGE_URI,
-        description="GLIMPSE_STORAGE_URI: a local folder or s3://bucket/prefix.",
-    )
+    storage_uri: str = setting(StorageSettings, "storage_uri")
     endpoint_url: str | None = Field(
         default=None,
         description="An S3-compatible endpoint, S3Resource's endpoint_url; by default boto3's "
