@@ -20,7 +20,7 @@ import pytest
 
 from glimpse_assets.sms.answers import EXTRACTIVE_MODEL, MAX_REPLY_CHARS, extractive_answer
 from glimpse_assets_tests.support.fake_openai import CHAT, FakeOpenAI, answer, slow
-from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process
+from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process, warmed
 
 KEY = "ask-test-api-key-0123456789"
 OTHER_KEY = "ask-test-other-key-0123456789"
@@ -44,16 +44,6 @@ def hits_for(service, q: str) -> list[dict]:
         response = http.get("/search", params={"q": q, "k": 3})
     assert response.status_code == 200, response.text
     return response.json()["results"]
-
-
-def warmed(service, api_key: str = "default"):
-    """The service once a search has loaded lancedb, the index and its query embedder (the
-    first one can take seconds on a busy machine, and then be refused with a 503: tried again)."""
-    for _ in range(10):
-        with service.client(api_key=api_key) as http:
-            if http.get("/search", params={"q": "news of the day"}).status_code == 200:
-                return service
-    raise AssertionError("no search was answered after 10 tries")
 
 
 def env_at(root: str, **extra: str) -> dict[str, str]:

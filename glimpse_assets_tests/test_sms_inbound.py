@@ -41,17 +41,14 @@ from glimpse_assets.sms.webhook import WebhookError
 from glimpse_assets.storage.object_store import open_object_store
 from glimpse_assets_tests.support.fake_openai import CHAT, FakeOpenAI, answer, slow
 from glimpse_assets_tests.support.serve_process import index_sample_day, run_glimpse, serve_process
+from glimpse_assets_tests.support.sms import KEY, PUBLIC_URL, TOKEN, env_at
 from glimpse_assets_tests.support.twilio_signing import (
-    ACCOUNT_SID,
     inbound_params,
     message_sid,
     signed_headers,
     status_params,
 )
 
-KEY = "sms-test-api-key-0123456789"
-TOKEN = "twilio-test-auth-token-0123456789ab"
-PUBLIC_URL = "https://glimpse.example.org"
 INBOUND = "/sms/inbound"
 DAY = "2026-03-02"
 HONEY = "Honey Harvest Begins at Rooftop Hives Above the Quillhaven Library"
@@ -71,21 +68,8 @@ def number(n: int) -> str:
     return value
 
 
-def sms_env(root: str, **extra: str) -> dict[str, str]:
-    return {
-        "GLIMPSE_STORAGE_URI": root,
-        "GLIMPSE_API_KEYS": KEY,
-        "GLIMPSE_PROVIDER": "offline",
-        "GLIMPSE_SMS": "on",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "GLIMPSE_PUBLIC_URL": PUBLIC_URL,
-        **extra,
-    }
-
-
 def openai_env(root: str, fake: FakeOpenAI, **extra: str) -> dict[str, str]:
-    return sms_env(
+    return env_at(
         root,
         GLIMPSE_PROVIDER="openai",
         OPENAI_API_KEY="sk-test-sms-0123456789",
@@ -129,7 +113,7 @@ def indexed_root(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def offline(indexed_root):
-    with serve_process(sms_env(indexed_root)) as service:
+    with serve_process(env_at(indexed_root)) as service:
         SERVICES.append(service)
         yield service
 
@@ -276,7 +260,7 @@ def test_a_body_over_the_cap_gets_413(offline):
 
 @pytest.mark.process
 def test_the_service_refuses_to_start_with_sms_on_but_no_token_or_public_url(tmp_path):
-    env = sms_env(str(tmp_path))
+    env = env_at(str(tmp_path))
     del env["TWILIO_AUTH_TOKEN"], env["GLIMPSE_PUBLIC_URL"]
 
     result = run_glimpse(["serve", "--port", "1"], env)
