@@ -52,9 +52,21 @@ runs.
 """
 
 
+def parse_python(source: str) -> ast.Module:
+    """`ast.parse`, tried again on CPython 3.11's "AST constructor recursion depth mismatch": its
+    AST state is shared between threads (python/cpython#106905), so a parse that races another
+    thread's (a code server or a model loader left running in the same process) can fail once."""
+    for _ in range(2):
+        try:
+            return ast.parse(source)
+        except SystemError:
+            pass
+    return ast.parse(source)
+
+
 def _declares_settings(path: Path) -> bool:
     """Whether the module at `path` defines a class with a base named `...Settings`."""
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+    for node in ast.walk(parse_python(path.read_text("utf-8"))):
         if isinstance(node, ast.ClassDef):
             for base in node.bases:
                 name = base.id if isinstance(base, ast.Name) else getattr(base, "attr", "")

@@ -18,6 +18,7 @@ from glimpse_assets import config_reference
 from glimpse_assets.config_reference import (
     REFERENCE,
     declared_variables,
+    parse_python,
     render,
     settings_classes,
     settings_modules,
@@ -50,7 +51,7 @@ def env_reads(source: str) -> set[str]:
     """The environment variables `source` reads by name: `os.environ[...]`, `env[...]`,
     `os.environ.get(...)`, `env.get(...)`, `os.getenv(...)`, `dg.EnvVar(...)` and Dagster's
     `{"env": ...}` config, by a string or a module constant holding one."""
-    tree = ast.parse(source)
+    tree = parse_python(source)
     strings = _module_strings(tree)
 
     def name(node: ast.AST) -> str | None:
@@ -97,7 +98,7 @@ def restated_settings(source: str, declared: set[str]) -> set[str]:
     """The variables that `Field(description="<VARIABLE>...")` calls in `source` restate: a
     resource field declaring a setting's variable a second time, instead of `setting(...)`."""
     restated = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(parse_python(source)):
         if not isinstance(node, ast.Call):
             continue
         callee = node.func.attr if isinstance(node.func, ast.Attribute) else node.func

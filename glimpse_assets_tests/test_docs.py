@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+from glimpse_assets.config_reference import parse_python
+
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
 
@@ -14,7 +16,7 @@ def marks_of(module: Path) -> dict[str, set[str]]:
     """The pytest marks on each test function of `module`, read from its source (a test module
     is not imported by another)."""
     marks: dict[str, set[str]] = {}
-    for node in ast.parse(module.read_text()).body:
+    for node in parse_python(module.read_text()).body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             names = set()
             for decorator in node.decorator_list:

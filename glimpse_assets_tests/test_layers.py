@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from glimpse_assets.config_reference import parse_python
 from glimpse_assets.llm.guardrails import fence
 from glimpse_assets.providers.base import TextProvider, TextRequest, TextResult
 from glimpse_assets.providers.prompts import shape_sentences
@@ -23,7 +24,7 @@ ASSEMBLER_MODULES = {"glimpse_assets.definitions", "glimpse_assets.run", "glimps
 
 def imported_modules(path: Path) -> set[str]:
     found = set()
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+    for node in ast.walk(parse_python(path.read_text("utf-8"))):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -144,7 +145,7 @@ def test_the_assemblers_define_no_assets():
     decorators = {"asset", "multi_asset", "graph_asset", "graph_multi_asset"}
     found = []
     for path in assemblers:
-        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        for node in ast.walk(parse_python(path.read_text("utf-8"))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 for decorator in node.decorator_list:
                     target = decorator.func if isinstance(decorator, ast.Call) else decorator
