@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/.dagster
 
-.PHONY: install install-dev run checks test test-fast ui serve lint format bench clean workers deploy-test config-reference
+.PHONY: install install-dev run checks test test-fast ui serve lint format bench clean workers deploy-test config-reference docs docs-build
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,18 @@ format: install-dev
 
 config-reference: install  ## write docs/configuration.md from the settings classes
 	$(BIN)/python -m glimpse_assets.config_reference
+
+# The docs site (MkDocs with Material, mkdocs.yml): `make docs` serves it with live reload,
+# `make docs-build` builds it into site/ with --strict, so a broken link or a page left out fails.
+$(VENV)/.installed-docs: pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@ $(VENV)/.installed
+
+docs: $(VENV)/.installed-docs  ## the docs site on http://127.0.0.1:8000, reloaded on every edit
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve -a 127.0.0.1:8000
+
+docs-build: $(VENV)/.installed-docs  ## build the docs site into site/ (strict: warnings fail)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # A Celery worker for GLIMPSE_EXECUTOR=celery: it runs the steps that runs send to the Redis in
 # GLIMPSE_CELERY_BROKER_URL, one per core (`make workers ARGS=--concurrency=4` for another

@@ -364,13 +364,21 @@ def test_sms_sender_is_built_from_the_settings_in_one_place():
     ]
 
 
-def test_the_readme_links_the_reference_and_keeps_no_table_of_its_own():
+def test_the_docs_link_the_reference_and_keep_no_table_of_their_own():
+    storage = (REPO / "docs" / "storage.md").read_text("utf-8")
+    configuration = storage[storage.index("## Configuration") :].split("\n## ", 1)[0]
     readme = (REPO / "README.md").read_text("utf-8")
-    configuration = readme[readme.index("## Configuration") :].split("\n## ", 1)[0]
+    pages = [readme] + [
+        path.read_text("utf-8")
+        for path in (REPO / "docs").rglob("*.md")
+        if path.name != "configuration.md"
+    ]
 
     assert "docs/configuration.md" in configuration
     assert "make config-reference" in configuration
-    assert [line for line in readme.splitlines() if line.startswith("| `GLIMPSE_")] == []
+    assert "docs/configuration.md" in readme and "make config-reference" in readme
+    rows = [line for text in pages for line in text.splitlines() if line.startswith("| `GLIMPSE_")]
+    assert rows == []
 
 
 def test_no_resource_field_restates_a_setting():

@@ -587,7 +587,8 @@ def test_code_location_with_a_bad_setting_fails_validation_naming_it(dagster_env
 
 
 def run_dg(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Dagster's `dg` CLI from the repo root, with the project's venv active, as the README says."""
+    """Dagster's `dg` CLI from the repo root, with the project's venv active, as
+    docs/development.md says."""
     return subprocess.run(
         [str(VENV_BIN / "dg"), *args],
         cwd=REPO_ROOT,

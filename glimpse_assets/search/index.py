@@ -16,7 +16,7 @@ Readers (the service, the checks) are in `reader`; the service's bounds its S3 r
 `READER_S3_LIMITS`.
 
 Up to `ann_min_rows` rows a query scans every vector (exact, and fast at that size); from there
-an IVF_HNSW_SQ index is built and kept up to date as days are added (see the README).
+an IVF_HNSW_SQ index is built and kept up to date as days are added (see docs/domains/search.md).
 """
 
 from __future__ import annotations
