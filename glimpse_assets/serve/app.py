@@ -1,5 +1,6 @@
-"""The FastAPI app: `/healthz` open to all, every router behind the API key and the rate limit
-but Twilio's webhooks (`sms_routes`), which are checked by Twilio's signature.
+"""The FastAPI app: `/healthz` and the API pages (`/docs`, `/redoc`, `/openapi.json` and their
+assets, see `api_docs`) open to all, every router behind the API key and the rate limit but
+Twilio's webhooks (`sms_routes`), which are checked by Twilio's signature.
 
 `create_app(settings, env=..., no_auth=..., routers=...)` builds it; `glimpse serve` runs it on
 uvicorn. A domain adds its routes as an `APIRouter` in `default_routers`; the guard and the
@@ -26,6 +27,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
 
+from glimpse_assets.serve.api_docs import OPENAPI_URL, install_api_docs
 from glimpse_assets.serve.auth import (
     GUARDED_RESPONSES,
     ApiKeyGuard,
@@ -47,10 +49,20 @@ from glimpse_assets.storage.object_store import (
     request_limits,
 )
 
-DESCRIPTION = """What the Glimpse assets stored, over HTTP. Every route but `/healthz` needs an
-API key in the `X-API-Key` header, and each key has a rate limit (429 with `Retry-After` past
-it). The service reads what Dagster stored and writes only to inboxes that sensors turn into
-runs; it never runs an asset."""
+SERVICE = """What the Glimpse assets stored, over HTTP. The service reads what Dagster stored and
+writes only to inboxes that sensors turn into runs; it never runs an asset."""
+
+DESCRIPTION = f"""{SERVICE}
+
+Every operation but `/healthz` and Twilio's webhooks (`/sms/*`, checked by Twilio's signature
+instead) needs an API key in the `X-API-Key` header, and each key has a rate limit (429 with
+`Retry-After` past it). The API pages (`/docs`, `/redoc`) and `/openapi.json` need no key; in
+`/docs`, Authorize takes one for "Try it out"."""
+
+NO_AUTH_DESCRIPTION = f"""{SERVICE}
+
+This service runs with `--no-auth`: no operation needs a key, and every caller shares one rate
+limit (429 with `Retry-After` past it)."""
 
 
 StorageStatus = Literal["ok", "unreachable", "read-only", "full"]
@@ -169,11 +181,13 @@ def create_app(
     app = FastAPI(
         title="Glimpse",
         version=metadata.version("glimpse_assets"),
-        description=DESCRIPTION,
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        description=NO_AUTH_DESCRIPTION if no_auth else DESCRIPTION,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # FastAPI's pages load from a CDN; install_api_docs serves its own
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
+    install_api_docs(app)
     install_error_handlers(app)
     app.add_middleware(ContentLengthLimit)
     probe = StorageProbe(storage.storage_uri)

@@ -1,4 +1,5 @@
-"""API keys and the per-key rate limit: the one guard in front of every route but `/healthz`.
+"""API keys and the per-key rate limit: the one guard in front of every route but `/healthz`, the
+API pages (`api_docs.PUBLIC_PATHS`) and Twilio's webhooks (signed by Twilio instead).
 
 A caller sends its key in the `X-API-Key` header. The key is compared with every configured key,
 each time, in constant time: what is compared are HMAC-SHA-256 digests under a key drawn when the
