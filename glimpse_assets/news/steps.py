@@ -4,12 +4,10 @@ Imported by the assets when they run, so that loading the code location loads no
 Pillow or scikit-learn.
 """
 
-import io
 from datetime import date
 
 import dagster as dg
 import pandas as pd
-from PIL import Image
 
 from glimpse_assets.llm.guardrails import ModerationVerdicts
 from glimpse_assets.metadata import image_preview, markdown_table
@@ -19,6 +17,7 @@ from glimpse_assets.news.image_prompt import image_prompt_request
 from glimpse_assets.news.sources import NewsSource
 from glimpse_assets.providers.base import ImageProvider, TextProvider, output_errors_fail
 from glimpse_assets.ranges import add_day_metadata
+from glimpse_assets.storage.formats import PngImage
 
 
 def fetch_news(context: dg.AssetExecutionContext, news_source: NewsSource, day: date):
@@ -84,19 +83,19 @@ def draw_image(
     prompt: str,
     force: bool,
     verdicts: ModerationVerdicts,
-) -> Image.Image:
+) -> PngImage:
     """The picture for `prompt`; a non-retryable Failure naming the categories, before any call,
     when moderation flagged this exact prompt in this run or any earlier one, whichever provider
-    draws it now."""
+    draws it now. The provider's PNG is what is stored and published, as it came (not encoded
+    again); the preview is made from the provider's pixels, or decodes the PNG (which checks it)."""
     verdicts.refuse_if_flagged(prompt)
     with output_errors_fail("the image"):
         result = image_provider.draw(context, prompt, force=force)
-    image = Image.open(io.BytesIO(result.png))
-    image.load()
+    image = PngImage(result.png, result.pixels)
     add_day_metadata(
         context,
         {
-            "preview": image_preview(image),
+            "preview": image_preview(image.image),
             "width": image.width,
             "height": image.height,
             "provider": result.provider,

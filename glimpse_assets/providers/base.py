@@ -48,6 +48,9 @@ class ImageResult:
     model: str
     method: str
     usage: dict[str, int] = field(default_factory=dict)
+    # The Pillow image `png` was encoded from, when the provider drew it here (offline): a
+    # preview is then made without decoding the PNG again.
+    pixels: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import io
+import math
 import random
 
 import numpy as np
@@ -22,10 +23,11 @@ def _colour(hue: float, saturation: float, value: float) -> tuple[int, int, int]
 
 
 def _gradient(size: int, top: tuple[int, ...], bottom: tuple[int, ...]) -> Image.Image:
+    """A vertical gradient: one column of colours, widened (each row is one colour)."""
     t = np.linspace(0.0, 1.0, size, dtype=np.float64)[:, None]
     rows = (1 - t) * np.array(top, dtype=np.float64) + t * np.array(bottom, dtype=np.float64)
-    pixels = np.repeat(rows[:, None, :], size, axis=1).round().astype(np.uint8)
-    return Image.fromarray(pixels, "RGB").convert("RGBA")
+    column = rows.round().astype(np.uint8)[:, None, :]
+    return Image.fromarray(column, "RGB").resize((size, size), Image.Resampling.NEAREST)
 
 
 def _hill(size: int, rng: random.Random, base: float, height: float) -> list[tuple[float, float]]:
@@ -61,18 +63,39 @@ def render_prompt_image(prompt: str, size: int = 1024) -> Image.Image:
         (sun_x - sun_r, sun_y - sun_r, sun_x + sun_r, sun_y + sun_r),
         fill=(*_colour(hue + 0.12, 0.6, 1.0), 230),
     )
-    image = Image.alpha_composite(image, glow.filter(ImageFilter.GaussianBlur(size / 200)))
+    lay_lights(image, glow, size / 200)
 
+    # Opaque hills drawn in turn, each over the last: what compositing opaque layers gives.
+    draw = ImageDraw.Draw(image)
     layers = rng.randint(3, 5)
     for layer in range(layers):
-        hills = Image.new("RGBA", (size, size), (0, 0, 0, 0))
         depth = (layer + 1) / layers
         colour = _colour(hue + 0.3 + 0.05 * layer, 0.35 + 0.3 * depth, 0.85 - 0.45 * depth)
-        ImageDraw.Draw(hills).polygon(
-            _hill(size, rng, 0.5 + 0.12 * layer, 0.12 - 0.015 * layer), fill=(*colour, 255)
-        )
-        image = Image.alpha_composite(image, hills)
-    return image.convert("RGB")
+        draw.polygon(_hill(size, rng, 0.5 + 0.12 * layer, 0.12 - 0.015 * layer), fill=colour)
+    return image
+
+
+def lay_lights(image: Image.Image, glow: Image.Image, radius: float) -> None:
+    """Blur `glow` and lay it over `image`, in place, within the box around the lights only.
+
+    Away from the lights the glow is fully transparent and stays so when blurred, and blurring
+    a box with a margin wider than the blur reaches gives the same pixels inside it as blurring
+    the whole picture (the blur sees the same transparent pixels beyond the lights either way);
+    so the work is the lights' box, not the whole picture."""
+    bounds = glow.getbbox()
+    if bounds is None:
+        return
+    margin = math.ceil(6 * radius) + 2
+    left, top, right, bottom = bounds
+    box = (
+        max(left - margin, 0),
+        max(top - margin, 0),
+        min(right + margin, image.width),
+        min(bottom + margin, image.height),
+    )
+    lit = image.crop(box).convert("RGBA")
+    lit.alpha_composite(glow.crop(box).filter(ImageFilter.GaussianBlur(radius)))
+    image.paste(lit.convert("RGB"), box[:2])
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -18,9 +18,11 @@ class OfflineImageProvider(ImageProvider):
     ) -> ImageResult:
         from glimpse_assets.providers.landscape import png_bytes, render_prompt_image
 
+        picture = render_prompt_image(prompt, self.size)
         return ImageResult(
-            png=png_bytes(render_prompt_image(prompt, self.size)),
+            png=png_bytes(picture),
             provider="offline",
             model="pillow-procedural",
             method=OFFLINE_IMAGE_METHOD,
+            pixels=picture,
         )

@@ -18,6 +18,7 @@ from glimpse_assets.publish.notifiers import Notifier
 from glimpse_assets.publish.publishers import Post, Publisher
 from glimpse_assets.ranges import add_day_metadata, for_each_day
 from glimpse_assets.storage.exactly_once import CLAIM_FIELDS, LEDGER_PREFIX, publish_once
+from glimpse_assets.storage.formats import PngImage
 from glimpse_assets.storage.records import JsonRecords
 from glimpse_assets.storage.resource import ObjectStoreResource
 
@@ -29,7 +30,10 @@ class SocialPostConfig(dg.Config):
     force: bool = Field(default=False, description="Post again although the day was posted.")
 
 
-def png_of(image: "Image.Image") -> bytes:
+def png_of(image: "PngImage | Image.Image") -> bytes:
+    """The picture's PNG bytes: a stored picture's as they were stored (no second encoding)."""
+    if isinstance(image, PngImage):
+        return image.png
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -98,7 +102,7 @@ def post_day(
     day: date,
     image_prompt: dict,
     news_digest: dict,
-    news_image: "Image.Image",
+    news_image: "PngImage | Image.Image",
     publisher: Publisher,
     notifier: Notifier,
     ledger: JsonRecords,

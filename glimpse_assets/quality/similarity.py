@@ -10,6 +10,8 @@ tokenizers, load when the first texts are compared, never at import.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,11 +21,33 @@ if TYPE_CHECKING:
 Embed = Callable[[list[str]], "np.ndarray"]
 
 
-def minilm_embed(texts: list[str]) -> np.ndarray:
-    """MiniLM vectors of `texts` (offline, deterministic; the model loads on first use)."""
-    from glimpse_assets.providers.minilm_embedder import encode
+MINILM_REMEMBERED = 4096  # texts whose vectors a process keeps (1.5 KB each)
+_minilm_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+_minilm_lock = threading.Lock()
 
-    return encode(list(texts))
+
+def minilm_embed(texts: list[str]) -> np.ndarray:
+    """MiniLM vectors of `texts` (offline, deterministic; the model loads on first use).
+
+    Each distinct text is embedded once per process: a day's checks hold many outputs to the
+    same sources (every anomaly summary to the day's news, weather and traffic), so most texts
+    come again. The model is deterministic, so a remembered vector is the one it would give."""
+    import numpy as np
+
+    from glimpse_assets.providers.minilm_embedder import DIMENSION, encode
+
+    texts = list(texts)
+    with _minilm_lock:
+        new = [t for t in dict.fromkeys(texts) if t not in _minilm_vectors]
+        if new:
+            for text, vector in zip(new, encode(new), strict=True):
+                _minilm_vectors[text] = vector
+        rows = [_minilm_vectors[t] for t in texts]
+        for text in texts:
+            _minilm_vectors.move_to_end(text)
+        while len(_minilm_vectors) > MINILM_REMEMBERED:
+            _minilm_vectors.popitem(last=False)
+    return np.stack(rows) if rows else np.zeros((0, DIMENSION), dtype=np.float32)
 
 
 def unit_rows(embed: Embed, texts: Sequence[str]) -> np.ndarray:

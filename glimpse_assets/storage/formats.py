@@ -1,6 +1,8 @@
 """How a value becomes bytes in storage, chosen by its type, readable without Dagster or pickle.
 
-DataFrames -> Parquet, Pillow images -> PNG, `HtmlDocument` -> HTML, text / dicts / lists -> JSON.
+DataFrames -> Parquet, Pillow images and `PngImage` -> PNG, `HtmlDocument` -> HTML, text / dicts /
+lists -> JSON. A PNG is read back as a `PngImage` (its bytes; pixels decoded when asked for), or
+as a Pillow image for an input annotated as one.
 
 pandas, pyarrow and Pillow load only when a value of theirs is encoded or decoded: a value cannot
 be a DataFrame or an image unless its library is already imported (see `_loaded`), so loading the
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +29,54 @@ class Format:
 
 class HtmlDocument(str):
     """A page meant for people: stored as .html, opened in any browser."""
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class PngImage:
+    """A picture with its PNG encoding, kept together: stored, published and previewed from the
+    same bytes, encoded once (a 1024x1024 PNG takes 0.1 s to encode), and decoded only when its
+    pixels are asked for. Its size is read from the PNG header."""
+
+    format = "PNG"
+
+    def __init__(self, png: bytes, image: Any = None) -> None:
+        # The header: the signature, then the IHDR chunk (length 13) with width and height.
+        if len(png) < 24 or not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
+            raise ValueError("not a PNG image: its first bytes are not a PNG signature and header")
+        self.png = bytes(png)
+        self.size: tuple[int, int] = struct.unpack(">II", png[16:24])
+        self._image = image
+
+    @classmethod
+    def of(cls, image: Any) -> PngImage:
+        """`image` (a Pillow image) encoded as PNG, keeping the pixels it was encoded from."""
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return cls(buffer.getvalue(), image)
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    @property
+    def image(self) -> Any:
+        """The pixels as a Pillow image, decoded (and so checked) the first time."""
+        if self._image is None:
+            from PIL import Image
+
+            image = Image.open(io.BytesIO(self.png))
+            image.load()
+            self._image = image
+        return self._image
+
+    def __repr__(self) -> str:
+        return f"PngImage({self.width}x{self.height}, {len(self.png)} bytes)"
 
 
 PARQUET = Format("parquet", "application/vnd.apache.parquet")
@@ -53,10 +104,16 @@ def is_image(value: Any) -> bool:
     return image is not None and isinstance(value, image)
 
 
+def is_image_type(typing_type: Any) -> bool:
+    """Whether an annotation asks for a Pillow image (Pillow already imported, as it must be)."""
+    image = _loaded("PIL.Image", "Image")
+    return image is not None and isinstance(typing_type, type) and issubclass(typing_type, image)
+
+
 def format_for_value(value: Any) -> Format:
     if is_dataframe(value):
         return PARQUET
-    if is_image(value):
+    if is_image(value) or isinstance(value, PngImage):
         return PNG
     if isinstance(value, HtmlDocument):
         return HTML
@@ -81,10 +138,10 @@ def format_for_type(typing_type: Any) -> Format | None:
         typing_type = origin if isinstance(origin, type) else None
     if typing_type is None:
         return None
-    frame, image = _loaded("pandas", "DataFrame"), _loaded("PIL.Image", "Image")
+    frame = _loaded("pandas", "DataFrame")
     if frame is not None and issubclass(typing_type, frame):
         return PARQUET
-    if image is not None and issubclass(typing_type, image):
+    if is_image_type(typing_type) or issubclass(typing_type, PngImage):
         return PNG
     if issubclass(typing_type, HtmlDocument):
         return HTML
@@ -108,9 +165,7 @@ def encode(value: Any, fmt: Format) -> bytes:
         value.to_parquet(buffer, engine="pyarrow")
         return buffer.getvalue()
     if fmt is PNG:
-        buffer = io.BytesIO()
-        value.save(buffer, format="PNG")
-        return buffer.getvalue()
+        return value.png if isinstance(value, PngImage) else PngImage.of(value).png
     if fmt is HTML:
         return value.encode("utf-8")
     text = json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default)
@@ -123,11 +178,7 @@ def decode(data: bytes, fmt: Format) -> Any:
 
         return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
     if fmt is PNG:
-        from PIL import Image
-
-        image = Image.open(io.BytesIO(data))
-        image.load()
-        return image
+        return PngImage(data)
     if fmt is HTML:
         return HtmlDocument(data.decode("utf-8"))
     return json.loads(data.decode("utf-8"))

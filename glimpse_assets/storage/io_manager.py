@@ -251,8 +251,11 @@ class GlimpseIOManager(dg.ConfigurableIOManager):
             )
             # An input annotated `dict` gets a plain dict, read up front; any other, on demand.
             return dict(stored) if wants_dict(context) else stored
-        declared = declared or formats.format_for_type(context.dagster_type.typing_type)
-        return self._load_one(asset_key, keys[0], declared)
+        typing_type = context.dagster_type.typing_type
+        value = self._load_one(asset_key, keys[0], declared or formats.format_for_type(typing_type))
+        if isinstance(value, formats.PngImage) and formats.is_image_type(typing_type):
+            return value.image  # an input annotated as a Pillow image gets one
+        return value
 
     def _is_stored(
         self, asset_key: dg.AssetKey, partition_key: str, declared: formats.Format | None
