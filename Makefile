@@ -30,17 +30,22 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# `make run DAY=2026-11-01` for another day, `make run DAYS=2026-11-01..2026-11-07` for a range.
+# `make run DAY=2026-11-01` for another day, `make run DAYS=2026-11-01..2026-11-07` for a range
+# (one or the other: both is an error).
 run: install $(DAGSTER_HOME)/dagster.yaml  ## materialise every asset for the last complete day
+	$(if $(and $(DAY),$(DAYS)),$(error make run takes DAY (one day) or DAYS (a range), not both))
 	$(BIN)/python -m glimpse_assets.run $(if $(DAY),--day $(DAY)) $(if $(DAYS),--days $(DAYS))
 
 checks: install $(DAGSTER_HOME)/dagster.yaml  ## re-run the checks of a day on what is stored (DAY=...)
-	$(BIN)/python -m glimpse_assets.run --checks $(if $(DAY),--day $(DAY))
+	$(if $(and $(DAY),$(DAYS)),$(error make checks takes DAY (one day) or DAYS (a range), not both))
+	$(BIN)/python -m glimpse_assets.run --checks $(if $(DAY),--day $(DAY)) $(if $(DAYS),--days $(DAYS))
 
 # Tests run in a random order (pytest-randomly prints the seed first): `.venv/bin/pytest
-# --randomly-seed=N` repeats an order, `-p no:randomly` keeps the files' order.
+# --randomly-seed=N` repeats an order, `-p no:randomly` keeps the files' order. They run on one
+# worker process per core (pytest-xdist; `make test WORKERS=1` for one process): many of them
+# wait on servers and subprocesses, so two workers on two cores take about 12 minutes, not 20.
 test: install-dev  ## the whole pytest suite
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(or $(WORKERS),auto) $(ARGS)
 
 # The inner loop, under 3 minutes on 2 cores: all but the tests marked slow, process (they start
 # glimpse serve, a dagster daemon, webserver or CLI, SeaweedFS, Chromium or worker processes) and
@@ -52,15 +57,15 @@ test-fast: install-dev  ## the suite without its slow, process and deploy tests 
 # the repo root, Dagster warns that the repo-root dagster.yaml (the template copied into
 # DAGSTER_HOME) is not the instance's. A relative GLIMPSE_STORAGE_URI (the default included) is
 # made absolute from the repo root for that reason, so make run and make ui share one storage.
-ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI (and its daemon) on http://127.0.0.1:3000
+ui: install $(DAGSTER_HOME)/dagster.yaml  ## the Dagster UI (and its daemon) on http://127.0.0.1:3000 (PORT=...)
 	storage="$${GLIMPSE_STORAGE_URI:-.glimpse/storage}"; \
 	case "$$storage" in s3://*|/*) ;; *) storage="$(CURDIR)/$$storage" ;; esac; \
 	cd $(DAGSTER_HOME) && GLIMPSE_STORAGE_URI="$$storage" VIRTUAL_ENV=$(CURDIR)/$(VENV) \
-		$(CURDIR)/$(BIN)/dg dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p 3000
+		$(CURDIR)/$(BIN)/dg dev -w $(CURDIR)/workspace.yaml -h 127.0.0.1 -p $(or $(PORT),3000)
 
 # `make serve ARGS=--no-auth` for local use without keys; GLIMPSE_API_KEYS otherwise.
-serve: install  ## the HTTP API (glimpse serve) on http://127.0.0.1:8080, OpenAPI at /docs
-	$(BIN)/glimpse serve $(ARGS)
+serve: install  ## the HTTP API (glimpse serve) on http://127.0.0.1:8080 (PORT=...), OpenAPI at /docs
+	$(BIN)/glimpse serve $(if $(PORT),--port $(PORT)) $(ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from glimpse_assets.dagster_compat import run_event_records, step_asset_metadata
+from glimpse_assets.skipped_checks import NothingToCheck, skip_message
 from glimpse_assets.storage.io_manager import GlimpseIOManager, StoredDays
 
 if TYPE_CHECKING:
@@ -297,9 +298,9 @@ def _record_day(context: dg.AssetExecutionContext, day: str, storage: Mapping[st
 
 def check_each_day(
     context: dg.AssetCheckExecutionContext,
-    check: Callable[..., dg.AssetCheckResult],
+    check: Callable[..., dg.AssetCheckResult | NothingToCheck],
     **inputs: Any,
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     """Evaluate a one-day check for every day of the run.
 
     A one-day run returns that day's result. A range run records each day's evaluation under its
@@ -307,21 +308,35 @@ def check_each_day(
     checked asset was not stored for in this run, and returns one result for the range that
     passes only if every day checked passed and names the days that did not.
 
+    A day the check has nothing to look at (`NothingToCheck`, for a check declared with
+    `asset_defaults.skippable_daily_check`) records no evaluation, so Dagster shows it skipped,
+    and logs why in one line (`skipped_checks.skip_message`); a range of such days only returns
+    `NothingToCheck` too.
+
     A blocking check that fails some days of a range but not all fails those days only: the
     range's result is then a warning (an ERROR would stop every day downstream), and the steps
     downstream skip the failed days (`blocked_days`). If every day checked fails, the result is
     the failure itself, and nothing downstream runs, as for one day.
     """
     days = run_days(context)
-    if len(days) == 1:
-        return check(days[0], **inputs)
     spec = next(iter(context.check_specs))
+    if len(days) == 1:
+        result = check(days[0], **inputs)
+        if isinstance(result, NothingToCheck):
+            _say_skipped(spec, days[0], result, context)
+        return result
     op_context = context.op_execution_context
     skipped = blocked_days(op_context, upstream_of_check(spec), days, by_checks=False)
-    checked = [day for day in days if day not in skipped]
+    checked: list[str] = []
+    nothing: dict[str, str] = {}
     failed: list[tuple[str, dg.AssetCheckResult]] = []
-    for day in checked:
+    for day in [day for day in days if day not in skipped]:
         result = check(day, **inputs_of_day(inputs, day))
+        if isinstance(result, NothingToCheck):
+            _say_skipped(spec, day, result, context)
+            nothing[day] = result.reason
+            continue
+        checked.append(day)
         op_context.log_event(
             dg.AssetCheckEvaluation(
                 asset_key=spec.asset_key,
@@ -336,7 +351,23 @@ def check_each_day(
         )
         if not result.passed:
             failed.append((day, result))
-    return _range_result(spec, days, checked, failed, skipped)
+    if nothing and not checked:
+        return NothingToCheck(named_days({**nothing, **skipped}))
+    result = _range_result(spec, days, checked, failed, skipped)
+    if not nothing:
+        return result
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        severity=result.severity,
+        description=f"{result.description}; nothing to check: {named_days(nothing)}",
+        metadata={**result.metadata, "days_nothing_to_check": len(nothing)},
+    )
+
+
+def _say_skipped(spec: dg.AssetCheckSpec, day: str, nothing: NothingToCheck, context: Any) -> None:
+    if spec.blocking:  # it would skip what waits for it (asset_defaults.daily_asset_check)
+        raise TypeError(f"{spec.name} is blocking: it must pass or fail for {day}, not skip")
+    context.log.info(skip_message(spec.name, day, nothing.reason))
 
 
 def _range_result(

@@ -3,34 +3,38 @@
 on what is stored.
 
 Runs go into the Dagster instance at DAGSTER_HOME, so `make ui` shows them afterwards. Dagster's
-own log lines stay in the UI; the terminal gets one line per output and, on a failure, one line
-that says what failed and why, first.
+own log lines stay in the UI; the terminal gets one line per output, one per check and day
+(passed, FAILED or skipped, with why), and, on a failure, one line that says what failed and
+why, first. `--checks` on a day a domain has nothing stored says so, one line per domain, and
+exits with 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from datetime import date
 
 import dagster as dg
 
 from glimpse_assets.settings import ConfigurationError
+from glimpse_assets.skipped_checks import skips_in_run
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
-def domain_jobs(definitions: dg.Definitions, checks: bool) -> list[str]:
-    """Each domain's `<domain>_job` (or `<domain>_checks_job`), in `DOMAINS` order: a new
+def domain_jobs(definitions: dg.Definitions, checks: bool) -> list[tuple[str, str]]:
+    """(domain, its `<domain>_job` or `<domain>_checks_job`), in `DOMAINS` order: a new
     domain's jobs run with `make run` without a line here. (publish's asset runs in news_job.)"""
     from glimpse_assets.definitions import DOMAINS
 
     repository = definitions.get_repository_def()
-    names = [f"{domain}_checks_job" if checks else f"{domain}_job" for domain in DOMAINS]
-    return [name for name in names if repository.has_job(name)]
+    jobs = [(d, f"{d}_checks_job" if checks else f"{d}_job") for d in DOMAINS]
+    return [(domain, name) for domain, name in jobs if repository.has_job(name)]
 
 
 class DaysError(ValueError):
@@ -49,14 +53,27 @@ def _instance() -> tuple[dg.DagsterInstance, str | None]:
 
 
 def root_cause(error) -> str:
-    """The first error below Dagster's wrappers: a StorageError or an API's message."""
+    """The first error below Dagster's wrappers, in one line: a StorageError's or an API's
+    message, after the error's class name (not its module path)."""
     while (error.cls_name or "").startswith("Dagster") and error.cause is not None:
         error = error.cause
     lines = [line for line in error.message.strip().splitlines() if line.strip()]
-    return lines[0] if lines else error.cls_name or "unknown error"
+    if not lines:
+        return error.cls_name or "unknown error"
+    # "glimpse_assets.storage.object_store.StorageError: ..." -> "StorageError: ..."
+    return re.sub(r"^(?:[A-Za-z_][\w]*\.)+(?=[A-Za-z_]\w*: )", "", lines[0])
 
 
-def report(result: dg.ExecuteInProcessResult, one_day: bool) -> list[str]:
+# What a one-day run prints under an output, from its metadata: the caption posted.
+SHOWN_METADATA = {"social_post": ("caption_text", "caption")}
+
+
+def report(
+    result: dg.ExecuteInProcessResult, one_day: bool, instance: dg.DagsterInstance | None = None
+) -> list[str]:
+    """One line per output stored, then one per check and day: passed, FAILED (with why) or
+    skipped (with why: nothing to look at, read from the run's log when `instance` is given).
+    A range labels each line with its day."""
     lines, seen = [], set()
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
@@ -65,14 +82,50 @@ def report(result: dg.ExecuteInProcessResult, one_day: bool) -> list[str]:
         seen.add((event.asset_key, materialization.partition))
         uri = materialization.metadata.get("uri")
         day = "" if one_day else f" {materialization.partition}"
-        lines.append(f"  {event.asset_key.to_user_string():<18}{day} {uri.value if uri else '-'}")
-        if one_day and "prompt" in materialization.metadata:
-            lines.append(f"\n  prompt: {materialization.metadata['prompt'].value}\n")
-    for evaluation in result.get_asset_check_evaluations():
+        name = event.asset_key.to_user_string()
+        lines.append(f"  {name:<18}{day} {uri.value if uri else '-'}")
+        shown = SHOWN_METADATA.get(name)
+        if one_day and shown and shown[0] in materialization.metadata:
+            lines.append(f"\n  {shown[1]}: {materialization.metadata[shown[0]].value}\n")
+    evaluations = result.get_asset_check_evaluations()
+    by_day = {e.check_name for e in evaluations if e.partition is not None}
+    skips = skips_in_run(instance, result.run_id) if instance is not None else []
+    by_day |= {check_name for check_name, _, _ in skips}
+    for evaluation in evaluations:
+        # A range records each day's result and one for the whole range: the days are shown.
+        if not one_day and evaluation.partition is None and evaluation.check_name in by_day:
+            continue
         status = "passed" if evaluation.passed else "FAILED"
         detail = f": {evaluation.description}" if not evaluation.passed else ""
-        lines.append(f"  check {evaluation.check_name:<32} {status}{detail}")
+        day = "" if one_day else f" {evaluation.partition or 'range'}"
+        lines.append(f"  check {evaluation.check_name:<34}{day} {status}{detail}")
+    for check_name, skipped_day, reason in skips:
+        day = "" if one_day else f" {skipped_day}"
+        lines.append(f"  check {check_name:<34}{day} skipped: {reason}")
     return lines
+
+
+def nothing_stored(definitions: dg.Definitions, job: dg.JobDefinition, days: list[str]) -> bool:
+    """Whether none of the assets a checks job checks has an object stored for any of `days`
+    (the IO manager's layout: `<asset key path>/<day>.<format>`)."""
+    from glimpse_assets.storage.formats import ALL_FORMATS
+    from glimpse_assets.storage.io_manager import GlimpseIOManager, object_stem
+    from glimpse_assets.storage.object_store import StorageError
+
+    manager = definitions.resources.get("io_manager")
+    if not isinstance(manager, GlimpseIOManager):
+        return False  # another IO manager: let the checks say what they find
+    store = manager.store
+    checked = {key.asset_key for key in job.asset_layer.asset_graph.asset_check_keys}
+    try:
+        return not any(
+            store.exists(f"{object_stem(key, day)}.{fmt.extension}")
+            for key in checked
+            for day in days
+            for fmt in ALL_FORMATS
+        )
+    except StorageError:
+        return False  # storage unreachable: the checks' own failures say so, one line each
 
 
 def failures(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -120,6 +173,9 @@ def main(argv: list[str] | None = None, definitions: dg.Definitions | None = Non
     )
     parser.add_argument("--checks", action="store_true", help="only the checks, on what is stored")
     args = parser.parse_args(argv)
+    if args.day and args.days:
+        print("make run failed: give --day (one day) or --days (a range), not both")
+        return 2
     try:
         if definitions is None:
             from glimpse_assets.definitions import defs
@@ -133,14 +189,20 @@ def main(argv: list[str] | None = None, definitions: dg.Definitions | None = Non
         return 2
     instance, notice = _instance()
     if first == last:
-        when, run_tags = first, {"dagster/partition": first}
+        when, arg, run_tags = first, f"DAY={first}", {"dagster/partition": first}
     else:
-        when, run_tags = f"{first}..{last}", {RANGE_START_TAG: first, RANGE_END_TAG: last}
+        when, arg = f"{first}..{last}", f"DAYS={first}..{last}"
+        run_tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
     problems: list[str] = []
     done: set[dg.AssetKey] = set()
     outputs: list[str] = []
-    for job_name in domain_jobs(definitions, checks=args.checks):
+    missing: list[str] = []
+    days = daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
+    for domain, job_name in domain_jobs(definitions, checks=args.checks):
         job = definitions.resolve_job_def(job_name)
+        if args.checks and nothing_stored(definitions, job, days):
+            missing.append(f"{domain}: nothing stored for {when}; run `make run {arg}` first")
+            continue
         # Each asset runs once, even where two jobs would both select it.
         todo = sorted(set(job.asset_layer.executable_asset_keys) - done)
         result = job.execute_in_process(
@@ -151,17 +213,22 @@ def main(argv: list[str] | None = None, definitions: dg.Definitions | None = Non
             run_config=QUIET,
         )
         done.update(e.asset_key for e in result.get_asset_materialization_events())
-        outputs += [f"{job_name} for {when}:", *report(result, first == last)]
+        outputs += [f"{job_name} for {when}:", *report(result, first == last, instance)]
         problems += [f"{job_name} for {when}: {line}" for line in failures(result)]
     if problems:
         print(f"make run failed: {problems[0]}")
         print("\n".join(problems[1:]))
         print()
+    if missing:
+        print("\n".join(missing))
+        if not outputs:
+            return 2
+        print()
     print("\n".join(outputs))
     if notice:
         print(f"\n{notice}")
     print("\nSee the lineage and every run in the Dagster UI: make ui")
-    return 1 if problems else 0
+    return 1 if problems else 2 if missing else 0
 
 
 if __name__ == "__main__":

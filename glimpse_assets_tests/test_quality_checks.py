@@ -1,10 +1,11 @@
 """Quality, measured daily (issue 24): the quality checks wired into the code location, run on a
 sample day offline through the domains' own jobs, each recording one result for the day with its
 numeric scores in the metadata (so the UI plots them per partition), as a warning; a check with
-nothing to look at says it skipped; and the checks fail where they should: a worse chunking of
-the day's index (titles only), a day of two identical stories, a caption that is an image
-prompt, a prompt about another day's news. The optional judge grades summaries through the
-local OpenAI double, capped per day, and is skipped (and says so) offline or when it fails."""
+nothing to look at is skipped (no result: Dagster shows it skipped, the run's log says why); and
+the checks fail where they should: a worse chunking of the day's index (titles only), a day of
+two identical stories, a caption that is an image prompt, a prompt about another day's news. The
+optional judge grades summaries through the local OpenAI double, capped per day, and is skipped
+(and says so) offline or when it fails."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from glimpse_assets.definitions import build_definitions
 from glimpse_assets.quality.judge import JUDGE_RESPONSE_FORMAT
 from glimpse_assets.quality.retrieval import MRR_THRESHOLD, RECALL_THRESHOLD
+from glimpse_assets.skipped_checks import NothingToCheck, skips_in_run
 from glimpse_assets_tests.support.fake_openai import CHAT, answer
 
 pytestmark = pytest.mark.slow
@@ -229,11 +231,13 @@ def test_a_prompt_about_other_news_fails(sample):
 # -- nothing to look at: skipped, never a plain pass -----------------------------------------
 
 
-def test_a_check_with_nothing_to_look_at_says_it_skipped(sample):
+def test_a_check_with_nothing_to_look_at_is_nothing_to_check(sample):
     from glimpse_assets.providers.minilm_embedder import MiniLMEmbedder
+    from glimpse_assets.publish.quality import caption_check
     from glimpse_assets.rides.quality import summaries_quality_check
     from glimpse_assets.search.quality import retrieval_check
     from glimpse_assets.search.reader import SearchIndex
+    from glimpse_assets.search.steps import main_story_check
     from glimpse_assets.storage.object_store import open_object_store
     from glimpse_assets.stories.quality import variety_check
 
@@ -249,6 +253,7 @@ def test_a_check_with_nothing_to_look_at_says_it_skipped(sample):
     store.put(f"raw_news/{other_day}.parquet", buffer.getvalue())
     clustered = stored_frame(sample, f"clustered_rides/{DAY}.parquet")
     one_story = stored_frame(sample, f"activity_stories/{DAY}.parquet").head(1)
+    digest_key = f"news_digest/{DAY}.json"
 
     results = {
         "no raw_news": retrieval_check("2026-11-06", store, embedder, index),
@@ -257,17 +262,55 @@ def test_a_check_with_nothing_to_look_at_says_it_skipped(sample):
             None, DAY, stored_frame(sample, f"anomaly_summaries/{DAY}.parquet").head(0), clustered
         ),
         "one story": variety_check(DAY, one_story),
+        "no caption": caption_check(DAY, {"caption_text": ""}, stored_json(sample, digest_key)),
+        "no news": main_story_check("2026-11-06", store, embedder, index),
     }
     for why, result in results.items():
-        metadata = values(result)
-        assert result.passed, why  # nothing failed...
-        assert result.description.startswith("skipped"), why  # ...and it says so
-        assert metadata["quality_status"] == "skipped", why
-        assert not any(
-            isinstance(value, float) for key, value in metadata.items() if "threshold" not in key
-        ), why  # no made-up value: a gap in the plots
-    assert "is in the labelled query set" in results["other news"].description
-    assert "no anomalous ride" in results["no anomalies"].description
+        # No result, so no "passed" and no made-up value (a gap in the plots): a reason.
+        assert isinstance(result, NothingToCheck), why
+    assert "is in the labelled query set" in results["other news"].reason
+    assert "no anomalous ride" in results["no anomalies"].reason
+    assert "no main story to look for" in results["no news"].reason
+    assert "caption_text" in results["no caption"].reason
+
+
+def test_a_day_with_nothing_to_look_at_is_skipped_in_dagster_and_says_why(sample):
+    """One activity and its story stored for the day: activity_stories_vary records no result,
+    so the day's check stays planned in a run that succeeded (the UI's "skipped"), and the run's
+    log says why."""
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus,
+    )
+
+    keys = ("activity_stories", "strava_activities")
+    paths = [sample["root"] / f"{key}/{DAY}.parquet" for key in keys]
+    originals = [path.read_bytes() for path in paths]
+    for path, original in zip(paths, originals, strict=True):
+        buffer = io.BytesIO()
+        pd.read_parquet(io.BytesIO(original)).head(1).to_parquet(buffer)
+        path.write_bytes(buffer.getvalue())
+    try:
+        result = run_job(sample, "stories_checks_job")
+    finally:
+        for path, original in zip(paths, originals, strict=True):
+            path.write_bytes(original)
+
+    assert result.success
+    evaluated = {evaluation.check_name for evaluation in result.get_asset_check_evaluations()}
+    assert "activity_stories_vary" not in evaluated
+    assert evaluation_of(result, "activity_stories_use_real_numbers").passed
+    instance = sample["instance"]
+    key = dg.AssetCheckKey(dg.AssetKey("activity_stories"), "activity_stories_vary")
+    (record,) = [
+        record
+        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=20)
+        if record.run_id == result.run_id
+    ]
+    assert (record.partition, record.status) == (DAY, AssetCheckExecutionRecordStatus.PLANNED)
+    (skip,) = skips_in_run(instance, result.run_id)
+    assert skip[:2] == ("activity_stories_vary", DAY)
+    why = "1 non-empty text(s): no pair to compare"
+    assert skip[2] == f"the 1 stories of {DAY}, pair by pair: {why}"
 
 
 # -- the optional judge, through the local OpenAI double -----------------------------------------

@@ -10,6 +10,7 @@ import pytest
 
 from glimpse_assets.quality.checks import check_result
 from glimpse_assets.quality.score import Score, combined_metadata, plain
+from glimpse_assets.skipped_checks import NothingToCheck
 
 
 def test_higher_and_lower_is_better_decide_passed():
@@ -78,13 +79,25 @@ def test_check_result_passes_when_every_measured_score_does():
     assert bad.metadata["quality_status"].value == "failed"
 
 
-def test_check_result_of_nothing_measured_says_skipped():
-    result = check_result(Score.skipped("recall_at_5", "no labelled query for the day"))
-    assert result.passed and result.description.startswith("skipped")
-    assert result.metadata["quality_status"].value == "skipped"
-    assert "recall_at_5" not in result.metadata
+def test_check_result_of_nothing_measured_is_nothing_to_check_not_a_pass():
+    result = check_result(
+        Score.skipped("recall_at_5", "no labelled query for the day"),
+        Score.skipped("mrr", "no labelled query for the day"),
+        measured="0 labelled queries of 2026-11-04",
+    )
+    # No result at all (the day's check is skipped), and the reason, said once.
+    reason = "0 labelled queries of 2026-11-04: no labelled query for the day"
+    assert result == NothingToCheck(reason)
     with pytest.raises(ValueError):
         check_result()
+
+
+def test_check_result_with_a_score_measured_says_which_were_skipped():
+    result = check_result(
+        Score.measured("grounded_share_mean", 1.0, 0.9), Score.skipped("judge", "offline")
+    )
+    assert result.passed and result.metadata["quality_status"].value == "passed"
+    assert "judge skipped: offline" in result.description
 
 
 @pytest.mark.slow

@@ -42,12 +42,14 @@ def test_run_materialises_every_asset_of_the_day_once_and_prints_where_they_are(
         "strava_activities": storage / "strava_activities" / "2026-03-01.parquet",
         "activity_stories": storage / "activity_stories" / "2026-03-01.parquet",
         "sms_digest": storage / "sms_digest" / "2026-03-01.json",
+        "answers_given": storage / "answers_given" / "2026-03-01.parquet",
     }
     for name, path in expected.items():
         assert path.is_file(), name
         assert out.count(str(path)) == 1, f"{name} printed (so materialised) exactly once"
-    assert "prompt: An editorial illustration" in out
-    assert out.count("passed") == 13  # 8, and 5 quality checks
+    assert "caption: " in out  # the caption posted, not the image prompt
+    assert "prompt: " not in out
+    assert out.count(" passed") == 13  # 8, and 5 quality checks
 
 
 @pytest.mark.slow
@@ -60,9 +62,8 @@ def test_run_reports_the_storage_error_not_dagsters_wrapper(tmp_path, monkeypatc
     assert main(["--day", "2026-03-01"], definitions) == 1
 
     out = capsys.readouterr().out
-    assert (
-        "step raw_news failed: glimpse_assets.storage.object_store.StorageUnavailableError" in out
-    )
+    assert "step raw_news failed: StorageUnavailableError: " in out  # its class, not its module
+    assert "glimpse_assets." not in out
     assert "s3://no-such-bucket/glimpse/raw_news/2026-03-01.parquet" in out
     lines = out.splitlines()
     assert lines[0].startswith("make run failed: news_job for 2026-03-01: step raw_news failed:")
@@ -163,6 +164,14 @@ def test_a_range_runs_once_per_job_and_stores_every_day(tmp_path, monkeypatch, c
         assert (storage / "social_post" / f"{day}.json").is_file()
     out = capsys.readouterr().out
     assert out.count("news_job for 2026-03-01..2026-03-03:") == 1
+    # Each check once a day, labelled with its day; the whole range's result is not repeated.
+    lines = [line.split() for line in out.splitlines() if line.startswith("  check ")]
+    checked = {(words[1], words[2]) for words in lines}
+    assert len(checked) == len(lines)
+    for day in ("2026-03-01", "2026-03-02", "2026-03-03"):
+        assert ("raw_news_has_articles", day) in checked
+        assert ("search_index_finds_the_main_story", day) in checked
+    assert {words[2] for words in lines} == {"2026-03-01", "2026-03-02", "2026-03-03"}
 
 
 @pytest.mark.slow
@@ -179,5 +188,29 @@ def test_checks_rerun_for_a_day_on_what_is_stored(tmp_path, monkeypatch, capsys)
     assert main(["--checks", "--day", "2026-03-01"], definitions) == 0
 
     out = capsys.readouterr().out
-    assert out.count("passed") == 13  # 8, and 5 quality checks
+    assert out.count(" passed") == 13  # 8, and 5 quality checks
     assert {path: path.stat().st_mtime_ns for path in storage.rglob("*.parquet")} == before
+
+
+def test_checks_on_a_day_never_run_say_nothing_is_stored_one_line_per_domain(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    storage = tmp_path / "storage"
+    definitions = build_definitions({"GLIMPSE_STORAGE_URI": str(storage)})
+
+    assert main(["--checks", "--day", "2026-03-01"], definitions) == 2
+
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        f"{domain}: nothing stored for 2026-03-01; run `make run DAY=2026-03-01` first"
+        for domain in ("news", "publish", "rides", "search", "stories", "sms")
+    ]
+    assert not storage.exists() or not any(storage.rglob("*"))  # nothing was run, or stored
+
+
+def test_day_and_days_together_are_one_line(capsys):
+    assert main(["--day", "2026-03-01", "--days", "2026-03-01..2026-03-02"], None) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        "make run failed: give --day (one day) or --days (a range), not both"
+    ]

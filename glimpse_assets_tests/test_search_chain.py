@@ -14,6 +14,7 @@ import pytest
 
 from glimpse_assets.news.assets import raw_news
 from glimpse_assets.search.inbox import IngestedDocument, ingest_document
+from glimpse_assets.skipped_checks import skips_in_run
 from glimpse_assets_tests.support.search import index_table, materialisation_metadata, run_search
 from glimpse_assets_tests.support.stores import search_resources_at
 
@@ -118,7 +119,8 @@ def test_an_ingested_document_is_indexed_for_the_day_it_was_received(tmp_path):
     assert ingest_document(store, document, received)[1] is True
     assert ingest_document(store, document, received)[1] is False  # the same document once
 
-    result = run_search(resources, day)  # no raw_news stored for the day: documents only
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_search(resources, day, instance)  # no raw_news stored: documents only
     assert result.success
     chunks = stored_frame(resources, f"article_chunks/{day}.parquet")
     assert len(chunks) > 1 and set(chunks["source"]) == {"ingested"}
@@ -127,5 +129,8 @@ def test_an_ingested_document_is_indexed_for_the_day_it_was_received(tmp_path):
     indexed = index_table(storage_uri)
     assert set(indexed["id"]) == set(chunks["id"])
     assert set(indexed["day"]) == {day}
-    (check,) = result.get_asset_check_evaluations()
-    assert check.passed and "no news stored" in check.description
+    # The main-story check has no news to look at: planned, run, no result (skipped, not passed).
+    assert result.get_asset_check_evaluations() == []
+    ((check, skipped_day, why),) = skips_in_run(instance, result.run_id)
+    assert (check, skipped_day) == ("search_index_finds_the_main_story", day)
+    assert "no news stored" in why

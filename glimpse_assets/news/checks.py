@@ -9,10 +9,13 @@ from glimpse_assets.news.assets import image_prompt, news_digest, news_image, ra
 from glimpse_assets.news.image_prompt import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS
 from glimpse_assets.providers.base import ImageProvider
 from glimpse_assets.ranges import check_each_day
+from glimpse_assets.skipped_checks import NothingToCheck
 
 if TYPE_CHECKING:
     import pandas as pd
     from PIL import Image
+
+    from glimpse_assets.storage.formats import PngImage
 
 MIN_IMAGE_SIDE = 512
 
@@ -76,8 +79,8 @@ def news_image_is_valid_png(
 ) -> dg.AssetCheckResult:
     """The stored object decodes as a PNG of the provider's size, at least 512 pixels a side."""
 
-    def png_check(day: str, news_image: "Image.Image") -> dg.AssetCheckResult:
-        return image_check(news_image, image_provider.size)
+    def png_check(day: str, news_image: "PngImage") -> dg.AssetCheckResult:
+        return image_check(news_image.image, image_provider.size)  # decoding it checks the data
 
     return check_each_day(context, png_check, news_image=news_image)
 
@@ -105,10 +108,11 @@ def image_check(news_image: "Image.Image", size: int) -> dg.AssetCheckResult:
 )
 def image_prompt_agrees_with_digest(
     context: dg.AssetCheckExecutionContext, image_prompt, news_digest
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     """Prompt quality, measured daily: the MiniLM cosine similarity of the image prompt and the
     digest's main story (title and description; the offline prompt's fixed style sentence left
-    out), wanted >= 0.35, and the prompt's rules (20 to 80 words). A warning below."""
+    out), wanted >= 0.35, and the prompt's rules (20 to 80 words). A warning below; skipped
+    when the prompt or the main story is empty."""
     from glimpse_assets.news.quality import prompt_agreement_check
 
     return check_each_day(

@@ -1,9 +1,9 @@
 """The day's articles combined into one bounded input for the text provider.
 
-Ranking (deterministic, documented in docs/domains/news.md): the main story is the most *central* one,
-the article whose TF-IDF vector (title + description, English stop words removed) has the highest
-summed cosine similarity to the day's other articles: the story the day talks about most. Ties
-are broken by: has an image, longer description, earlier publication, then id.
+Ranking (deterministic, documented in docs/domains/news.md): the main story is the most
+*central* one, the article whose TF-IDF vector (title + description, English stop words removed)
+has the highest summed cosine similarity to the day's other articles: the story the day talks
+about most. Ties are broken by: has an image, longer description, earlier publication, then id.
 
 The TF-IDF vectors are scikit-learn's with its defaults, computed by `providers.tfidf` (numpy):
 importing scikit-learn cost more than this whole step (see that module).

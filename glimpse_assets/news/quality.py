@@ -18,6 +18,7 @@ from glimpse_assets.news.image_prompt import PROMPT_MAX_WORDS, PROMPT_MIN_WORDS,
 from glimpse_assets.quality.agreement import AGREEMENT_THRESHOLD, agreement
 from glimpse_assets.quality.checks import check_result
 from glimpse_assets.quality.similarity import minilm_embed
+from glimpse_assets.skipped_checks import NothingToCheck
 
 PROMPT_SCORE = "prompt_digest_similarity"
 
@@ -32,7 +33,7 @@ def main_story_text(digest: dict[str, Any]) -> str:
 
 def prompt_agreement_check(
     day: str, image_prompt: dict[str, Any], news_digest: dict[str, Any]
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     score = agreement(
         str(image_prompt.get("text") or ""),
         main_story_text(news_digest),

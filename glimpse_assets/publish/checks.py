@@ -7,6 +7,7 @@ from glimpse_assets.domains import checks_job
 from glimpse_assets.news.assets import news_digest
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.ranges import check_each_day
+from glimpse_assets.skipped_checks import NothingToCheck
 
 
 @daily_asset_check(
@@ -14,7 +15,7 @@ from glimpse_assets.ranges import check_each_day
 )
 def social_post_caption_is_readable(
     context: dg.AssetCheckExecutionContext, social_post, news_digest
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     """Caption quality, measured daily: the MiniLM cosine similarity of the caption written for
     readers and the digest's main story (headline and lead), wanted >= 0.5, and no image-prompt
     wording ("Visual motifs", "Style:"). A warning otherwise; skipped for a post stored without

@@ -20,6 +20,7 @@ from glimpse_assets.quality.agreement import agreement
 from glimpse_assets.quality.checks import check_result
 from glimpse_assets.quality.score import Score
 from glimpse_assets.quality.similarity import minilm_embed
+from glimpse_assets.skipped_checks import NothingToCheck
 
 CAPTION_SCORE = "caption_digest_similarity"
 # Calibrated on MiniLM over ten sample days (2026-11-01..10): the offline caption (the main
@@ -32,7 +33,7 @@ PROMPT_WORDING = ("Visual motifs", "Style:")
 
 def caption_check(
     day: str, social_post: dict[str, Any], news_digest: dict[str, Any]
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     caption = str(social_post.get("caption_text") or "")
     if not caption.strip():
         score = Score.skipped(

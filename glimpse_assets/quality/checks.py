@@ -6,33 +6,37 @@ The result passes when every measured score does; it is a warning by default (a 
 news, not a reason to stop the pipeline downstream). Its description names each score and how
 it went; its metadata is the scores' plain values under stable keys (`Score.to_metadata`), so
 the UI plots each value partition by partition. When every score was skipped (nothing to
-measure), the result says so: it passes, its description begins with "skipped", and
-`quality_status` is "skipped": a gap in the plots, not a made-up value. `measured` says what was
-looked at (the day's outputs, how many); it begins the description, after "skipped" if so.
+measure), there is no result: `check_result` returns `NothingToCheck` with the scores' reasons,
+so the day's check is skipped (never "passed" on nothing) and the plots have a gap, not a
+made-up value. `measured` says what was looked at (the day's outputs, how many); it begins the
+description. A result with some scores skipped says which and why; `quality_status` is
+"passed" or "failed".
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from glimpse_assets.quality.score import FAILED, PASSED, SKIPPED, Score, combined_metadata
+from glimpse_assets.quality.score import FAILED, PASSED, Score, combined_metadata
+from glimpse_assets.skipped_checks import NothingToCheck
 
 
 def check_result(
     *scores: Score,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
     measured: str = "",
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     if not scores:
         raise ValueError("a quality check needs at least one score")
     taken = [score for score in scores if not score.is_skipped]
+    if not taken:
+        reasons = "; ".join(dict.fromkeys(score.reason for score in scores))
+        return NothingToCheck(f"{measured}: {reasons}" if measured else reasons)
     passed = all(score.passed for score in taken)
-    status = SKIPPED if not taken else PASSED if passed else FAILED
+    status = PASSED if passed else FAILED
     description = "; ".join(score.summary() for score in scores)
     if measured:
         description = f"{measured}: {description}"
-    if status == SKIPPED:
-        description = f"skipped, nothing measured: {description}"
     return dg.AssetCheckResult(
         passed=passed,
         severity=severity,

@@ -10,6 +10,7 @@ from glimpse_assets.llm.policy import LLM_POOL
 from glimpse_assets.providers.base import TextProvider
 from glimpse_assets.ranges import check_each_day
 from glimpse_assets.rides.assets import anomaly_summaries, clustered_rides, raw_rides
+from glimpse_assets.skipped_checks import NothingToCheck
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +99,7 @@ def anomaly_summaries_are_grounded(
     anomaly_summaries,
     clustered_rides,
     text_provider: TextProvider,
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     """Summary quality, measured daily: each distinct summary's sentences held to what it was
     written from (its rides' news, weather and traffic, and the row's ride facts) by MiniLM
     similarity (a sentence is supported at >= 0.55); the mean share of supported sentences,
@@ -107,7 +108,7 @@ def anomaly_summaries_are_grounded(
     skipped. A warning otherwise; skipped on a day without anomalies."""
     from glimpse_assets.rides.quality import summaries_quality_check
 
-    def check(day: str, anomaly_summaries, clustered_rides) -> dg.AssetCheckResult:
+    def check(day: str, anomaly_summaries, clustered_rides) -> dg.AssetCheckResult | NothingToCheck:
         return summaries_quality_check(
             context, day, anomaly_summaries, clustered_rides, text_provider
         )

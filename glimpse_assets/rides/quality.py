@@ -32,6 +32,7 @@ from glimpse_assets.quality.score import Score, aggregate
 from glimpse_assets.quality.similarity import minilm_embed
 from glimpse_assets.rides.conditions import CONTEXT_COLUMNS
 from glimpse_assets.rides.summary_text import SUMMARY_MAX_WORDS
+from glimpse_assets.skipped_checks import NothingToCheck
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,7 +120,7 @@ def summaries_quality_check(
     anomaly_summaries: pd.DataFrame,
     clustered_rides: pd.DataFrame,
     text_provider: TextProvider | None = None,
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     outputs = distinct_summaries(with_conditions(anomaly_summaries, clustered_rides))
     if not outputs:
         reason = f"no anomalous ride on {day}: no summary to ground"

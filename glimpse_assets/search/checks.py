@@ -7,6 +7,7 @@ from glimpse_assets.providers.embeddings import Embedder
 from glimpse_assets.ranges import check_each_day
 from glimpse_assets.search.assets import search_index
 from glimpse_assets.search.resources import VectorIndexResource
+from glimpse_assets.skipped_checks import NothingToCheck
 from glimpse_assets.storage.resource import ObjectStoreResource
 
 
@@ -16,8 +17,9 @@ def search_index_finds_the_main_story(
     object_store: ObjectStoreResource,
     vector_index: VectorIndexResource,
     embedder: Embedder,
-) -> dg.AssetCheckResult:
-    """The day's main story, searched for by its title, is in the top 3 (a warning if not)."""
+) -> dg.AssetCheckResult | NothingToCheck:
+    """The day's main story, searched for by its title, is in the top 3 (a warning if not);
+    skipped on a day without news."""
     from glimpse_assets.search.steps import main_story_check
 
     index = vector_index.reader(embedder.index_table)
@@ -32,7 +34,7 @@ def search_index_quality(
     object_store: ObjectStoreResource,
     vector_index: VectorIndexResource,
     embedder: Embedder,
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     """Retrieval quality, measured daily: the day's labelled queries (two per sample article,
     glimpse_assets/data/search_queries.json) searched as the service searches (the top 5 hits
     of the day), scored by recall@5 (wanted >= 0.9) and MRR (wanted >= 0.85), with the queries

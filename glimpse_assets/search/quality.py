@@ -4,7 +4,7 @@ distinct hits, restricted to the day), scored by recall@K and MRR (`quality.retr
 
 The queries are those of the shipped set whose expected article is among the day's stored
 raw_news urls: a day of the sample source has two per article (its title's key words, and what
-its body says beyond the title); a day of other news has none, and the check says it skipped.
+its body says beyond the title); a day of other news has none, and the check is skipped.
 Called by `search.checks.search_index_quality`; numpy, lancedb and the embedder's model load
 here, when the check runs.
 """
@@ -21,6 +21,7 @@ from glimpse_assets.quality.queries import queries_for
 from glimpse_assets.quality.retrieval import MRR_THRESHOLD, RECALL_THRESHOLD, K, evaluate_search
 from glimpse_assets.quality.score import Score
 from glimpse_assets.search.steps import stored_raw_news
+from glimpse_assets.skipped_checks import NothingToCheck
 
 if TYPE_CHECKING:
     from glimpse_assets.providers.embeddings import Embedder
@@ -31,13 +32,13 @@ RECALL = f"recall_at_{K}"
 MRR = "mrr"
 
 
-def skipped(reason: str) -> dg.AssetCheckResult:
+def skipped(reason: str) -> NothingToCheck:
     return check_result(Score.skipped(RECALL, reason), Score.skipped(MRR, reason))
 
 
 def retrieval_check(
     day: str, store: ObjectStore, embedder: Embedder, index: SearchIndex
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     """recall@K and MRR of the day's labelled queries on the day's index (a warning below
     `RECALL_THRESHOLD` or `MRR_THRESHOLD`); skipped when the day has no labelled query."""
     raw_news = stored_raw_news(store, day)

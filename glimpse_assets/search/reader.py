@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # How stale a reader may be: a new day is visible to the service within this long.
 READ_CONSISTENCY = timedelta(seconds=2)
 RESULT_COLUMNS = ["id", "document_id", "title", "url", "published", "text", "source"]
+DISTANCE_COLUMN = "_distance"
 # Hits fetched per distinct result wanted, at first; at most MAX_FETCH in all.
 OVERFETCH = 3
 MAX_FETCH = 1000
@@ -73,7 +74,7 @@ def as_hit(row: dict[str, Any]) -> dict[str, Any]:
         "title": row["title"],
         "url": row["url"],
         "published": row["published"].isoformat() if row["published"] else None,
-        "score": round(1.0 - float(row["_distance"]), 6),
+        "score": round(1.0 - float(row[DISTANCE_COLUMN]), 6),
         "text": row["text"],
         "source": row["source"],
     }
@@ -158,7 +159,9 @@ class SearchIndex:
         where = day_filter(since, until)
         if where:
             query = query.where(where, prefilter=True)
-        return query.select(RESULT_COLUMNS).limit(limit).to_list()
+        # `_distance` named in the projection: lance's non-deprecated way to keep the score
+        # (leaving it out logs a deprecation warning on every search).
+        return query.select([*RESULT_COLUMNS, DISTANCE_COLUMN]).limit(limit).to_list()
 
 
 def open_search_index(where: IndexLocation | str, table: str, bounded: bool = False) -> SearchIndex:

@@ -14,6 +14,7 @@ from glimpse_assets.search.chunking import Chunk, chunk_documents
 from glimpse_assets.search.documents import ingested_documents, news_document_id, news_documents
 from glimpse_assets.search.inbox import read_day_documents
 from glimpse_assets.search.index import schema, upsert_day
+from glimpse_assets.skipped_checks import NothingToCheck
 from glimpse_assets.storage import formats
 from glimpse_assets.storage.object_store import ObjectNotFoundError, ObjectStore
 
@@ -214,8 +215,9 @@ def index_day(
 
 def main_story_check(
     day: str, store: ObjectStore, embedder: Embedder, index: SearchIndex
-) -> dg.AssetCheckResult:
-    """The day's main story, searched for by its title, is among the top hits."""
+) -> dg.AssetCheckResult | NothingToCheck:
+    """The day's main story, searched for by its title, is among the top hits; nothing to check
+    on a day without news."""
     from glimpse_assets.news.digest import EmptyNewsDayError, main_story_id
     from glimpse_assets.text import clean_text, is_missing
 
@@ -225,11 +227,7 @@ def main_story_check(
     except EmptyNewsDayError:
         main_id = None
     if main_id is None:
-        return dg.AssetCheckResult(
-            passed=True,
-            description=f"no news stored for {day}: no main story to look for",
-            metadata={"main_story": "none"},
-        )
+        return NothingToCheck(f"no news stored for {day}: no main story to look for")
     row = raw_news[raw_news["id"] == main_id].iloc[0]
     title = clean_text(row["title"]) or clean_text(row["description"])
     wanted = news_document_id(str(row["source"]), str(main_id))

@@ -4,6 +4,7 @@ import dagster as dg
 
 from glimpse_assets.asset_defaults import daily_asset_check
 from glimpse_assets.ranges import check_each_day
+from glimpse_assets.skipped_checks import NothingToCheck
 from glimpse_assets.stories.assets import activity_stories, strava_activities
 
 
@@ -30,7 +31,7 @@ def activity_stories_use_real_numbers(
 @daily_asset_check(asset=activity_stories)
 def activity_stories_vary(
     context: dg.AssetCheckExecutionContext, activity_stories
-) -> dg.AssetCheckResult:
+) -> dg.AssetCheckResult | NothingToCheck:
     """Story variety, measured daily: the MiniLM cosine similarity of the day's most alike pair
     of stories, wanted <= 0.95 (a story copied with one number changed scores about 0.99). A
     warning above; skipped on a day of fewer than two stories."""

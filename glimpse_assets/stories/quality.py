@@ -14,6 +14,7 @@ import dagster as dg
 from glimpse_assets.quality.checks import check_result
 from glimpse_assets.quality.similarity import minilm_embed
 from glimpse_assets.quality.variety import VARIETY_THRESHOLD, variety
+from glimpse_assets.skipped_checks import NothingToCheck
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 VARIETY_SCORE = "max_pairwise_similarity"
 
 
-def variety_check(day: str, activity_stories: pd.DataFrame) -> dg.AssetCheckResult:
+def variety_check(day: str, activity_stories: pd.DataFrame) -> dg.AssetCheckResult | NothingToCheck:
     column = activity_stories["story"] if "story" in activity_stories.columns else []
     stories = [story if isinstance(story, str) else "" for story in column]
     score = variety(stories, minilm_embed, VARIETY_THRESHOLD, name=VARIETY_SCORE)

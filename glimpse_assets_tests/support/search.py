@@ -81,11 +81,14 @@ def chunk_rows(
     )
 
 
-def run_search(resources: dict, day: str) -> dg.ExecuteInProcessResult:
+def run_search(
+    resources: dict, day: str, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*search_assets, *search_checks],
         partition_key=day,
         resources=resources,
+        instance=instance,
         selection=dg.AssetSelection.groups("search"),
     )
 
