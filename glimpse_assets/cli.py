@@ -1,4 +1,6 @@
-"""`glimpse`: the project's command line. `glimpse serve` runs the HTTP service.
+"""`glimpse`: the project's command line. `glimpse serve` runs the HTTP service; `search`,
+`ask`, `ingest` and `status` are for people at a terminal (glimpse_assets/cli_commands/, one
+module each, imported when its command runs).
 
 FastAPI and uvicorn are imported by the serve command only, so `glimpse --help` stays quick.
 A bad setting, or no API keys without `--no-auth`, is one line on stderr and exit status 2.
@@ -89,7 +91,89 @@ def parser() -> argparse.ArgumentParser:
         help="serve every route without an API key (a warning is printed)",
     )
     command.set_defaults(run=serve)
+    _people_commands(commands)
     return top
+
+
+def _command(name: str):
+    """Run `glimpse_assets.cli_commands.<name>.main(args)`, imported only then."""
+
+    def run(args: argparse.Namespace) -> int:
+        from importlib import import_module
+
+        return import_module(f"glimpse_assets.cli_commands.{name}").main(args)
+
+    return run
+
+
+EXITS = (
+    "exit status: 0 done; 1 nothing found (or, for ingest, some files failed); 2 a usage or "
+    "configuration error; 3 the storage or the index did not answer in time"
+)
+
+
+def _people_commands(commands) -> None:
+    search = commands.add_parser(
+        "search",
+        help="search the indexed documents by meaning",
+        description="The indexed documents nearest in meaning to QUERY, best first, as GET "
+        "/search finds them (title, day, url, score, a snippet).",
+        epilog=EXITS,
+    )
+    search.add_argument("query", metavar="QUERY", help="what to look for, in plain words")
+    search.add_argument("--limit", type=int, default=5, help="how many results (1 to 50; 5)")
+    search.add_argument("--day", help="only documents published that day (YYYY-MM-DD)")
+    search.add_argument("--since", help="only documents published on or after this day")
+    search.add_argument("--until", help="only documents published on or before this day")
+    search.add_argument("--json", action="store_true", help="GET /search's JSON body")
+    search.set_defaults(run=_command("search"))
+
+    ask = commands.add_parser(
+        "ask",
+        help="ask a question: an answer from the indexed news, with its citations",
+        description="The answer GET /ask (and an SMS) gives to QUESTION: the model's, or the "
+        "extractive one from the best search hit, with the hits it is from, numbered.",
+        epilog=EXITS,
+    )
+    ask.add_argument("question", metavar="QUESTION", help="the question, in plain words")
+    ask.add_argument(
+        "--seconds",
+        type=float,
+        help="how long the answer may take once the index is loaded (default "
+        "GLIMPSE_ASK_SECONDS, 10)",
+    )
+    ask.add_argument("--json", action="store_true", help="GET /ask's JSON body")
+    ask.set_defaults(run=_command("ask"))
+
+    ingest = commands.add_parser(
+        "ingest",
+        help="add text, Markdown, HTML or PDF files to the search index",
+        description="Store each file (folders: every .txt, .md, .html, .htm and .pdf under "
+        "them) in the ingest inbox as POST /documents does; the inbox sensor then indexes "
+        "them. Documents already in the inbox are skipped.",
+        epilog="exit status: 0 every file stored or already stored; 1 a file failed (each "
+        "named on stderr); 2 a usage or configuration error; 3 the storage did not answer",
+    )
+    ingest.add_argument("paths", metavar="PATH", nargs="+", help="a file or a folder")
+    ingest.add_argument(
+        "--verbose", action="store_true", help="a line for each file stored or skipped, with its id"
+    )
+    ingest.set_defaults(run=_command("ingest"))
+
+    status = commands.add_parser(
+        "status",
+        help="per domain: the days stored, failed or missing; the index size; today's spend",
+        description="For each domain, the days of a window stored, failed or missing (from the "
+        "Dagster instance at DAGSTER_HOME) and the newest stored day; the search index's size "
+        "and today's LLM spend (from the storage).",
+        epilog="exit status: 0 (also when nothing has run yet); 2 a usage or configuration "
+        "error; 3 the storage or the index did not answer",
+    )
+    status.add_argument(
+        "--days", metavar="A..B", help="the days to show (default: the last 7, today included)"
+    )
+    status.add_argument("--json", action="store_true", help="the same as JSON")
+    status.set_defaults(run=_command("status"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

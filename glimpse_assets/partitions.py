@@ -25,6 +25,12 @@ def days_from(start: date) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC", end_offset=1)
 
 
+def days_for(env) -> dg.DailyPartitionsDefinition:
+    """The daily partitions `env`'s GLIMPSE_START_DATE asks for (for a command that reads an
+    instance without defining assets)."""
+    return days_from(PartitionSettings.from_env(env).start_date)
+
+
 def __getattr__(name: str) -> Any:
     """`daily_partitions` and `START_DATE`, read from the settings when first asked for (when
     the code location defines its assets), not when this module is imported."""

@@ -146,6 +146,17 @@ def test_the_readme_command_table_names_every_command_the_brief_lists():
         assert re.search(rf"^{re.escape(target)}:", makefile, flags=re.MULTILINE), target
 
 
+def test_the_readme_names_the_glimpse_commands_and_each_is_one():
+    from glimpse_assets.cli import parser
+
+    table = section(README, "## Commands")
+    named = set(re.findall(r"\| `\.venv/bin/glimpse ([a-z]+)", table))
+    (commands,) = [action for action in parser()._actions if action.dest == "command"]
+
+    assert named == {"search", "ask", "ingest", "status"}
+    assert named <= set(commands.choices)
+
+
 @pytest.mark.process
 @pytest.mark.slow  # about 1 s of CPU in the mkdocs process
 def test_the_docs_site_builds_with_mkdocs_strict(tmp_path):

@@ -72,6 +72,31 @@ class IngestedDocument(BaseModel):
         return _storable(values)
 
 
+class DocumentTooLargeError(ValueError):
+    """The document's text is over `MAX_DOCUMENT_BYTES` (the service answers 413)."""
+
+
+def check_text_size(document: IngestedDocument) -> None:
+    """Raise `DocumentTooLargeError` when the text is over `MAX_DOCUMENT_BYTES` in UTF-8: what
+    `POST /documents` and `glimpse ingest` refuse."""
+    size = len(document.text.encode("utf-8"))
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLargeError(
+            f"the text is {size} bytes (UTF-8); at most {MAX_DOCUMENT_BYTES} are taken"
+        )
+
+
+def accepted_document(fields: dict[str, Any]) -> IngestedDocument:
+    """The document `POST /documents` would accept for `fields`, or `ValueError` naming what is
+    wrong (the fields and the problems, never the values)."""
+    try:
+        document = IngestedDocument.model_validate(fields)
+    except ValidationError as error:
+        raise ValueError(_field_problems(error)) from None
+    check_text_size(document)
+    return document
+
+
 def document_id(document: IngestedDocument) -> str:
     """A hash of everything the document says: the same document always gets the same id."""
     canonical = json.dumps(
@@ -103,6 +128,15 @@ def ingest_document(
     except AlreadyExistsError:
         return identifier, False
     return identifier, True
+
+
+def stored_document_ids(store: ObjectStore) -> set[str]:
+    """The ids of every document in the inbox, whichever day received it (one listing)."""
+    return {
+        key.rpartition("/")[2].removesuffix(".json")
+        for key in store.list(INBOX_PREFIX)
+        if key.endswith(".json")
+    }
 
 
 def day_document_keys(store: ObjectStore, day: date | str) -> list[str]:
