@@ -14,6 +14,10 @@ For each day (default 2026-11-01..07) the real offline chain, run as plain funct
 - SMS answers: the extractive answer (`sms.answers.extractive_answer`) to each detail query,
   grounded in the hit it is drawn from (`quality.grounding`, citation required, 320
   characters), and held to another query's best hit instead (it should fail).
+- answers: every labelled query asked as `GET /ask` asks it (`sms.answering.Answerer` over the
+  day's hits, extractive), kept as the answer log keeps it (`sms.answer_log.answer_record`) and
+  scored by `answers_are_grounded`'s own function (`sms.quality.answers_quality_check`):
+  grounded share mean / cited share / within-length share.
 - stories: the offline stories of the day's sample activities, their most alike pair
   (`quality.variety`).
 
@@ -30,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 # lance warns on every search that its `_distance` column will stop being projected: noise here.
@@ -42,6 +46,7 @@ from glimpse_assets.news.image_prompt import STYLE_SENTENCE, compose_image_promp
 from glimpse_assets.news.sources import SampleNewsSource, sample_pool
 from glimpse_assets.providers.minilm import word_piece_tokenizer
 from glimpse_assets.providers.minilm_embedder import INDEX_TABLE, MiniLMEmbedder, encode
+from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.quality.agreement import agreement
 from glimpse_assets.quality.grounding import grounding
 from glimpse_assets.quality.queries import LabelledQuery, load_queries, queries_for
@@ -53,7 +58,11 @@ from glimpse_assets.search.documents import news_documents
 from glimpse_assets.search.index import upsert_day
 from glimpse_assets.search.reader import SearchIndex
 from glimpse_assets.search.steps import chunks_frame, embeddings_frame, index_rows
+from glimpse_assets.sms.answer_log import answer_record
+from glimpse_assets.sms.answering import Answerer
 from glimpse_assets.sms.answers import MAX_REPLY_CHARS, article_text, extractive_answer
+from glimpse_assets.sms.answers_table import answers_frame
+from glimpse_assets.sms.quality import answers_quality_check
 from glimpse_assets.stories.activities import activities_frame, sample_activities_for_day
 from glimpse_assets.stories.story_text import offline_story
 
@@ -172,6 +181,40 @@ def sms_grounding(queries, hits_of) -> tuple[str, str]:
     return cell(own), cell(swapped)
 
 
+class DayHits:
+    """The hits each query found (`run_queries`), as the service's search would return them."""
+
+    def __init__(self, hits_of: dict[str, list[dict]]):
+        self.hits_of = hits_of
+
+    def search(self, query, k, since, until):
+        return self.hits_of.get(query, [])[:k]
+
+
+def answers_check(day: date, queries, hits_of) -> str:
+    """answers_are_grounded over the day's answers to every labelled query (see the doc)."""
+    answerer = Answerer(DayHits(hits_of), OfflineTextProvider())
+    at = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    try:
+        answers = [answerer.answer(q.query, time.monotonic() + 60) for q in queries]
+    finally:
+        answerer.close()
+    records = [
+        answer_record("ask", answer, at, f"q{n}")
+        for n, answer in enumerate(answers)
+        if answer.result is not None
+    ]
+    result = answers_quality_check(str(day), answers_frame(records))
+    if not hasattr(result, "metadata"):
+        return f"skipped ({result.reason})"
+    values = {key: getattr(value, "value", value) for key, value in result.metadata.items()}
+    scores = " / ".join(
+        fmt(values.get(name))
+        for name in ("grounded_share_mean", "cited_share", "within_length_share")
+    )
+    return f"{scores} ({len(records)}) {values['quality_status']}"
+
+
 def fmt(value: float | None) -> str:
     return "  -  " if value is None else f"{value:.3f}"
 
@@ -220,12 +263,15 @@ def main() -> None:
             other = agreement(previous_prompt, main_story, minilm_embed, ignore=[STYLE_SENTENCE])
             previous_prompt = prompt
             grounded, swapped = sms_grounding(queries, hits_of)
+            answered = answers_check(day, queries, hits_of)
             stories = [
                 offline_story(row)[1]
                 for row in activities_frame(sample_activities_for_day(day)).to_dict("records")
             ]
             story_variety = variety(stories, minilm_embed)
-            other_rows.append((day, own, other, grounded, swapped, story_variety, len(stories)))
+            other_rows.append(
+                (day, own, other, grounded, swapped, answered, story_variety, len(stories))
+            )
 
         noon = f"{days[0].isoformat()} 12:00:00 +0000"
         pool = [{**article, "published": noon} for article in sample_pool()]
@@ -277,15 +323,15 @@ def main() -> None:
     print("\n## Image prompt, SMS answers, stories\n")
     print(
         "| day | prompt-main story similarity | other day's prompt | SMS answers grounded: "
-        "passed (mean share) | answers held to another hit | stories: max pair similarity "
-        "(stories) |"
+        "passed (mean share) | answers held to another hit | answers_are_grounded: grounded / "
+        "cited / within length (answers) | stories: max pair similarity (stories) |"
     )
-    print("|---|---|---|---|---|---|")
-    for day, own, other, grounded, swapped, story_variety, stories in other_rows:
+    print("|---|---|---|---|---|---|---|")
+    for day, own, other, grounded, swapped, answered, story_variety, stories in other_rows:
         pair = fmt(story_variety.value) if not story_variety.is_skipped else "skipped"
         print(
             f"| {day} | {fmt(own.value)} {own.status} | {fmt(other.value)} {other.status} | "
-            f"{grounded} | {swapped} | {pair} ({stories}) |"
+            f"{grounded} | {swapped} | {answered} | {pair} ({stories}) |"
         )
     print(f"\n{time.perf_counter() - started:.1f} s")
 

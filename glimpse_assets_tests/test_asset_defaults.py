@@ -38,7 +38,7 @@ def materializable(graph):
 
 def test_every_asset_has_its_domains_owner_tag_and_group(graph):
     nodes = materializable(graph)
-    assert len(nodes) == 16
+    assert len(nodes) == 17
     seen = set()
     for node in nodes:
         domain = defining_domain(node)
@@ -80,6 +80,7 @@ def test_kinds_say_python_and_the_one_format_the_asset_is_stored_in(graph):
         "strava_activities": "parquet",
         "activity_stories": "parquet",
         "sms_digest": "json",
+        "answers_given": "parquet",
     }
     for node in materializable(graph):
         assert "python" in node.kinds, node.key

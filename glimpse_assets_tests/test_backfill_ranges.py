@@ -96,6 +96,7 @@ def test_every_asset_shares_one_partitions_definition_and_the_single_run_policy(
             "strava_activities",
             "activity_stories",
             "sms_digest",
+            "answers_given",
         )
     }
     assert dg.BackfillPolicy.single_run() == BACKFILL_POLICY

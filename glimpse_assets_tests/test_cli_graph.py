@@ -38,6 +38,7 @@ EVERY_ASSET = {
     "strava_activities",
     "activity_stories",
     "sms_digest",
+    "answers_given",
 }
 # News, rides, search and stories in one selection (the search chain reads raw_news' objects).
 SPANNING = [

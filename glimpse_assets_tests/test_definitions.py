@@ -51,7 +51,7 @@ GROUPS = (
     | dict.fromkeys(RIDES_ASSETS, "rides")
     | dict.fromkeys(SEARCH_ASSETS, "search")
     | dict.fromkeys(STORIES_ASSETS, "stories")
-    | {"sms_digest": "sms"}
+    | {"sms_digest": "sms", "answers_given": "sms"}
 )
 
 
@@ -269,6 +269,7 @@ def test_the_checks_and_which_ones_block(defs):
         ("social_post", "social_post_caption_is_readable"): False,
         ("anomaly_summaries", "anomaly_summaries_are_grounded"): False,
         ("activity_stories", "activity_stories_vary"): False,
+        ("answers_given", "answers_are_grounded"): False,
     }
 
 
@@ -399,7 +400,11 @@ def test_the_code_location_is_every_domain_merged():
 
     keys = {key.to_user_string() for key in merged.resolve_asset_graph().get_all_asset_keys()}
     assert keys == (
-        NEWS_ASSETS | RIDES_ASSETS | SEARCH_ASSETS | STORIES_ASSETS | {"social_post", "sms_digest"}
+        NEWS_ASSETS
+        | RIDES_ASSETS
+        | SEARCH_ASSETS
+        | STORIES_ASSETS
+        | {"social_post", "sms_digest", "answers_given"}
     )
     assert len(DOMAINS) == 6
     # Domain resources say whose they are; shared ones are defined once.

@@ -13,8 +13,9 @@ tables, and issue 14, which added sms_digest's record (the channel is off offlin
 other output as it was; and for issue 24, which changed them on purpose: the post's caption is
 written for readers (social_post, the outbox post and the gallery), and the invented weather is
 one for the day with summaries that say when, how many and how rides stood out (raw_rides,
-clustered_rides, anomaly_summaries, rides_report and its page). Vectors are compared to 4
-decimals (see output_digests)."""
+clustered_rides, anomaly_summaries, rides_report and its page); and for issue 24's answer log,
+which added answers_given's table (empty: no answer is given in a run) and left every other
+output as it was. Vectors are compared to 4 decimals (see output_digests)."""
 
 from __future__ import annotations
 

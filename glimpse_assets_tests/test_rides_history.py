@@ -201,7 +201,7 @@ def test_a_ui_backfill_of_every_asset_targets_exactly_its_days(offline_resources
 
     targeted = backfill_targets(graph, graph.get_all_asset_keys(), days, as_of)
 
-    assert len(targeted) == 16
+    assert len(targeted) == 17
     assert targeted == {name: days for name in targeted}
 
 

@@ -32,8 +32,13 @@ def test_rides_job_does_not_include_raw_news_but_keeps_its_checks(defs):
 
 def test_no_rides_schedule_the_rides_chain_follows_the_news_by_automation(defs):
     repository = defs.get_repository_def()
-    # The news chain's and the stories' morning schedules; rides start after the news.
-    assert {s.job_name for s in repository.schedule_defs} == {"news_job", "stories_job"}
+    # The news chain's, the stories' and the answers' morning schedules; rides start after the
+    # news.
+    assert {s.job_name for s in repository.schedule_defs} == {
+        "news_job",
+        "stories_job",
+        "answers_job",
+    }
     graph = defs.resolve_asset_graph()
     conditions = {
         name: graph.get(dg.AssetKey(name)).automation_condition.get_label() for name in RIDES_ASSETS

@@ -49,6 +49,8 @@ from glimpse_assets.serve.search_routes import (
     RETRY_AFTER_SECONDS,
     SearchUnavailableError,
 )
+from glimpse_assets.sms.answer_log import ASK as ASK_CHANNEL
+from glimpse_assets.sms.answer_log import AnswerLog
 from glimpse_assets.sms.answering import (
     EXTRACTIVE,
     MODEL,
@@ -59,9 +61,10 @@ from glimpse_assets.sms.answering import (
     Answer,
     Answerer,
     Searcher,
+    citations,
     without_stored_questions,
 )
-from glimpse_assets.sms.answers import EXTRACTIVE_MODEL, MAX_REPLY_CHARS, day_of
+from glimpse_assets.sms.answers import EXTRACTIVE_MODEL, MAX_REPLY_CHARS
 from glimpse_assets.sms.deadline import ThreadWaiter
 
 log = logging.getLogger("uvicorn.error.ask")
@@ -153,29 +156,13 @@ def answer_body(question: str, answer: Answer) -> AskAnswer:
             model=None,
             citations=[],
         )
-    citations = [
-        Citation(
-            chunk_id=str(hit.get("id")),
-            document_id=_text(hit.get("document_id")),
-            title=str(hit.get("title") or ""),
-            day=day_of(hit.get("published")) or None,
-            url=_text(hit.get("url")),
-            cited=answer.names(hit),
-        )
-        for hit in answer.sources
-    ]
-    citations.sort(key=lambda citation: not citation.cited)  # stable: best first otherwise
     return AskAnswer(
         question=question,
         answer=answer.text,
         method=METHODS[answer.kind],
         model=answer.result.model,
-        citations=citations,
+        citations=[Citation(**found) for found in citations(answer)],
     )
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _stripped(value: Any) -> Any:
@@ -219,8 +206,11 @@ def _unavailable(detail: str, retry: bool) -> HTTPException:
     return HTTPException(status_code=503, detail=detail, headers=headers)
 
 
-def ask_router(answerer: Answerer, seconds: float) -> APIRouter:
-    """`GET /ask`, answered by `answerer` within `seconds` of a request's arrival."""
+def ask_router(
+    answerer: Answerer, seconds: float, answer_log: AnswerLog | None = None
+) -> APIRouter:
+    """`GET /ask`, answered by `answerer` within `seconds` of a request's arrival; each answer
+    kept in `answer_log` (its text and sources, never the question), without waiting for it."""
     logging.getLogger("uvicorn.access").addFilter(QUESTIONS_HIDDEN)  # once, however many apps
     router = APIRouter(tags=["ask"])
     workers = ThreadWaiter(ASK_WORKERS, "ask")
@@ -264,6 +254,8 @@ def ask_router(answerer: Answerer, seconds: float) -> APIRouter:
         if answer.kind == NO_INDEX:
             raise _unavailable(NO_INDEX_DETAIL, retry=False)
         body = answer_body(question, answer)
+        if answer_log is not None:
+            answer_log.record(ASK_CHANNEL, answer)
         log.info(
             "GET /ask: %d characters in, a %s answer of %d characters, %d citations, in %.2f s",
             len(question),
@@ -284,7 +276,9 @@ def stored_ask_router(env: Mapping[str, str], search: Searcher) -> APIRouter:
     from glimpse_assets.serve.settings import ServeSettings
 
     settings = ServeSettings.from_env(env)
-    provider = without_stored_questions(shared_resources(env).text_provider)
+    shared = shared_resources(env)
+    provider = without_stored_questions(shared.text_provider)
     # The first question loads the query embedder (seconds of its bound), as /search's first
     # query does; with GLIMPSE_SMS=on, the SMS routes load it before the service is up.
-    return ask_router(Answerer(search, provider, name="ask"), settings.ask_seconds)
+    answer_log = AnswerLog(shared.object_store.store)
+    return ask_router(Answerer(search, provider, name="ask"), settings.ask_seconds, answer_log)

@@ -54,6 +54,7 @@ from glimpse_assets.sms.answers import (
     answer_request,
     citation,
     cut_to,
+    day_of,
 )
 from glimpse_assets.storage.resource import ObjectStoreResource
 
@@ -108,6 +109,28 @@ class Answer:
     def names(self, chunk: dict[str, Any]) -> bool:
         """Whether the text names `chunk`'s article (ends with its title and day)."""
         return bool(self.result) and self.text.endswith(citation(chunk))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def citations(answer: Answer) -> list[dict[str, Any]]:
+    """The hits `answer` was made from as citations (`chunk_id`, `document_id`, `title`, `day`,
+    `url`, and `cited`: the text names its article), that article first, else best first:
+    what `GET /ask` and `glimpse ask` show."""
+    found = [
+        {
+            "chunk_id": str(hit.get("id")),
+            "document_id": _text(hit.get("document_id")),
+            "title": str(hit.get("title") or ""),
+            "day": day_of(hit.get("published")) or None,
+            "url": _text(hit.get("url")),
+            "cited": answer.names(hit),
+        }
+        for hit in answer.sources
+    ]
+    return sorted(found, key=lambda found: not found["cited"])  # stable
 
 
 _REFERRING = frozenset(

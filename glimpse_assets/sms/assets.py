@@ -1,4 +1,6 @@
-"""sms_digest: the day's glimpse by text message, once per subscriber and day (thin asset)."""
+"""The sms lineage (thin assets): sms_digest, the day's glimpse by text message, once per
+subscriber and day; answers_given, the day's answers (SMS replies and `GET /ask`) from the
+answer log `glimpse serve` keeps (`sms.answer_log`), measured by `answers_are_grounded`."""
 
 from functools import partial
 
@@ -45,4 +47,17 @@ def sms_digest(
     return for_each_day(context, send, social_post=social_post)
 
 
-sms_assets = [sms_digest]
+@daily_asset(
+    domain=SMS_GROUP,
+    kinds={"pandas", "parquet"},
+    description="The answers given on the day (UTC), by SMS and GET /ask, one row each: the "
+    "text, its kind and model, and the hits it was made from (JSON), as `glimpse serve` kept "
+    "them under _answers/<day>/; never the question or who asked. Counts by channel and kind.",
+)
+def answers_given(context: dg.AssetExecutionContext, object_store: ObjectStoreResource):
+    from glimpse_assets.sms.answers_table import answers_for_day
+
+    return for_each_day(context, partial(answers_for_day, context, object_store.store))
+
+
+sms_assets = [sms_digest, answers_given]

@@ -1,6 +1,7 @@
 """The sms domain: the daily text (`sms_digest`, automated after the day's post when the channel
-is on), its delivery check, its jobs, and its resource (`sms_sender`). The inbound side
-(questions by SMS) is part of `glimpse serve`."""
+is on), its delivery check, the day's answers (`answers_given`, every morning) and their quality
+check, its jobs, and its resource (`sms_sender`). The inbound side (questions by SMS, and the
+answer log `GET /ask` shares) is part of `glimpse serve`."""
 
 from collections.abc import Mapping
 
@@ -10,8 +11,8 @@ from glimpse_assets.automation import automation_sensor, bind_automation
 from glimpse_assets.domains import domain_defs
 from glimpse_assets.resources import SharedResources
 from glimpse_assets.sms.assets import sms_assets
-from glimpse_assets.sms.checks import sms_checks
-from glimpse_assets.sms.jobs import sms_checks_job, sms_job
+from glimpse_assets.sms.checks import sms_checks, sms_quality_checks
+from glimpse_assets.sms.jobs import answers_daily_schedule, answers_job, sms_checks_job, sms_job
 from glimpse_assets.sms.resources import sms_resources
 from glimpse_assets.sms.settings import SmsSettings
 
@@ -22,9 +23,10 @@ def build_defs(env: Mapping[str, str], shared: SharedResources) -> dg.Definition
     store = shared.object_store if settings.enabled else None
     return dg.Definitions(
         assets=bind_automation(sms_assets, store),
-        asset_checks=sms_checks,
-        jobs=[sms_job, sms_checks_job],
+        asset_checks=[*sms_checks, *sms_quality_checks],
+        jobs=[sms_job, sms_checks_job, answers_job],
         sensors=[automation_sensor],
+        schedules=[answers_daily_schedule],
         resources={**shared.resources, **sms_resources(settings)},
     )
 

@@ -44,7 +44,9 @@ answers). In order:
    (`GLIMPSE_SMS_REPLY_SECONDS` after the post arrived, less a margin): a slower or failed model
    call (a budget stop included) is replaced by the extractive answer from the best hit, and the
    call is left to finish (its answer cached in this process's memory, never stored: see
-   `sms.answering`). No index yet, or nothing found: a polite reply.
+   `sms.answering`). No index yet, or nothing found: a polite reply. An answer given is kept
+   once, by its MessageSid, in the answer log (`sms.answer_log`: its text and sources, never
+   the message or the sender), without waiting for the storage.
 
 Nothing here logs a number or a message: a sender is its person id, a message its length.
 """
@@ -67,6 +69,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from glimpse_assets.providers.base import TextProvider
+from glimpse_assets.sms.answer_log import SMS as SMS_CHANNEL
+from glimpse_assets.sms.answer_log import AnswerLog
 from glimpse_assets.sms.answering import (
     NO_HITS,
     NO_INDEX,
@@ -169,9 +173,12 @@ class InboundSms:
         per_hour: int = 10,
         reply_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        answer_log: AnswerLog | None = None,
     ) -> None:
         self.records = records
         self.answerer = Answerer(search, provider, clock=clock, name="sms")
+        # Each answer given, kept once (by MessageSid) with its sources, never the message.
+        self.answer_log = answer_log or AnswerLog(records.records.store)
         self.reply_seconds = reply_seconds
         self.memory = ConversationMemory(clock=clock)
         self.limit = SenderLimit(per_hour, clock=clock)
@@ -197,6 +204,7 @@ class InboundSms:
     def close(self) -> None:
         self.answerer.close()
         self._workers.close()
+        self.answer_log.close()
 
     # -- one message ----------------------------------------------------------------------
 
@@ -357,12 +365,14 @@ class InboundSms:
                 return Reply(EMPTY_REPLY, "empty")
             if not self.limit.take(person):
                 return Reply(RATE_LIMITED_REPLY.format(limit=self.limit.per_hour), "rate limited")
-            return self._question(person, question, text.deadline, model)
+            return self._question(person, question, text.deadline, model, text.sid)
         except Exception as error:  # never the message: an error's text may quote it
             log.error("sms inbound from %s failed: %s", person, type(error).__name__)
             return Reply(FAILED_REPLY, "failed")
 
-    def _question(self, person: str, question: str, deadline: float, model: bool) -> Reply:
+    def _question(
+        self, person: str, question: str, deadline: float, model: bool, sid: str = ""
+    ) -> Reply:
         history = self.memory.history(person)
         answer = self.answerer.answer(
             question, deadline, history=history, model=model, who=f"sms from {person}"
@@ -374,6 +384,7 @@ class InboundSms:
         if answer.kind == NO_HITS or answer.result is None:
             return Reply(NO_HITS_REPLY, NO_HITS)
         self.memory.remember(person, question, answer.text, answer.chunks[0])
+        self.answer_log.record(SMS_CHANNEL, answer, reply_id=sid or None)
         return Reply(answer.text, answer.kind, answer.result.method)
 
 
