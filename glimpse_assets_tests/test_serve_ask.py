@@ -317,10 +317,10 @@ def test_every_chunk_of_the_named_article_is_cited_and_nothing_found_cites_nothi
 def test_no_line_any_service_wrote_holds_a_question(offline):
     # Its own question, so that it holds in any order; with those of every test that ran before.
     assert ask(offline, HONEY_QUESTION).status_code == 200
-    lines = [line for service in SERVICES for line in service.output().splitlines()]
-    # The tests' own GET /search of the same questions logs its query: that route's concern.
-    output = "\n".join(line for line in lines if '"GET /search?' not in line)
-    assert '"GET /ask?(question not logged) HTTP/1.1" 200' in output
+    assert hits_for(offline, HONEY_QUESTION)  # a search of the same words
+    output = "\n".join(service.output() for service in SERVICES)
+    assert '"GET /ask?(query not logged) HTTP/1.1" 200' in output
+    assert '"GET /search?(query not logged) HTTP/1.1" 200' in output
     assert "GET /ask: " in output  # the route's own line: lengths and kinds
     for question in (q for q in QUESTIONS if q.strip()):
         for spelling in {question, quote(question), quote_plus(question), question[:40]}:

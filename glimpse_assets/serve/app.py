@@ -27,6 +27,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, Field
 
+from glimpse_assets.serve.access_log import hide_query_strings
 from glimpse_assets.serve.api_docs import OPENAPI_URL, install_api_docs
 from glimpse_assets.serve.auth import (
     GUARDED_RESPONSES,
@@ -188,6 +189,7 @@ def create_app(
         swagger_ui_oauth2_redirect_url=None,
     )
     install_api_docs(app)
+    hide_query_strings()  # searches and questions never reach the access log
     install_error_handlers(app)
     app.add_middleware(ContentLengthLimit)
     probe = StorageProbe(storage.storage_uri)

@@ -25,8 +25,8 @@ channels cannot drift apart. What differs is around it:
   condition is the service's (it passes when the search chain has run), not the request's,
   so not 404 either (the route exists). Nothing found in an index that has rows (unlikely:
   the nearest chunks are always found) is 200 with `method` `nothing found`.
-* **The question stays out of the logs**: uvicorn's access log line of `/ask` has its query
-  string replaced (`QuestionsOutOfTheAccessLog`); no other line holds it, and a 422 names the
+* **The question stays out of the logs**: uvicorn's access log line has its query string
+  replaced (`serve.access_log`, for every route); no other line holds it, and a 422 names the
   problem, never the value (`serve.errors`). Model calls are costed against the shared daily
   budget; their cache is in memory only (`sms.answering.without_stored_questions`).
 """
@@ -38,7 +38,6 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
-from urllib.parse import unquote
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -185,22 +184,6 @@ Question = Annotated[
 ]
 
 
-class QuestionsOutOfTheAccessLog(logging.Filter):
-    """uvicorn's access log line (`<client> - "GET <path>?<query> HTTP/1.1" 200`) for `/ask`
-    with its query string, the question, replaced."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            path, asked, _ = args[2].partition("?")
-            if asked and unquote(path).rstrip("/").endswith("/ask"):
-                record.args = (args[0], args[1], f"{path}?(question not logged)", *args[3:])
-        return True
-
-
-QUESTIONS_HIDDEN = QuestionsOutOfTheAccessLog()
-
-
 def _unavailable(detail: str, retry: bool) -> HTTPException:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else None
     return HTTPException(status_code=503, detail=detail, headers=headers)
@@ -211,7 +194,6 @@ def ask_router(
 ) -> APIRouter:
     """`GET /ask`, answered by `answerer` within `seconds` of a request's arrival; each answer
     kept in `answer_log` (its text and sources, never the question), without waiting for it."""
-    logging.getLogger("uvicorn.access").addFilter(QUESTIONS_HIDDEN)  # once, however many apps
     router = APIRouter(tags=["ask"])
     workers = ThreadWaiter(ASK_WORKERS, "ask")
     margin = min(MAX_MARGIN_SECONDS, MARGIN_SHARE * seconds)
