@@ -191,7 +191,7 @@ def test_a_day_without_answers_is_skipped(tmp_path):
     # No result (never "passed" on nothing): Dagster shows the day's check skipped, and why.
     assert result.get_asset_check_evaluations() == []
     assert skips_in_run(instance, result.run_id) == [
-        ("answers_are_grounded", "2026-03-01", "no answer given on 2026-03-01: no answer given")
+        ("answers_are_grounded", "2026-03-01", "the answers of 2026-03-01: no answer given")
     ]
 
 

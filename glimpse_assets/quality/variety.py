@@ -29,7 +29,7 @@ def variety(
     `texts`), `mean_similarity`, `pairs_above` (how many pairs exceed the threshold)."""
     kept = [index for index, text in enumerate(texts) if text.strip()]  # empty: not compared
     if len(kept) < 2:
-        reason = f"{len(kept)} non-empty text(s): no pair to compare"
+        reason = "no pair to compare" if kept else "nothing to compare"
         return Score.skipped(name, reason, {"texts": len(kept)})
     import numpy as np
 

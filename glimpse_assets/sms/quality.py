@@ -112,7 +112,7 @@ def answers_quality_check(
 ) -> dg.AssetCheckResult | NothingToCheck:
     answers = table_answers(answers_given)
     if not answers:
-        return check_result(*answer_scores([]), measured=f"no answer given on {day}")
+        return check_result(*answer_scores([]), measured=f"the answers of {day}")
     channels = Counter(answers_given["channel"].astype(str))
     measured = (
         f"{len(answers)} answers of {day} ("
