@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from glimpse_assets.search.sensors import ingested_documents_sensor
-from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process
+from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process, warmed
 from glimpse_assets_tests.support.stores import search_definitions, search_resources_at
 
 pytestmark = pytest.mark.process
@@ -30,7 +30,7 @@ def indexed_root(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def service(indexed_root):
     with serve_process({"GLIMPSE_STORAGE_URI": indexed_root, "GLIMPSE_API_KEYS": KEY}) as served:
-        yield served
+        yield warmed(served)  # the first search loads the index and the embedder
 
 
 def search(service, **params):
@@ -122,6 +122,6 @@ def test_two_services_read_one_index_on_s3(s3_bucket, s3_server):
     index_sample_day(root, DAY)  # AWS_* point at the S3 server (the s3_client fixture)
     env = {"GLIMPSE_STORAGE_URI": root, "GLIMPSE_API_KEYS": KEY, **s3_server.env()}
     with serve_process(env) as first, serve_process(env) as second:
-        for service in (first, second):
+        for service in (warmed(first), warmed(second)):  # each loads the index from S3 first
             hits = search(service, q="cycle paths that light up at night", k=1).json()["results"]
             assert hits[0]["title"] == NEWS_IN_THE_INDEX
