@@ -16,7 +16,7 @@ from glimpse_assets.serve.search_routes import StoredSearch, search_router
 from glimpse_assets.serve.settings import ServeSettings
 from glimpse_assets.storage.object_store import LocalObjectStore
 from glimpse_assets_tests.support.search import chunk_rows, text_vector
-from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process
+from glimpse_assets_tests.support.serve_process import index_sample_day, serve_process, warmed
 
 KEY = "results-test-key-0123456789"
 TABLE = "space"
@@ -95,7 +95,7 @@ def test_the_sample_news_reusing_an_article_on_two_days_is_one_result(tmp_path):
     for day in ("2026-03-01", "2026-03-02"):  # both draw the Marrowby clock, under two ids
         index_sample_day(root, day)
     env = {"GLIMPSE_STORAGE_URI": root, "GLIMPSE_API_KEYS": KEY}
-    with serve_process(env) as service, service.client() as client:
+    with serve_process(env) as service, warmed(service).client() as client:
         response = client.get("/search", params={"q": "Marrowby town clock chimes", "k": 5})
     hits = response.json()["results"]
     assert hits[0]["title"] == "Marrowby Town Clock Chimes Again After a Careful Restoration"
