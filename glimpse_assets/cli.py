@@ -46,6 +46,10 @@ def serve(args: argparse.Namespace) -> int:
         _say(NO_KEYS)
         return USAGE_ERROR
 
+    # LanceDB's async runtime (tokio) on one thread per process, before lancedb loads: its work
+    # is waiting on files and handing searches to lance's own compute threads, and a thread per
+    # core in every worker cost about 1 ms of CPU a search in switches (benchmarks/search_latency).
+    os.environ.setdefault("TOKIO_WORKER_THREADS", "1")
     import uvicorn
 
     from glimpse_assets.serve.app import create_app
@@ -63,7 +67,22 @@ def serve(args: argparse.Namespace) -> int:
         count = len(settings.api_keys)
         _say(f"glimpse serve: {count} API key{'s' if count != 1 else ''} accepted")
     _say(f"glimpse serve: http://{args.host}:{args.port}  (OpenAPI at /docs)")
-    uvicorn.run(app, host=args.host, port=args.port, server_header=False)
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, server_header=False)
+        return 0
+    from glimpse_assets.serve.workers import APP_FACTORY, NO_AUTH_VARIABLE
+
+    del app  # checked; each worker builds its own
+    os.environ[NO_AUTH_VARIABLE] = "1" if args.no_auth else "0"
+    _say(f"glimpse serve: {args.workers} worker processes (rate limits and caches are per worker)")
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        server_header=False,
+        workers=args.workers,
+    )
     return 0
 
 
@@ -72,6 +91,16 @@ def _port(value: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port (1 to 65535)")
     return port
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("is not a whole number") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError(f"{workers} is not a number of workers (1 to 64)")
+    return workers
 
 
 def parser() -> argparse.ArgumentParser:
@@ -89,6 +118,13 @@ def parser() -> argparse.ArgumentParser:
         "--no-auth",
         action="store_true",
         help="serve every route without an API key (a warning is printed)",
+    )
+    command.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help=f"worker processes (1). One per core ({os.cpu_count() or 1} here) uses every core "
+        "for searches; each worker has its own per-key rate limit, answer caches and model",
     )
     command.set_defaults(run=serve)
     _people_commands(commands)

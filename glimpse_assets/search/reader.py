@@ -1,9 +1,13 @@
 """Reading the vector index: the service's `/search`, the SMS answers and the search check.
 
 A handle opens the table when first needed, is shared across threads and sees new versions
-within `READ_CONSISTENCY` without a restart. A table that is gone (nothing indexed yet, or the
-index folder removed after it had rows) is "nothing indexed": `None`, and the handle opens the
-table again once it is back.
+within `READ_CONSISTENCY` without a restart. It holds LanceDB's async table and runs each call on
+LanceDB's own background loop, as LanceDB's sync API does for each of its calls: a search is one
+trip there, where the sync query builder made six (three of them for the table's schema), about
+2 ms of CPU a search (benchmarks/search_latency.py).
+
+A table that is gone (nothing indexed yet, or the index folder removed after it had rows) is
+"nothing indexed": `None`, and the handle opens the table again once it is back.
 
 Results are distinct: a chunk stored twice, and one article under two ids (the sample news
 reuses an article on two days: same url, text and score), come back once, at their best rank;
@@ -20,9 +24,7 @@ from glimpse_assets.search.index import (
     VECTOR_COLUMN,
     IndexLocation,
     as_location,
-    connect,
     sql_string,
-    table_names,
 )
 
 if TYPE_CHECKING:
@@ -32,6 +34,11 @@ if TYPE_CHECKING:
 READ_CONSISTENCY = timedelta(seconds=2)
 RESULT_COLUMNS = ["id", "document_id", "title", "url", "published", "text", "source"]
 DISTANCE_COLUMN = "_distance"
+# The ANN index (IVF_HNSW_SQ) compares 8-bit vectors: alone, its top 10 hold 0.93 of the exact
+# top 10 (benchmarks/search_latency.py, 100,000 rows). Re-ranking twice as many candidates on the
+# full vectors holds 0.99, for about 1 ms a search; a larger HNSW `ef` cannot undo quantisation
+# (0.95 at ef 96). Ignored by a search with no ANN index (every vector is compared anyway).
+REFINE_FACTOR = 2
 # Hits fetched per distinct result wanted, at first; at most MAX_FETCH in all.
 OVERFETCH = 3
 MAX_FETCH = 1000
@@ -80,6 +87,25 @@ def as_hit(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _run(coroutine) -> Any:
+    """`coroutine`'s result, run on LanceDB's background event loop."""
+    from lancedb.background_loop import LOOP
+
+    return LOOP.run(coroutine)
+
+
+async def _tables_at(location: IndexLocation, bounded: bool):
+    import lancedb
+
+    db = await lancedb.connect_async(
+        location.uri,
+        storage_options=location.storage_options(bounded=bounded),
+        read_consistency_interval=READ_CONSISTENCY,
+    )
+    listed = await db.list_tables()
+    return db, list(getattr(listed, "tables", listed))
+
+
 class SearchIndex:
     """A read-only handle on one table; `bounded`: S3 requests bounded for a service."""
 
@@ -93,8 +119,7 @@ class SearchIndex:
     def _tables(self):
         """The database and its tables; `IndexUnreachableError` when its storage fails."""
         try:
-            db = connect(self.location, READ_CONSISTENCY, bounded=self.bounded)
-            return db, table_names(db)
+            return _run(_tables_at(self.location, self.bounded))
         except Exception as error:
             raise IndexUnreachableError(" ".join(str(error).split())[:300]) from error
 
@@ -104,7 +129,7 @@ class SearchIndex:
                 db, tables = self._tables()
                 if self.table_name not in tables:
                     return None  # nothing indexed yet: asked again next time
-                self._table = db.open_table(self.table_name)
+                self._table = _run(db.open_table(self.table_name))
             return self._table
 
     def _gone(self) -> bool:
@@ -122,7 +147,7 @@ class SearchIndex:
     def count_rows(self) -> int:
         table = self._open()
         try:
-            return 0 if table is None else table.count_rows()
+            return 0 if table is None else _run(table.count_rows())
         except (OSError, RuntimeError):
             if self._gone():
                 return 0
@@ -155,13 +180,18 @@ class SearchIndex:
 
     @staticmethod
     def _nearest(table, vector, limit: int, since: date | None, until: date | None) -> list:
-        query = table.search(vector, vector_column_name=VECTOR_COLUMN).distance_type("cosine")
+        query = (
+            table.vector_search(vector)
+            .column(VECTOR_COLUMN)
+            .distance_type("cosine")
+            .refine_factor(REFINE_FACTOR)
+        )
         where = day_filter(since, until)
         if where:
-            query = query.where(where, prefilter=True)
+            query = query.where(where)  # before the search (a prefilter), as is the default
         # `_distance` named in the projection: lance's non-deprecated way to keep the score
         # (leaving it out logs a deprecation warning on every search).
-        return query.select([*RESULT_COLUMNS, DISTANCE_COLUMN]).limit(limit).to_list()
+        return _run(query.select([*RESULT_COLUMNS, DISTANCE_COLUMN]).limit(limit).to_list())
 
 
 def open_search_index(where: IndexLocation | str, table: str, bounded: bool = False) -> SearchIndex:

@@ -1,0 +1,32 @@
+"""`glimpse serve --workers N`: N uvicorn worker processes, each with the app built from the
+environment (uvicorn starts workers from an import string, not an app object).
+
+The parent checks the settings and builds the app once before the workers start, so a bad setting
+is still one line and exit status 2, not workers failing in a loop. `--no-auth` reaches the
+workers as `NO_AUTH_VARIABLE`.
+
+What each worker holds in memory is its own: the per-key rate limit (a key may make up to N times
+`GLIMPSE_RATE_LIMIT_PER_SECOND` in all, at most the limit on one connection, which stays on one
+worker), the answer caches, and the wait of an SMS retry for its first delivery's answer (a retry
+that reaches another worker while the first is still answered costs a second model call; once
+answered, the stored reply is found by every worker).
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+NO_AUTH_VARIABLE = "GLIMPSE_SERVE_NO_AUTH"
+APP_FACTORY = "glimpse_assets.serve.workers:worker_app"
+
+
+def worker_app() -> FastAPI:
+    """The app a worker serves: settings and routes from the environment, as the parent had."""
+    from glimpse_assets.serve.app import create_app
+    from glimpse_assets.serve.settings import ServeSettings
+
+    env = os.environ
+    no_auth = env.get(NO_AUTH_VARIABLE) == "1"
+    return create_app(ServeSettings.from_env(env), env=env, no_auth=no_auth)
