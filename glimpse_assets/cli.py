@@ -42,7 +42,8 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigurationError as error:
         _say(f"glimpse serve: {error}")
         return USAGE_ERROR
-    if not settings.api_keys and not args.no_auth:
+    no_auth = args.no_auth or settings.auth == "off"
+    if not settings.api_keys and not no_auth:
         _say(NO_KEYS)
         return USAGE_ERROR
 
@@ -55,11 +56,11 @@ def serve(args: argparse.Namespace) -> int:
     from glimpse_assets.serve.app import create_app
 
     try:
-        app = create_app(settings, env=env, no_auth=args.no_auth)
+        app = create_app(settings, env=env, no_auth=no_auth)
     except ConfigurationError as error:
         _say(f"glimpse serve: {error}")
         return USAGE_ERROR
-    if args.no_auth:
+    if no_auth:
         _say(NO_AUTH_WARNING.format(host=args.host, port=args.port))
         if settings.api_keys:
             _say("glimpse serve: GLIMPSE_API_KEYS is set but ignored with --no-auth")
@@ -70,10 +71,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, server_header=False)
         return 0
-    from glimpse_assets.serve.workers import APP_FACTORY, NO_AUTH_VARIABLE
+    from glimpse_assets.serve.workers import APP_FACTORY
 
     del app  # checked; each worker builds its own
-    os.environ[NO_AUTH_VARIABLE] = "1" if args.no_auth else "0"
+    os.environ["GLIMPSE_SERVE_AUTH"] = "off" if no_auth else "on"  # what each worker reads
     _say(f"glimpse serve: {args.workers} worker processes (rate limits and caches are per worker)")
     uvicorn.run(
         APP_FACTORY,

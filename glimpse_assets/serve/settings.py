@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
-from glimpse_assets.settings import SECRET, CommaList, Settings, WholeNumber
+from glimpse_assets.settings import SECRET, CommaList, OnOff, Settings, WholeNumber
 
 MIN_KEY_LENGTH = 16
 MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
@@ -43,6 +43,14 @@ class ServeSettings(Settings):
         alias="GLIMPSE_ASK_SECONDS",
         description="The bound of `GET /ask`: this long after a question arrived its answer "
         "goes, the model's or else the extractive one from the best search hit.",
+    )
+
+    auth: OnOff = Field(
+        "on",
+        alias="GLIMPSE_SERVE_AUTH",
+        description="`off`: every route is served without an API key, under one shared rate "
+        "limit, as with `glimpse serve --no-auth` (which sets it for its worker processes); a "
+        "warning is printed at start.",
     )
 
     def __repr__(self) -> str:  # never the keys, even in a traceback or a debugger

@@ -3,7 +3,7 @@ environment (uvicorn starts workers from an import string, not an app object).
 
 The parent checks the settings and builds the app once before the workers start, so a bad setting
 is still one line and exit status 2, not workers failing in a loop. `--no-auth` reaches the
-workers as `NO_AUTH_VARIABLE`.
+workers as the setting `GLIMPSE_SERVE_AUTH=off`.
 
 What each worker holds in memory is its own: the per-key rate limit (a key may make up to N times
 `GLIMPSE_RATE_LIMIT_PER_SECOND` in all, at most the limit on one connection, which stays on one
@@ -18,7 +18,6 @@ import os
 
 from fastapi import FastAPI
 
-NO_AUTH_VARIABLE = "GLIMPSE_SERVE_NO_AUTH"
 APP_FACTORY = "glimpse_assets.serve.workers:worker_app"
 
 
@@ -28,5 +27,5 @@ def worker_app() -> FastAPI:
     from glimpse_assets.serve.settings import ServeSettings
 
     env = os.environ
-    no_auth = env.get(NO_AUTH_VARIABLE) == "1"
-    return create_app(ServeSettings.from_env(env), env=env, no_auth=no_auth)
+    settings = ServeSettings.from_env(env)
+    return create_app(settings, env=env, no_auth=settings.auth == "off")
