@@ -395,42 +395,86 @@ def embedding_rows(env: dict[str, str]) -> list[str]:
     return rows(env)
 
 
+def big_day_rows(env: dict[str, str]) -> list[str]:
+    from big_day import big_day_rows as rows  # benchmarks/big_day.py, beside this file
+
+    return rows(env)
+
+
 SEARCH_ROWS = 100_000
 SEARCH_CLIENTS = 16
-SEARCH_P95_GOAL_MS = 50
+# Issue 26: p95 with 16 clients and with one, the service's CPU a query, recall against exact.
+SEARCH_P95_GOAL_MS = {"ann": 100, "ann_one_client": 15}
+SEARCH_CPU_GOAL_MS = 6
+SEARCH_RECALL_GOAL = 0.95
 
 
 def search_rows(env: dict[str, str]) -> list[str]:
+    workers = str(os.cpu_count() or 1)
     result = measure_in_fresh_process(
-        env, "search_latency.py", "--rows", str(SEARCH_ROWS), "--clients", str(SEARCH_CLIENTS)
+        env,
+        "search_latency.py",
+        "--rows",
+        str(SEARCH_ROWS),
+        "--clients",
+        str(SEARCH_CLIENTS),
+        "--workers",
+        workers,
     )
     lines = [
         "",
-        f"## Search through HTTP (`glimpse serve`, {result['rows']:,} chunks, "
-        f"{result['clients']} concurrent clients, one API key each; benchmarks/search_latency.py)",
+        f"## Search through HTTP (`glimpse serve --workers {workers}`, {result['rows']:,} chunks; "
+        "benchmarks/search_latency.py)",
         "",
-        "The table holds random unit vectors in the index's schema (a search's cost does not depend"
-        " on what they mean); each query is embedded by the service with MiniLM, as in use.",
+        "The table's vectors are MiniLM embeddings of 1,000 generated news sentences plus noise "
+        "(structure, so that recall means something); each query is embedded by the service, as "
+        "in use. Service CPU: CPU seconds of the service's processes over the requests (robust "
+        "to a shared machine, unlike wall-clock). Load average before and after: "
+        f"{result['load_before']} / {result['load_after']}.",
         "",
-        "| index | requests | not 200 | p50 ms | p95 ms | p99 ms | requests/s | goal p95 |",
-        "|---|---|---|---|---|---|---|---|",
+        "| index | clients | requests | not 200 | p50 ms | p95 ms | p99 ms | requests/s | "
+        "service CPU ms/query | goal p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, label in (("exact", "exact (every vector compared)"), ("ann", result["ann_index"])):
-        run = result[name]
-        met = "met" if run["p95_ms"] <= SEARCH_P95_GOAL_MS else "not met"
+    runs = (
+        ("exact", "exact (every vector compared)", result["clients"]),
+        ("ann", result["ann_index"], result["clients"]),
+        ("ann_one_client", result["ann_index"], 1),
+    )
+    for name, label, clients in runs:
+        run = result.get(name)
+        if run is None:
+            continue
+        goal = SEARCH_P95_GOAL_MS.get(name)
+        met = "-" if goal is None else f"≤ {goal} ({'met' if run['p95_ms'] <= goal else 'not met'})"
         lines.append(
-            f"| {label} | {run['requests']} | {run['non_200']} | {run['p50_ms']} | "
+            f"| {label} | {clients} | {run['requests']} | {run['non_200']} | {run['p50_ms']} | "
             f"{run['p95_ms']} | {run['p99_ms']} | {run['requests_per_s']} | "
-            f"≤ {SEARCH_P95_GOAL_MS} ({met}) |"
+            f"{run['service_cpu_ms_per_query']} | {met} |"
         )
-    one = result["ann_one_client"]
+    cpu = result["ann"]["service_cpu_ms_per_query"]
+    recall = result["recall"]
+    stages = result["stages"]
     lines += [
         "",
-        f"One client alone, with the ANN index: p50 {one['p50_ms']} ms, p95 {one['p95_ms']} ms "
-        f"({one['requests']} requests): the latency a request costs when it does not queue. "
-        f"Building the table took {result['build_s']} s; the IVF_HNSW_SQ index "
-        f"{result['ann_build_s']} s.",
+        f"Service CPU a query with the ANN: {cpu} ms (goal ≤ {SEARCH_CPU_GOAL_MS}: "
+        f"{'met' if cpu <= SEARCH_CPU_GOAL_MS else 'not met'}). Recall@{recall['k']} of the "
+        f"service's search against exact search, {recall['queries']} queries: {recall['recall']} "
+        f"(goal ≥ {SEARCH_RECALL_GOAL}: "
+        f"{'met' if recall['recall'] >= SEARCH_RECALL_GOAL else 'not met'}).",
+        "",
+        f"Where a request's CPU goes (in one process, medians of {stages['calls']}): embedding the "
+        f"query {stages['embed_cpu_ms']} ms, the index search {stages['search_cpu_ms']} ms, "
+        f"building and serialising the response {stages['serialise_cpu_ms']} ms, the framework "
+        f"(FastAPI, the key and its rate limit, with a backend that answers at once) "
+        f"{stages['framework_cpu_ms']} ms; the whole app {stages['app_cpu_ms']} ms "
+        f"({stages['app_wall_ms']} ms wall).",
     ]
+    if result.get("build_s") is not None:
+        lines.append(
+            f"Building the table took {result['build_s']} s; the IVF_HNSW_SQ index "
+            f"{result['ann_build_s']} s."
+        )
     return lines
 
 
@@ -453,6 +497,7 @@ SECTIONS = (
     "backfill",
     "range_memory",
     "embeddings",
+    "big_day",
     "search",
 )
 
@@ -488,6 +533,7 @@ def main() -> None:
         ("backfill", backfill_rows),
         ("range_memory", range_memory_rows),
         ("embeddings", embedding_rows),
+        ("big_day", big_day_rows),
         ("search", search_rows),
     ):
         if section in sections:

@@ -25,7 +25,12 @@ from glimpse_assets.providers.base import ProviderOutputError, TextRequest
 from glimpse_assets.providers.landscape import png_bytes, render_prompt_image
 from glimpse_assets.providers.offline_image import OfflineImageProvider
 from glimpse_assets.providers.offline_text import OfflineTextProvider
-from glimpse_assets.providers.tfidf import ENGLISH_STOP_WORDS, EmptyVocabularyError, tfidf
+from glimpse_assets.providers.tfidf import (
+    ENGLISH_STOP_WORDS,
+    EmptyVocabularyError,
+    sparse_tfidf,
+    tfidf,
+)
 
 CURRENTS_KEYS = {"id", "title", "description", "url", "author", "image", "language", "category"}
 DAYS = [date(2024, 1, 1), date(2024, 2, 29), date(2024, 7, 14), date(2025, 12, 31)]
@@ -296,13 +301,27 @@ def test_tfidf_equals_scikit_learn_on_any_text(documents):
     assert np.allclose(ours.weights, weights, rtol=0, atol=1e-12)
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="ab cd ef gh", min_size=0, max_size=30), min_size=1, max_size=9))
+def test_summed_similarity_is_the_similarity_matrix_summed_without_its_diagonal(documents):
+    try:
+        matrix = sparse_tfidf(documents)
+    except EmptyVocabularyError:
+        return
+    weights = matrix.dense()
+    similarity = weights @ weights.T
+    np.fill_diagonal(similarity, 0.0)
+    assert np.allclose(matrix.summed_similarity(), similarity.sum(axis=1), rtol=0, atol=1e-12)
+    assert np.array_equal(weights, tfidf(documents).weights)
+
+
 @pytest.mark.parametrize("day", [date(2026, 3, 1) + timedelta(days=n) for n in range(0, 60, 3)])
 def test_the_main_story_and_the_prompt_are_the_ones_scikit_learn_gives(day, monkeypatch):
     """Centrality, the ranking and the prompt's keywords and key sentence, with scikit-learn's
     own vectors swapped in for ours: the same digest and the same prompt."""
     from glimpse_assets.news import digest as digest_module
     from glimpse_assets.providers import extractive
-    from glimpse_assets.providers.tfidf import TfidfMatrix
+    from glimpse_assets.providers.tfidf import SparseTfidf, TfidfMatrix
 
     ours = sample_digest(day)
     ours_prompt = compose_image_prompt(ours)
@@ -314,7 +333,18 @@ def test_the_main_story_and_the_prompt_are_the_ones_scikit_learn_gives(day, monk
             raise EmptyVocabularyError(str(error)) from None
         return TfidfMatrix(terms, weights)
 
-    monkeypatch.setattr(digest_module, "tfidf", reference)
+    def sparse_reference(documents):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(stop_words="english")
+        try:
+            matrix = vectorizer.fit_transform(documents)
+        except ValueError as error:
+            raise EmptyVocabularyError(str(error)) from None
+        terms = list(vectorizer.get_feature_names_out())
+        return SparseTfidf(terms, matrix.indptr, matrix.indices, matrix.data)
+
+    monkeypatch.setattr(digest_module, "sparse_tfidf", sparse_reference)
     monkeypatch.setattr(extractive, "tfidf", reference)
     theirs = sample_digest(day)
     assert ours == theirs

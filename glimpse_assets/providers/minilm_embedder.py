@@ -102,8 +102,43 @@ class Encoding:
     padded_tokens: int  # positions the model ran on, padding included
 
 
-def encode_counted(texts: list[str], batch_size: int = BATCH_SIZE, threads: int = 0) -> Encoding:
-    """`encode`, with what it took."""
+# Texts tokenised at a time: a tokenizer Encoding holds a text's tokens, offsets and more as
+# Python objects (about 17 MB for 1,000 chunks), so only their ids are kept, as numpy arrays.
+TOKENISE_SLICE = 1_024
+
+
+def word_piece_ids(texts: list[str]) -> tuple[list[np.ndarray], int]:
+    """Each text's word-piece ids as the model reads them (cut at MAX_TOKENS, [CLS] and [SEP]
+    included), and how many texts were cut."""
+    import numpy as np
+
+    tokenizer = model_tokenizer()
+    token_ids: list[np.ndarray] = []
+    truncated = 0
+    for start in range(0, len(texts), TOKENISE_SLICE):
+        for encoding in tokenizer.encode_batch(list(texts[start : start + TOKENISE_SLICE])):
+            token_ids.append(np.array(encoding.ids, dtype=np.int64))
+            truncated += bool(encoding.overflowing)
+    return token_ids, truncated
+
+
+def embedding_workers() -> int:
+    """Batches run side by side: one per core this process may use."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def encode_counted(
+    texts: list[str], batch_size: int = BATCH_SIZE, threads: int = 1, workers: int = 0
+) -> Encoding:
+    """`encode`, with what it took. The batches run on `workers` threads (0: one per core), each
+    batch on a session of `threads` threads: by default one batch per core at a time on the
+    one-thread session, which the service's queries share (one session's memory, not two), and no
+    onnxruntime worker threads spinning between operators on a machine other work shares."""
     import numpy as np
 
     if batch_size < 1:
@@ -111,26 +146,35 @@ def encode_counted(texts: list[str], batch_size: int = BATCH_SIZE, threads: int 
     vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
     if not texts:
         return Encoding(vectors, 0, 0, 0, 0)
-    encodings = model_tokenizer().encode_batch(list(texts))
-    lengths = np.array([len(e.ids) for e in encodings])
+    token_ids, truncated = word_piece_ids(texts)
+    lengths = np.array([len(ids) for ids in token_ids])
     order = np.argsort(lengths, kind="stable")
     session = onnx_session(threads)
-    batches = padded = 0
-    for start in range(0, len(texts), batch_size):
-        rows = order[start : start + batch_size]
+
+    def run(rows: np.ndarray) -> int:
+        """Embeds one batch, padded to its longest text, into its rows of `vectors`."""
         width = int(lengths[rows].max())
         ids = np.zeros((len(rows), width), dtype=np.int64)  # [PAD] is id 0
         mask = np.zeros((len(rows), width), dtype=np.int64)
         for row, index in enumerate(rows):
-            ids[row, : lengths[index]] = encodings[index].ids
+            ids[row, : lengths[index]] = token_ids[index]
             mask[row, : lengths[index]] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         (hidden,) = session.run(["last_hidden_state"], feeds)
         vectors[rows] = mean_pool_normalise(hidden, mask)
-        batches += 1
-        padded += ids.size
-    truncated = sum(1 for e in encodings if e.overflowing)
-    return Encoding(vectors, int(lengths.sum()), truncated, batches, padded)
+        return ids.size
+
+    batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+    workers = min(workers or embedding_workers(), len(batches))
+    if workers == 1:
+        padded = sum(map(run, batches))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # onnxruntime lets go of the GIL while it runs: the batches run on every core.
+        with ThreadPoolExecutor(workers, thread_name_prefix="minilm") as pool:
+            padded = sum(pool.map(run, batches))
+    return Encoding(vectors, int(lengths.sum()), truncated, len(batches), padded)
 
 
 def encode(texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""TF-IDF vectors of a few short texts, as scikit-learn's `TfidfVectorizer` makes them with its
+"""TF-IDF vectors of short texts, as scikit-learn's `TfidfVectorizer` makes them with its
 defaults (lowercase, word tokens by a regular expression, English stop words removed, raw counts,
 smoothed idf = ln((1 + n) / (1 + df)) + 1, each row scaled to unit length), in numpy.
 
@@ -10,14 +10,18 @@ rides day together (BENCHMARKS.md, "One offline day"). The rule is small and fix
 checks it against scikit-learn itself (glimpse_assets_tests/test_offline_providers.py): the same
 terms, the same weights to 1e-12, and the same rankings, keywords and key sentences.
 
-Row lengths are summed in column order, one term after another, as scikit-learn's sparse row
-normalisation does, so that the weights agree to the last bit where they can.
+The weights are computed sparse (`sparse_tfidf`: a big day has thousands of articles and tens of
+thousands of terms), and made dense only for the few texts the extractive composer weighs
+(`tfidf`). Row lengths are summed in column order, one term after another, as scikit-learn's
+sparse row normalisation does, so that the weights agree to the last bit where they can.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -64,8 +68,38 @@ class TfidfMatrix:
     weights: np.ndarray  # (documents, terms), float64, each non-zero row of unit length
 
 
-def tfidf(documents: list[str], token_pattern: str = WORD_TOKENS) -> TfidfMatrix:
-    """The TF-IDF matrix of `documents`; EmptyVocabularyError when no term is left."""
+@dataclass(frozen=True)
+class SparseTfidf:
+    """The same weights, only the non-zero ones, laid out as a CSR matrix (scipy's and
+    scikit-learn's layout): a day of thousands of articles has tens of thousands of terms, and
+    its dense matrix would take gigabytes to hold mostly zeros."""
+
+    terms: list[str]
+    indptr: np.ndarray  # row i's entries are [indptr[i], indptr[i + 1])
+    indices: np.ndarray  # each entry's term column, ascending within a row
+    data: np.ndarray  # each entry's weight, float64
+
+    def dense(self) -> np.ndarray:
+        weights = np.zeros((len(self.indptr) - 1, len(self.terms)), dtype=np.float64)
+        weights[self._rows(), self.indices] = self.data
+        return weights
+
+    def summed_similarity(self) -> np.ndarray:
+        """Each row's dot product with every other row, summed, without the rows x rows matrix:
+        x_i . (sum of all rows) - x_i . x_i."""
+        rows, count = self._rows(), len(self.indptr) - 1
+        total = np.bincount(self.indices, weights=self.data, minlength=len(self.terms))
+        with_all = np.bincount(rows, weights=self.data * total[self.indices], minlength=count)
+        with_itself = np.bincount(rows, weights=self.data * self.data, minlength=count)
+        return with_all - with_itself
+
+    def _rows(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
+
+
+def sparse_tfidf(documents: list[str], token_pattern: str = WORD_TOKENS) -> SparseTfidf:
+    """The TF-IDF weights of `documents`, non-zero entries only; EmptyVocabularyError when no
+    term is left."""
     tokenise = re.compile(token_pattern).findall
     tokens = [
         [t for t in tokenise(document.lower()) if t not in ENGLISH_STOP_WORDS]
@@ -75,18 +109,30 @@ def tfidf(documents: list[str], token_pattern: str = WORD_TOKENS) -> TfidfMatrix
     if not terms:
         raise EmptyVocabularyError("empty vocabulary: only stop words, numbers or symbols")
     column = {term: index for index, term in enumerate(terms)}
-    counts = np.zeros((len(documents), len(terms)), dtype=np.float64)
+    indptr = np.zeros(len(documents) + 1, dtype=np.int64)
+    indices, counts = [], []
     for row, document in enumerate(tokens):
-        np.add.at(counts[row], [column[t] for t in document], 1.0)
+        found = Counter(column[t] for t in document)
+        for term in sorted(found):
+            indices.append(term)
+            counts.append(found[term])
+        indptr[row + 1] = len(indices)
+    indices = np.array(indices, dtype=np.int64)
     # Smoothed idf, computed in scikit-learn's order: (n + 1) / (df + 1), log, + 1.
-    df = (counts > 0).sum(axis=0).astype(np.float64) + 1.0
+    df = np.bincount(indices, minlength=len(terms)).astype(np.float64) + 1.0
     idf = np.full_like(df, len(documents) + 1, dtype=np.float64)
     idf /= df
     np.log(idf, out=idf)
     idf += 1.0
-    weights = counts * idf
-    for row in weights:
-        nonzero = row[row != 0]
-        if len(nonzero):
-            row /= np.sqrt(np.cumsum(nonzero * nonzero)[-1])  # cumsum: strictly in order
-    return TfidfMatrix(terms, weights)
+    data = np.array(counts, dtype=np.float64) * idf[indices]
+    for start, end in pairwise(indptr):
+        if end > start:
+            row = data[start:end]
+            row /= np.sqrt(np.cumsum(row * row)[-1])  # cumsum: strictly in order
+    return SparseTfidf(terms, indptr, indices, data)
+
+
+def tfidf(documents: list[str], token_pattern: str = WORD_TOKENS) -> TfidfMatrix:
+    """The TF-IDF matrix of `documents`; EmptyVocabularyError when no term is left."""
+    matrix = sparse_tfidf(documents, token_pattern)
+    return TfidfMatrix(matrix.terms, matrix.dense())

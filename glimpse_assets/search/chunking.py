@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from glimpse_assets.providers.minilm import MAX_TOKENS, SPECIAL_TOKENS
 
 if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+    from tokenizers import Encoding, Tokenizer
 
 DEFAULT_OVERLAP = 32  # word pieces shared by consecutive windows
 MAX_TITLE_TOKENS = 64  # a longer title is cut, so that every window keeps room for the body
+DOCUMENTS_PER_SLICE = 512  # tokenised together
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,11 @@ def _word_starts(tokens: list[str]) -> list[bool]:
     return [not token.startswith("##") for token in tokens]
 
 
-def _cut_title(title: str, tokenizer: Tokenizer, max_tokens: int) -> tuple[str, int]:
-    encoding = tokenizer.encode(title, add_special_tokens=False)
+def _cut_title(
+    title: str, encoding: Encoding, tokenizer: Tokenizer, max_tokens: int
+) -> tuple[str, int]:
+    """The title (its `encoding` without special tokens) cut at a word start within
+    `max_tokens` word pieces, and its word pieces."""
     if len(encoding.ids) <= max_tokens:
         return title, len(encoding.ids)
     starts = _word_starts(encoding.tokens)
@@ -100,11 +104,22 @@ def chunk_document(
     overlap: int = DEFAULT_OVERLAP,
 ) -> list[Chunk]:
     """The document's chunks, in order; each is at most `max_tokens` word pieces."""
-    title, title_tokens = _cut_title(document.title, tokenizer, MAX_TITLE_TOKENS)
+    return _chunk_slice([document], tokenizer, max_tokens, overlap)[0]
+
+
+def _chunk_texts(
+    document: SearchDocument,
+    title_encoding: Encoding,
+    body: Encoding,
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    overlap: int,
+) -> tuple[str, list[str]]:
+    """The document's (cut) title and its chunks' texts: the title, a newline and a window."""
+    title, title_tokens = _cut_title(document.title, title_encoding, tokenizer, MAX_TITLE_TOKENS)
     budget = max_tokens - SPECIAL_TOKENS - title_tokens
     if budget <= overlap:
         raise ValueError(f"max_tokens={max_tokens} leaves no room for text after the title")
-    body = tokenizer.encode(document.text, add_special_tokens=False)
     pieces = [""]  # a document with only a title is one chunk: the title
     if body.ids:
         starts = _word_starts(body.tokens)
@@ -112,26 +127,44 @@ def chunk_document(
             document.text[body.offsets[start][0] : body.offsets[end - 1][1]]
             for start, end in _windows(len(body.ids), starts, budget, overlap)
         ]
-    chunks = []
-    for position, piece in enumerate(pieces):
-        text = f"{title}\n{piece}" if piece else title
-        tokens = len(tokenizer.encode(text).ids)
-        if tokens > max_tokens:  # a word split across a cut may re-tokenise longer: trim it
-            text, tokens = _trim_to(text, tokenizer, max_tokens)
-        chunks.append(
-            Chunk(
-                id=chunk_id(document.source, document.document_id, text),
-                document_id=document.document_id,
-                source=document.source,
-                title=title,
-                url=document.url,
-                published=document.published,
-                position=position,
-                tokens=tokens,
-                text=text,
+    return title, [f"{title}\n{piece}" if piece else title for piece in pieces]
+
+
+def _chunk_slice(
+    documents: list[SearchDocument], tokenizer: Tokenizer, max_tokens: int, overlap: int
+) -> list[list[Chunk]]:
+    """Each document's chunks. The titles, the texts and then the chunks are tokenised in one
+    batch each (the tokenizer's encode_batch, on every core), not one call per text."""
+    titles = tokenizer.encode_batch([d.title for d in documents], add_special_tokens=False)
+    bodies = tokenizer.encode_batch([d.text for d in documents], add_special_tokens=False)
+    texts_per_document = [
+        _chunk_texts(document, title, body, tokenizer, max_tokens, overlap)
+        for document, title, body in zip(documents, titles, bodies, strict=True)
+    ]
+    every_text = [text for _, texts in texts_per_document for text in texts]
+    counts = iter(len(e.ids) for e in tokenizer.encode_batch(every_text))
+    chunked = []
+    for document, (title, texts) in zip(documents, texts_per_document, strict=True):
+        chunks = []
+        for position, text in enumerate(texts):
+            tokens = next(counts)
+            if tokens > max_tokens:  # a word split across a cut may re-tokenise longer: trim it
+                text, tokens = _trim_to(text, tokenizer, max_tokens)
+            chunks.append(
+                Chunk(
+                    id=chunk_id(document.source, document.document_id, text),
+                    document_id=document.document_id,
+                    source=document.source,
+                    title=title,
+                    url=document.url,
+                    published=document.published,
+                    position=position,
+                    tokens=tokens,
+                    text=text,
+                )
             )
-        )
-    return chunks
+        chunked.append(chunks)
+    return chunked
 
 
 def _trim_to(text: str, tokenizer: Tokenizer, max_tokens: int) -> tuple[str, int]:
@@ -147,12 +180,16 @@ def chunk_documents(
     max_tokens: int = MAX_TOKENS,
     overlap: int = DEFAULT_OVERLAP,
 ) -> list[Chunk]:
-    """Every document's chunks; a chunk id seen twice (the same document twice) is kept once."""
+    """Every document's chunks; a chunk id seen twice (the same document twice) is kept once.
+    Tokenised a slice of documents at a time, so the tokenizer's encodings of a big day are
+    never all held at once."""
     seen: set[str] = set()
     chunks = []
-    for document in documents:
-        for chunk in chunk_document(document, tokenizer, max_tokens, overlap):
-            if chunk.id not in seen:
-                seen.add(chunk.id)
-                chunks.append(chunk)
+    for start in range(0, len(documents), DOCUMENTS_PER_SLICE):
+        part = documents[start : start + DOCUMENTS_PER_SLICE]
+        for document_chunks in _chunk_slice(part, tokenizer, max_tokens, overlap):
+            for chunk in document_chunks:
+                if chunk.id not in seen:
+                    seen.add(chunk.id)
+                    chunks.append(chunk)
     return chunks
