@@ -62,3 +62,23 @@ def test_a_bad_number_of_workers_is_one_line_and_exit_2(tmp_path, workers):
     last_line = done.stderr.strip().splitlines()[-1]
     assert last_line.startswith("glimpse serve: error: argument --workers")
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_auth_off_is_the_setting_every_worker_reads(tmp_path):
+    """`GLIMPSE_SERVE_AUTH=off` is `--no-auth` (with its warning), and it reaches the workers:
+    no key, and every new connection (either worker) is answered."""
+    storage_uri = str(tmp_path / "storage")
+    index_sample_day(storage_uri)
+    env = {"GLIMPSE_STORAGE_URI": storage_uri, "GLIMPSE_SERVE_AUTH": "off"}
+    with serve_process(env, "--workers", "2") as service:
+        warmed(service, api_key=None)
+        statuses = []
+        for _ in range(6):  # a new connection each: the kernel hands them to either worker
+            with service.client(api_key=None) as client:
+                statuses.append(client.get("/search", params=QUERY).status_code)
+        output = service.output()
+
+    assert statuses == [200] * 6
+    assert "WARNING: --no-auth: every route is open" in output
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", output))) == 2
