@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from glimpse_assets.cli_commands.common import (
+from glimpse_assets.cli.common import (
     OK,
     UNAVAILABLE,
     CommandError,
@@ -140,7 +140,7 @@ def domains_status(instance, assets: dict[str, list], partitions, days: list[str
 
 def storage_facts(env: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
     """The index's rows and today's spend record; whether both were read."""
-    from glimpse_assets.cli_commands.search import stored_search
+    from glimpse_assets.cli.search import stored_search
     from glimpse_assets.llm.budget import BUDGET_PREFIX, BudgetLedger, reserved_usd
     from glimpse_assets.search.stored import SearchUnavailableError
     from glimpse_assets.settings import ProviderSettings, StorageSettings

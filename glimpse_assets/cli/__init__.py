@@ -1,5 +1,5 @@
 """`glimpse`: the project's command line. `glimpse serve` runs the HTTP service; `search`,
-`ask`, `ingest` and `status` are for people at a terminal (glimpse_assets/cli_commands/, one
+`ask`, `ingest` and `status` are for people at a terminal (glimpse_assets/cli/, one
 module each, imported when its command runs).
 
 FastAPI and uvicorn are imported by the serve command only, so `glimpse --help` stays quick.
@@ -133,12 +133,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _command(name: str):
-    """Run `glimpse_assets.cli_commands.<name>.main(args)`, imported only then."""
+    """Run `glimpse_assets.cli.<name>.main(args)`, imported only then."""
 
     def run(args: argparse.Namespace) -> int:
         from importlib import import_module
 
-        return import_module(f"glimpse_assets.cli_commands.{name}").main(args)
+        return import_module(f"glimpse_assets.cli.{name}").main(args)
 
     return run
 

@@ -18,7 +18,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from glimpse_assets.cli_commands.common import (
+from glimpse_assets.cli.common import (
     NOTHING,
     OK,
     UNAVAILABLE,

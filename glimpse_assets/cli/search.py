@@ -11,7 +11,7 @@ import argparse
 import json
 from datetime import date
 
-from glimpse_assets.cli_commands.common import (
+from glimpse_assets.cli.common import (
     INDEX_WAIT_SECONDS,
     NOTHING,
     OK,

@@ -15,7 +15,7 @@ import argparse
 import json
 import time
 
-from glimpse_assets.cli_commands.common import (
+from glimpse_assets.cli.common import (
     NOTHING,
     OK,
     UNAVAILABLE,
@@ -25,7 +25,7 @@ from glimpse_assets.cli_commands.common import (
     run,
     say,
 )
-from glimpse_assets.cli_commands.search import NO_INDEX, checked_query, stored_search
+from glimpse_assets.cli.search import NO_INDEX, checked_query, stored_search
 
 ASK_SECONDS = "GLIMPSE_ASK_SECONDS"
 
