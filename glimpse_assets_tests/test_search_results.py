@@ -101,3 +101,23 @@ def test_the_sample_news_reusing_an_article_on_two_days_is_one_result(tmp_path):
     assert hits[0]["title"] == "Marrowby Town Clock Chimes Again After a Careful Restoration"
     assert len({hit["url"] for hit in hits}) == len({hit["text"] for hit in hits}) == len(hits)
     assert len(hits) == 5
+
+
+def test_a_query_asked_again_is_embedded_once(tmp_path):
+    root = str(tmp_path)
+    upsert_day(root, TABLE, chunk_rows("2026-03-01", DOCUMENTS), "2026-03-01")
+    embedded: list[str] = []
+
+    class CountingEmbedder(TextEmbedder):
+        def embed_query(self, text: str):
+            embedded.append(text)
+            return super().embed_query(text)
+
+    backend = StoredSearch(root, CountingEmbedder(), LocalObjectStore(root))
+    first = backend.search("clock tower restored", 3, None, None)
+    again = backend.search("clock tower restored", 3, None, None)
+    other = backend.search("rare orchid found", 3, None, None)
+
+    assert embedded == ["clock tower restored", "rare orchid found"]
+    assert [hit["id"] for hit in again] == [hit["id"] for hit in first]
+    assert first[0]["text"] == "clock tower restored" and other[0]["text"] == "rare orchid found"

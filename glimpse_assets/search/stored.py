@@ -10,6 +10,7 @@ for seconds, never a caller for minutes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -32,6 +33,9 @@ MAX_QUERY_CHARS = 1000  # of a query or a question
 SEARCH_WAIT_SECONDS = 5.0  # for the index's storage and a free core, the query's embedding apart
 MIN_STORAGE_SECONDS = 1.0  # what the index is given however long the core took to come free
 INDEX_READERS = 8  # threads reading the index (a stalled S3 holds them for seconds)
+# Queries whose vectors a process keeps (1.5 KB each at 384 dimensions): a query asked again
+# (a page reloaded, the same SMS question) is not embedded again; the embedder is deterministic.
+QUERY_VECTORS = 1024
 UNAVAILABLE = "the search index did not answer in time: try again shortly"
 
 
@@ -54,6 +58,9 @@ class StoredSearch:
 
         self.storage_uri = storage_uri
         self._embedder = embedder
+        self._query_vector = functools.lru_cache(maxsize=QUERY_VECTORS)(
+            lambda query: self._embedder.embed_query(query)  # looked up when first needed
+        )
         self._store = store
         self._index = open_search_index(storage_uri, embedder.index_table, bounded=True)
         self._has_rows = False
@@ -113,7 +120,7 @@ class StoredSearch:
             raise SearchUnavailableError(UNAVAILABLE)
         try:
             waited = time.monotonic() - started
-            vector = self._embedder.embed_query(query)
+            vector = self._query_vector(query)
             left = max(self._wait_seconds - waited, MIN_STORAGE_SECONDS)
             hits = self._read(left, self._index.search, vector, k, since, until)
         finally:
