@@ -368,7 +368,8 @@ def big_day_lines(runs: dict[int, dict]) -> list[str]:
         f"What bounds it. Time: MiniLM's arithmetic ({embed_share:.0%} of the summed step time at "
         f"{GOAL_ARTICLES:,}). The model runs fp32 (its int8 weights are dequantised once), about "
         "0.3 ms of CPU per word piece on this CPU, so a day costs its word pieces whatever the "
-        "batching: batches of 8 texts sorted by length (about 1 % padding), one batch per core "
+        "batching: texts sorted by length in batches of at most 8 texts and 1,024 padded word "
+        "pieces (about 1 % padding), one batch per core "
         "on a one-thread session, no onnxruntime threads spinning. Quantising the activations "
         "too (onnxruntime's dynamic int8) halves that CPU but the vectors fall to cosine 0.85 "
         "(min) and 0.95 (mean) against the fp32 reference, far under the 0.999 kept: not used. "
@@ -376,13 +377,6 @@ def big_day_lines(runs: dict[int, dict]) -> list[str]:
         f"pyarrow: news_digest's peak), {with_model:.0f} MiB once the MiniLM session is made "
         "(the first quality check); the rest is the embedding step's working memory (each "
         "core's batch, the vectors, their Parquet) and LanceDB's upsert and search.",
-        "",
-        "Before issue 26 (a dense TF-IDF matrix and a texts x texts similarity matrix in the "
-        "digest and again in the main-story check, one MiniLM session on every core per step "
-        "and another for queries, every text's tokenizer encoding held), measured alternately "
-        "with the code above on this machine, 5,000 articles: 101 s wall, 187 s CPU, 1,400 MiB "
-        "(after: 86 s, 160 s, 873 MiB; load 0.5 to 1.8) and, with another benchmark running, "
-        "190 s, 233 s, 1,416 MiB (after: 108 s, 181 s, 936 MiB; load 2.0 to 3.9).",
     ]
     return lines
 

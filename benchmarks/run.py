@@ -1,7 +1,8 @@
 """`make bench`: how long the things a user waits for take, each in a fresh process.
 
 Writes the table to BENCHMARKS.md. Timings are wall-clock medians; they belong here, never in a
-test's assertion.
+test's assertion. Under each section goes its hand-written analysis, benchmarks/notes/<section>.md
+(preamble.md under the title), which must stay true whatever the figures of a new run.
 """
 
 from __future__ import annotations
@@ -478,6 +479,14 @@ def search_rows(env: dict[str, str]) -> list[str]:
     return lines
 
 
+def notes(section: str) -> list[str]:
+    """The hand-written text kept under a section (benchmarks/notes/<section>.md), if any."""
+    path = REPO / "benchmarks" / "notes" / f"{section}.md"
+    if not path.exists():
+        return []
+    return ["", *path.read_text().rstrip().splitlines()]
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -537,7 +546,7 @@ def main() -> None:
         ("search", search_rows),
     ):
         if section in sections:
-            others += measure(env)
+            others += measure(env) + notes(section)
     shutil.rmtree(workdir, ignore_errors=True)
 
     lines = [
@@ -546,6 +555,7 @@ def main() -> None:
         f"Machine: {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}.",
         "Command: `make bench` (benchmarks/run.py). Each figure is a fresh process, wall clock.",
+        *notes("preamble"),
         "",
     ]
     if rows:
@@ -560,6 +570,8 @@ def main() -> None:
             f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} "
             f"| {max(seconds):.2f} | {len(seconds)} |"
         )
+    if rows:
+        lines += notes("day")
     lines += others
     table = "\n".join(lines) + "\n"
     if sections == set(SECTIONS):
