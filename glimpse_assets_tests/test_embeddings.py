@@ -24,6 +24,7 @@ from glimpse_assets.providers.minilm import (
 )
 from glimpse_assets.providers.minilm_embedder import (
     MiniLMEmbedder,
+    batches_by_length,
     encode,
     encode_counted,
     mean_pool_normalise,
@@ -239,3 +240,16 @@ def test_a_query_vector_is_the_same_as_in_a_batch():
 )
 def test_table_names_are_slugs_of_the_vector_space(model, dimension, table):
     assert table_slug("openai", model, dimension) == table
+
+
+def test_batches_hold_each_text_once_within_both_bounds():
+    lengths = np.array([10] * 20 + [200] * 9 + [300] * 2 + [40] * 3)
+    order = np.argsort(lengths, kind="stable")
+
+    batches = batches_by_length(order, lengths, batch_size=8, max_positions=1024)
+
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    assert all(len(batch) <= 8 for batch in batches)
+    assert all(len(batch) * lengths[batch].max() <= 1024 for batch in batches)
+    assert [len(batch) for batch in batches] == [8, 8, 7, 5, 4, 2]
+    assert batches_by_length(order[:0], lengths, 8) == []

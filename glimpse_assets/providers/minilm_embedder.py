@@ -35,6 +35,12 @@ if TYPE_CHECKING:
 # Measured on 2 cores, 1,000 news chunks sorted by length (benchmarks/embeddings.py): 4, 8 and
 # 16 within 5 % of each other (70-73 texts/s), 32 slower (66): a wider batch pads more.
 BATCH_SIZE = 8
+# Positions (texts x the widest text's word pieces) a batch may hold: the attention's working
+# memory grows with texts x width^2, so long texts go fewer to a batch (4 at 256 word pieces).
+# Batches of 8 texts of every width from 12 to 256 word pieces, two at a time: onnxruntime held
+# about 560 MiB more after them with 8 at any width, about 200 MiB with this bound (and no memory
+# pattern, below).
+MAX_BATCH_POSITIONS = 1024
 INDEX_TABLE = "minilm_l6_v2_int8_384"
 METHOD = (
     "all-MiniLM-L6-v2 on onnxruntime (CPU), int8 weights with fp32 arithmetic, input cut at "
@@ -74,6 +80,9 @@ def onnx_session(threads: int = 0) -> InferenceSession:
                 options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
                 options.log_severity_level = 3  # errors only
                 options.intra_op_num_threads = threads
+                # Every batch has a shape of its own: a memory pattern planned per shape is
+                # never reused, and each one kept held its memory.
+                options.enable_mem_pattern = False
                 session = ort.InferenceSession(
                     str(model_file()), options, providers=["CPUExecutionProvider"]
                 )
@@ -132,6 +141,29 @@ def embedding_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def batches_by_length(
+    order: np.ndarray,
+    lengths: np.ndarray,
+    batch_size: int,
+    max_positions: int = MAX_BATCH_POSITIONS,
+) -> list[np.ndarray]:
+    """The texts in `order` (shortest first) cut into batches of at most `batch_size` texts and
+    at most `max_positions` padded positions (one text alone may exceed it)."""
+    import numpy as np
+
+    batches: list[np.ndarray] = []
+    start = 0
+    for end in range(1, len(order) + 1):
+        size = end - start
+        widest = lengths[order[end - 1]]
+        if size > batch_size or (size > 1 and size * widest > max_positions):
+            batches.append(order[start : end - 1])
+            start = end - 1
+    if start < len(order):
+        batches.append(order[start:])
+    return [np.asarray(batch) for batch in batches]
+
+
 def encode_counted(
     texts: list[str], batch_size: int = BATCH_SIZE, threads: int = 1, workers: int = 0
 ) -> Encoding:
@@ -164,7 +196,7 @@ def encode_counted(
         vectors[rows] = mean_pool_normalise(hidden, mask)
         return ids.size
 
-    batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+    batches = batches_by_length(order, lengths, batch_size)
     workers = min(workers or embedding_workers(), len(batches))
     if workers == 1:
         padded = sum(map(run, batches))
