@@ -7,9 +7,11 @@ workers as the setting `GLIMPSE_SERVE_AUTH=off`.
 
 What each worker holds in memory is its own: the per-key rate limit (a key may make up to N times
 `GLIMPSE_RATE_LIMIT_PER_SECOND` in all, at most the limit on one connection, which stays on one
-worker), the answer caches, and the wait of an SMS retry for its first delivery's answer (a retry
-that reaches another worker while the first is still answered costs a second model call; once
-answered, the stored reply is found by every worker).
+worker), the answer caches and query vectors, and, with SMS on, each sender's hourly limit and
+last exchanges (a follow-up that reaches another worker is answered without the earlier ones: the
+default stays one worker). An SMS retry is answered once whichever worker it reaches: the reply
+is claimed and stored under `_sms/replies/` (`sms.inbound`), and a retry on another worker waits
+for it (past the reply deadline, the extractive answer without the model).
 """
 
 from __future__ import annotations
