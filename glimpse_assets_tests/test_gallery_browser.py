@@ -4,12 +4,10 @@ days posted offline, then the page opened from disk as a reader would open it.""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from playwright.sync_api import sync_playwright
 
 from glimpse_assets.news.assets import news_assets
 from glimpse_assets.news.sources import SampleNewsSource
@@ -18,26 +16,12 @@ from glimpse_assets.providers.offline_text import OfflineTextProvider
 from glimpse_assets.publish.assets import social_post
 from glimpse_assets.publish.notifiers import LogNotifier
 from glimpse_assets.publish.publishers import OutboxPublisher
+from glimpse_assets_tests.support.chromium import launched_chromium, needs_chromium
 from glimpse_assets_tests.support.stores import io_manager_at
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
 
-pytestmark = [
-    pytest.mark.process,  # Chromium
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK),
-        reason=f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test",
-    ),
-]
+pytestmark = [pytest.mark.process, needs_chromium]
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +45,8 @@ def storage(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ operation it does not mark is `/healthz` or a Twilio webhook.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -30,6 +29,7 @@ from glimpse_assets.serve.api_docs import (
 )
 from glimpse_assets.serve.app import create_app
 from glimpse_assets.serve.settings import ServeSettings
+from glimpse_assets_tests.support.chromium import launched_chromium, needs_chromium
 from glimpse_assets_tests.support.serve_process import serve_process, warmed
 
 KEY = "docs-test-key-5a0e3c9b71d4"
@@ -40,19 +40,6 @@ PUBLIC = [*PAGES, "/openapi.json", *ASSETS]
 LOADS = {"/docs": [FAVICON, SWAGGER_JS, SWAGGER_CSS], "/redoc": [FAVICON, REDOC_JS]}
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png", ".json": "json"}
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-needs_chromium = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test",
-)
 # ReDoc's side menu asks a CDN for Redocly's logo; the pages' Content-Security-Policy refuses
 # it in the browser (before any request), and the menu shows "API docs by Redocly" without it.
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -147,14 +134,8 @@ def test_the_assets_are_from_the_package_and_the_old_cdn_pages_are_gone(service)
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        yield browser
 
 
 @dataclass
