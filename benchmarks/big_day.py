@@ -37,10 +37,11 @@ from pathlib import Path
 from threading import Thread
 from urllib.parse import parse_qs, urlparse
 
+from day_runs import run_jobs
+
 REPO = Path(__file__).resolve().parent.parent
 PAGE_SIZE = 200  # the Currents API's largest page
 JOBS = ("news_job", "search_job")
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 SYLLABLES = [
     "ka",
     "lo",
@@ -182,38 +183,11 @@ def run_day(args: argparse.Namespace) -> None:
     definitions = build_definitions(dict(os.environ))
     instance = dg.DagsterInstance.get()
     profile = cProfile.Profile() if args.profile else None
-    steps: dict[str, float] = {}
-    step_rss: dict[str, float] = {}
     sampler = RssSampler()
-    done: set[dg.AssetKey] = set()
-    failed: list[str] = []
     runs_started = time.perf_counter()
-    for job_name in JOBS:
-        job = definitions.resolve_job_def(job_name)
-        todo = sorted(set(job.asset_layer.executable_asset_keys) - done)
-        if profile:
-            profile.enable()
-        result = job.execute_in_process(
-            instance=instance,
-            tags={"dagster/partition": args.day},
-            asset_selection=todo,
-            run_config=QUIET,
-            raise_on_error=False,
-        )
-        if profile:
-            profile.disable()
-        done.update(e.asset_key for e in result.get_asset_materialization_events())
-        failed += [e.step_key for e in result.all_events if e.is_step_failure]
-        begun = {}
-        for entry in instance.all_logs(result.run_id):
-            event = entry.dagster_event
-            if event is None:
-                continue
-            if event.event_type == dg.DagsterEventType.STEP_START:
-                begun[event.step_key] = entry.timestamp
-            if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-                steps[event.step_key] = event.event_specific_data.duration_ms / 1000
-                step_rss[event.step_key] = sampler.peak(begun[event.step_key], entry.timestamp)
+    timed, failed = run_jobs(definitions, instance, JOBS, args.day, profile)
+    steps = {step: seconds for step, (_, _, seconds) in timed.items()}
+    step_rss = {step: sampler.peak(start, end) for step, (start, end, _) in timed.items()}
     runs_wall = time.perf_counter() - runs_started
     sampler.stop()
     if profile:

@@ -23,8 +23,9 @@ import os
 import tempfile
 import time
 
+from day_runs import run_jobs
+
 JOBS = ("news_job", "rides_job")
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 INTERVALS: list[tuple[str, float, float]] = []  # (what, start, end), wall clock
 
 
@@ -102,33 +103,10 @@ def main() -> None:
     profile = cProfile.Profile() if args.profile else None
     if not profile:
         instrument()
-    steps: dict[str, tuple[float, float, float]] = {}
-    done: set[dg.AssetKey] = set()
     start, cpu = time.perf_counter(), time.process_time()
-    for job_name in JOBS:
-        job = definitions.resolve_job_def(job_name)
-        todo = sorted(set(job.asset_layer.executable_asset_keys) - done)
-        if profile:
-            profile.enable()
-        result = job.execute_in_process(
-            instance=instance,
-            tags={"dagster/partition": args.day},
-            asset_selection=todo,
-            run_config=QUIET,
-        )
-        if profile:
-            profile.disable()
-        done.update(e.asset_key for e in result.get_asset_materialization_events())
-        started = {}
-        for entry in instance.all_logs(result.run_id):
-            event = entry.dagster_event
-            if event is None:
-                continue
-            if event.event_type == dg.DagsterEventType.STEP_START:
-                started[event.step_key] = entry.timestamp
-            if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
-                seconds = event.event_specific_data.duration_ms / 1000
-                steps[event.step_key] = (started[event.step_key], entry.timestamp, seconds)
+    steps, failed = run_jobs(definitions, instance, JOBS, args.day, profile)
+    if failed:
+        raise SystemExit(f"steps failed on {args.day}: {', '.join(failed)}")
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     if profile:
         profile.dump_stats(args.profile)
