@@ -18,7 +18,7 @@ from glimpse_assets.providers.prompts import shape_sentences
 
 PACKAGE = Path(__file__).resolve().parent.parent / "glimpse_assets"
 DOMAINS = {"news", "publish", "rides", "search", "stories", "sms"}
-ASSEMBLERS = {"definitions.py", "run.py", "cli", "serve"}
+ASSEMBLERS = {"definitions.py", "run.py", "cli.py", "serve"}
 ASSEMBLER_MODULES = {"glimpse_assets.definitions", "glimpse_assets.run", "glimpse_assets.cli"}
 
 
@@ -44,8 +44,8 @@ def domain_of(module: str) -> str | None:
 def is_assembler(module: str) -> bool:
     return (
         module in ASSEMBLER_MODULES
-        or module in ("glimpse_assets.serve", "glimpse_assets.cli")
-        or module.startswith(("glimpse_assets.serve.", "glimpse_assets.cli."))
+        or module == "glimpse_assets.serve"
+        or module.startswith("glimpse_assets.serve.")
     )
 
 
@@ -140,9 +140,8 @@ def test_domains_do_not_import_the_assemblers():
 
 def test_the_assemblers_define_no_assets():
     """What definitions, run, cli and serve hold is assembly: every asset is a domain's."""
-    assemblers = [PACKAGE / "definitions.py", PACKAGE / "run.py"]
+    assemblers = [PACKAGE / "definitions.py", PACKAGE / "run.py", PACKAGE / "cli.py"]
     assemblers += sorted((PACKAGE / "serve").rglob("*.py"))
-    assemblers += sorted((PACKAGE / "cli").rglob("*.py"))
     decorators = {"asset", "multi_asset", "graph_asset", "graph_multi_asset"}
     found = []
     for path in assemblers:

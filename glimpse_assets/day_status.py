@@ -1,37 +1,21 @@
-"""`glimpse status`: per domain, which days of a window are stored, failed or missing (from the
-Dagster instance at DAGSTER_HOME), the newest stored day, and the search index's size and
-today's LLM spend (from the storage).
-
-A domain's day is `stored` when every daily asset of the domain is materialised for it, `failed`
-when the last attempt at one of them failed, `running` while a run is at one, else `missing`
-(some or none stored). Read with `DagsterInstance.get_status_by_partition`, Dagster's public
-per-partition status (the UI's). No instance yet, or no run in it: said in one line, exit 0.
-Exit 2 on a usage or configuration error, 3 when the storage or the index did not answer.
+"""What `glimpse status` shows of a window of days, from the Dagster instance: a domain's day
+is `stored` when every daily asset of the domain is materialised for it, `failed` when the last
+attempt at one of them failed, `running` while a run is at one, else `missing` (some or none
+stored). Read with `DagsterInstance.get_status_by_partition`, Dagster's public per-partition
+status (the UI's). Knows no domain: the assembler `cli.py` passes each domain's assets in.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from glimpse_assets.cli.common import (
-    OK,
-    UNAVAILABLE,
-    CommandError,
-    bounded_storage,
-    environment,
-    parse_day,
-    run,
-    say,
-)
+from glimpse_assets.commands import CommandError, parse_day
 
 DEFAULT_DAYS = 7
-STATES = ("stored", "failed", "running", "missing")
 
 
 @dataclass
@@ -77,27 +61,6 @@ def day_state(statuses: list[Any]) -> str:
     return "missing"
 
 
-def domain_assets(env: Mapping[str, str]) -> dict[str, list]:
-    """Each domain's daily assets (keys), in `DOMAINS` order; the partitions they share."""
-    import dagster as dg
-
-    from glimpse_assets.definitions import DOMAINS, domain_builders
-    from glimpse_assets.resources import shared_resources
-
-    shared = shared_resources(env)
-    found = {}
-    for name, build in zip(DOMAINS, domain_builders(), strict=True):
-        keys = []
-        for assets_def in build(env, shared).assets or []:
-            daily = isinstance(
-                getattr(assets_def, "partitions_def", None), dg.TimeWindowPartitionsDefinition
-            )
-            if isinstance(assets_def, dg.AssetsDefinition) and assets_def.is_executable and daily:
-                keys += sorted(assets_def.keys, key=lambda key: key.to_user_string())
-        found[name] = keys
-    return found
-
-
 def instance_at(env: Mapping[str, str]) -> tuple[Any | None, str]:
     """The instance at DAGSTER_HOME with its runs, or None and why there is nothing to read."""
     import dagster as dg
@@ -138,39 +101,6 @@ def domains_status(instance, assets: dict[str, list], partitions, days: list[str
     return status
 
 
-def storage_facts(env: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
-    """The index's rows and today's spend record; whether both were read."""
-    from glimpse_assets.cli.search import stored_search
-    from glimpse_assets.llm.budget import BUDGET_PREFIX, BudgetLedger, reserved_usd
-    from glimpse_assets.search.stored import SearchUnavailableError
-    from glimpse_assets.settings import ProviderSettings, StorageSettings
-    from glimpse_assets.storage.object_store import StorageError
-    from glimpse_assets.storage.resource import ObjectStoreResource
-
-    facts: dict[str, Any] = {"search_index_rows": None, "llm_spend_today": None}
-    complete = True
-    try:
-        facts["search_index_rows"] = stored_search(env).indexed_rows()
-    except SearchUnavailableError:
-        complete = False
-    budget = ProviderSettings.from_env(env).daily_budget_usd
-    try:
-        with bounded_storage():
-            uri = StorageSettings.from_env(env).storage_uri
-            records = ObjectStoreResource(storage_uri=uri).records(BUDGET_PREFIX)
-        record = BudgetLedger(records, budget).today()
-        facts["llm_spend_today"] = {
-            "day": record["day"],
-            "spent_usd": record["spent_usd"],
-            "paid_calls": record["paid_calls"],
-            "reserved_usd": round(reserved_usd(record), 9),
-            "budget_usd": budget,
-        }
-    except StorageError:
-        complete = False
-    return facts, complete
-
-
 def day_ranges(days: list[str]) -> str:
     """`2026-03-01..2026-03-03, 2026-03-05`: runs of consecutive days."""
     runs: list[list[str]] = []
@@ -209,47 +139,3 @@ def table(days: list[str], source: str, domains: dict[str, DomainDays], facts: d
             f"{spend['paid_calls']} paid calls{reserved}"
         )
     return "\n".join(lines)
-
-
-def instance_status(env: Mapping[str, str], asked: str | None):
-    """The window's days, the instance (or None), where it was read, each domain's days."""
-    from glimpse_assets import partitions
-    from glimpse_assets.settings import ConfigurationError
-
-    try:
-        days_def = partitions.days_for(env)
-        days = window(days_def.get_partition_keys(), asked, partitions.today_utc())
-        assets = domain_assets(env)
-    except ConfigurationError as error:
-        raise CommandError(str(error)) from None
-    instance, source = instance_at(env)
-    return days, instance, source, domains_status(instance, assets, days_def, days)
-
-
-def status(args: argparse.Namespace) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
-    env = environment()
-    # The storage's facts (lancedb opening the index) are read while the instance is.
-    with ThreadPoolExecutor(1, thread_name_prefix="status-storage") as pool:
-        storage = pool.submit(storage_facts, env)
-        days, instance, source, domains = instance_status(env, args.days)
-        facts, complete = storage.result()
-    if args.json:
-        body = {
-            "days": {"first": days[0], "last": days[-1]},
-            "source": source,
-            "runs": instance is not None,
-            "domains": {name: asdict(found) for name, found in domains.items()},
-            **facts,
-        }
-        print(json.dumps(body, indent=2))
-    else:
-        if instance is None:
-            say("status", source)
-        print(table(days, source, domains, facts))
-    return OK if complete else UNAVAILABLE
-
-
-def main(args: argparse.Namespace) -> int:
-    return run("status", lambda: status(args))

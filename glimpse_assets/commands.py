@@ -1,4 +1,5 @@
-"""What the `glimpse` commands share: exit statuses, one-line errors, the environment.
+"""What the `glimpse` commands share (the assembler `cli.py`, and the domains' own commands such
+as `search.commands`): exit statuses, one-line errors, the environment. Knows no domain.
 
 Exit statuses: 0 done (results found, every file stored); 1 nothing found, or some files failed;
 2 a usage or configuration error; 3 the storage or the index did not answer (try again).
@@ -39,6 +40,19 @@ def bounded_storage() -> Iterator[None]:
 
     with request_limits():
         yield
+
+
+@contextlib.contextmanager
+def configured() -> Iterator[None]:
+    """Settings read and storage opened inside: S3 calls bounded (`bounded_storage`), and a bad
+    setting a `CommandError` (its one line, exit status 2)."""
+    from glimpse_assets.settings import ConfigurationError
+
+    try:
+        with bounded_storage():
+            yield
+    except ConfigurationError as error:
+        raise CommandError(str(error)) from None
 
 
 def environment() -> Mapping[str, str]:
